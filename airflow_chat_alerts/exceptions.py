@@ -1,0 +1,57 @@
+"""Our own exception types: every chat failure is either permanent, transient or bad input.
+
+Messages name the Airflow connection, the channel and the chat service's error code, so that the
+person reading a failed task log knows what to fix without opening the source.
+"""
+
+from __future__ import annotations
+
+
+class ChatAlertError(Exception):
+    """Base of every error raised by airflow-chat-alerts.
+
+    :param message: the human-readable explanation (already names conn/channel/code).
+    :param conn_id: the Airflow connection used, if any.
+    :param channel: the channel involved, if any.
+    :param code: the chat service's error code (e.g. Slack's ``not_in_channel``), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        conn_id: str | None = None,
+        channel: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.conn_id = conn_id
+        self.channel = channel
+        self.code = code
+
+
+class ChatPermanentError(ChatAlertError):
+    """Retrying will not help: bad credentials, unknown channel, missing scope, deleted message."""
+
+
+class ChatQuestionDeletedError(ChatPermanentError):
+    """The question message an ask waits on was deleted from the channel."""
+
+
+class ChatTransientError(ChatAlertError):
+    """Retrying later may succeed: rate limited, 5xx, connection reset, timeout.
+
+    :param retry_after: seconds the service asked us to wait (HTTP ``Retry-After``), if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ChatConfigError(ChatAlertError, ValueError):
+    """Bad input or configuration: empty message, no channel, overlapping keywords, unknown option."""
+
+
+class ChatCapabilityError(ChatConfigError):
+    """The alerter cannot do what was asked (e.g. a webhook connection asked to read answers)."""
