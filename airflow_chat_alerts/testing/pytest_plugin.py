@@ -1,0 +1,1 @@
+"""pytest fixtures for the Slack emulator (filled in with the emulator)."""
