@@ -1,0 +1,46 @@
+"""A local Slack for tests, demos and users' own DAG tests: a stateful Slack Web API emulator.
+
+    from airflow_chat_alerts.testing import SlackEmulator
+
+    with SlackEmulator() as emu:
+        ...
+
+Names are imported lazily so that importing this package (for example by the pytest plugin) stays
+cheap and does not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_chat_alerts.testing.clock import Clock
+    from airflow_chat_alerts.testing.emulator import Actor, SlackEmulator
+    from airflow_chat_alerts.testing.faults import Faults
+    from airflow_chat_alerts.testing.journal import Call, Journal
+    from airflow_chat_alerts.testing.workspace import Channel, User, UserGroup, Workspace
+
+_EXPORTS = {
+    "SlackEmulator": "airflow_chat_alerts.testing.emulator",
+    "Actor": "airflow_chat_alerts.testing.emulator",
+    "Workspace": "airflow_chat_alerts.testing.workspace",
+    "User": "airflow_chat_alerts.testing.workspace",
+    "UserGroup": "airflow_chat_alerts.testing.workspace",
+    "Channel": "airflow_chat_alerts.testing.workspace",
+    "Clock": "airflow_chat_alerts.testing.clock",
+    "Faults": "airflow_chat_alerts.testing.faults",
+    "Journal": "airflow_chat_alerts.testing.journal",
+    "Call": "airflow_chat_alerts.testing.journal",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,309 @@
+"""`SlackEmulator`: the emulator running in-process, on its own event loop in a background thread,
+so sync and async clients in the test's thread both talk to it over real HTTP.
+
+    with SlackEmulator() as emu:
+        client = WebClient(token=emu.bot_token, base_url=emu.base_url)
+        ts = client.chat_postMessage(channel=emu.channel_id("ml-alerts"), text="hi")["ts"]
+        emu.act_as("alice").reply("ml-alerts", ts, "approve")
+        print(emu.transcript("ml-alerts"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from airflow_chat_alerts.testing.app import Backend, build_app
+from airflow_chat_alerts.testing.clock import Clock
+from airflow_chat_alerts.testing.faults import Faults
+from airflow_chat_alerts.testing.journal import Journal
+from airflow_chat_alerts.testing.ratelimit import RateLimiter
+from airflow_chat_alerts.testing.state import State
+from airflow_chat_alerts.testing.transcript import render_transcript
+from airflow_chat_alerts.testing.workspace import Workspace
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from slack_sdk.web.async_client import AsyncWebClient
+
+
+class SlackEmulator:
+    """A stateful Slack Web API emulator.
+
+    :param workspace: a `Workspace`, a path to a workspace JSON file, or None for `Workspace.default()`.
+    :param host: interface to listen on.
+    :param port: TCP port (0: a free one).
+    :param rate_limits: ``"generous"`` (default: Slack's budgets x100), ``"realistic"`` or ``"off"``.
+    :param clock_speed: emulated seconds per real second (message timestamps, rate-limit windows).
+    :param start: start serving at once.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace | str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limits: str = "generous",
+        clock_speed: float = 1.0,
+        start: bool = True,
+    ) -> None:
+        if workspace is None:
+            workspace = Workspace.default()
+        elif not isinstance(workspace, Workspace):
+            workspace = Workspace.from_file(workspace)
+        self.workspace = workspace
+        self._host, self._port = host, port
+        self._initial = (rate_limits, clock_speed)
+        self.clock = Clock(speed=clock_speed)
+        self.faults = Faults()
+        self.journal = Journal()
+        self.rate_limits = RateLimiter(self.clock, rate_limits)
+        self._backend = Backend(
+            workspace, self.clock, self.rate_limits, self.faults, self.journal, State(workspace, self.clock)
+        )
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: dict[str, Any] = {}
+        if start:
+            self.start()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> SlackEmulator:
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready, failure), name="slack-emulator", daemon=True
+        )
+        self._thread.start()
+        ready.wait(timeout=30)
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise RuntimeError(f"Slack emulator could not start on {self._host}:{self._port}") from failure[0]
+        return self
+
+    def _serve(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = web.AppRunner(
+            build_app(self._backend), access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self._host, self._port)
+            loop.run_until_complete(site.start())
+            self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._backend.root_url = f"http://{self._host}:{self._port}/"
+        except BaseException as err:  # report any start failure to the starting thread
+            failure.append(err)
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+            ready.set()
+            return
+        self._loop = loop
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (idempotent)."""
+        if self._thread is None:
+            return
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._thread = None
+        self._loop = None
+        self._clients.clear()
+
+    def __enter__(self) -> SlackEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to the seeded workspace: messages, files, revoked tokens, faults, journal, rate-limit
+        windows, the Marketplace switch and the clock speed (the clock itself never goes back)."""
+        self.faults.clear()
+        self.journal.clear()
+        self.rate_limits.reset()
+        self.rate_limits.set_profile(self._initial[0])
+        self.rate_limits.marketplace = True
+        self.clock.speed = self._initial[1]
+        self._backend.state = State(self.workspace, self.clock)
+
+    # --- addresses and identities -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self._host}:{self._port}/"
+
+    @property
+    def base_url(self) -> str:
+        """What slack_sdk takes as ``base_url`` (ends with ``/api/``)."""
+        return f"{self.root_url}api/"
+
+    @property
+    def state(self) -> State:
+        return self._backend.state
+
+    @property
+    def team_id(self) -> str:
+        return self.workspace.team_id
+
+    @property
+    def bot_token(self) -> str:
+        return self.workspace.bot.token
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.workspace.bot.id
+
+    @property
+    def bot_id(self) -> str:
+        return self.workspace.bot.bot_id or ""
+
+    @property
+    def app_id(self) -> str:
+        return self.workspace.app_id
+
+    def token_for(self, user: str) -> str:
+        """Token acting as ``user`` (name or id)."""
+        return self.workspace.user(user).token
+
+    def user_id(self, user: str) -> str:
+        return self.workspace.user(user).id
+
+    def user_name(self, user_id: str) -> str:
+        return self.workspace.user(user_id).name
+
+    def channel_id(self, channel: str) -> str:
+        """Id of a channel given by name (``ml-alerts`` or ``#ml-alerts``) or id."""
+        return self.workspace.channel(channel).id
+
+    def usergroup_id(self, handle: str) -> str:
+        return self.workspace.usergroup(handle).id
+
+    # --- clients ------------------------------------------------------------------------------------
+
+    def client(self, user: str | None = None, **kwargs: Any) -> WebClient:
+        """A slack_sdk ``WebClient`` acting as ``user`` (default: the app's bot)."""
+        from slack_sdk import WebClient
+
+        token = self.token_for(user) if user else self.bot_token
+        return WebClient(token=token, base_url=self.base_url, **kwargs)
+
+    def async_client(self, user: str | None = None, **kwargs: Any) -> AsyncWebClient:
+        """A slack_sdk ``AsyncWebClient`` acting as ``user`` (default: the app's bot)."""
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        token = self.token_for(user) if user else self.bot_token
+        return AsyncWebClient(token=token, base_url=self.base_url, **kwargs)
+
+    def act_as(self, user: str) -> Actor:
+        """A scripted person (or bot) acting through the real Web API."""
+        return Actor(self, user)
+
+    # --- switches and interventions -----------------------------------------------------------------
+
+    def set_rate_limits(self, profile: str) -> None:
+        """``"realistic"``, ``"generous"`` or ``"off"``."""
+        self.rate_limits.set_profile(profile)
+
+    def set_marketplace(self, listed: bool) -> None:
+        """False: a commercially distributed app not in the Marketplace (history/replies at 1 per
+        minute, ``limit`` at most 15). True (default): an internal or Marketplace app (tier 3)."""
+        self.rate_limits.marketplace = listed
+
+    def revoke_token(self, token: str) -> None:
+        """Every later call with ``token`` answers ``token_revoked``."""
+        with self.state.lock:
+            self.state.revoked.add(token)
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Delete a message as a workspace admin would (a thread parent with replies leaves a tombstone)."""
+        if not self.state.delete(self.channel_id(channel), ts):
+            raise KeyError(f"no message {ts} in {channel}")
+
+    def archive_channel(self, channel: str) -> None:
+        with self.state.lock:
+            self.state.channels[self.channel_id(channel)].is_archived = True
+
+    def webhook_url(self, channel: str) -> str:
+        """URL of an incoming webhook posting into ``channel`` as the app (stable across resets)."""
+        hook = self.state.webhook_for(self.channel_id(channel))
+        return f"{self.root_url}services/{self.team_id}/{hook.id}/{hook.secret}"
+
+    def revoke_webhook(self, channel: str) -> None:
+        with self.state.lock:
+            self.state.webhook_for(self.channel_id(channel)).revoked = True
+
+    # --- inspection ---------------------------------------------------------------------------------
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Top-level messages of ``channel`` as the API shows them (oldest first, metadata included)."""
+        state = self.state
+        with state.lock:
+            ch = state.channels[self.channel_id(channel)]
+            return [state.render(ch, m) for m in ch.top_level()]
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """A thread as the API shows it: the parent, then its replies."""
+        state = self.state
+        with state.lock:
+            ch = state.channels[self.channel_id(channel)]
+            parent = ch.messages[ts]
+            return [state.render(ch, m) for m in [parent, *ch.replies(ts)]]
+
+    def transcript(self, channel: str) -> str:
+        """A readable rendering of the channel: names, threads indented, reactions, edits."""
+        with self.state.lock:
+            return render_transcript(self.state, self.channel_id(channel))
+
+
+class Actor:
+    """A user acting through the Web API (``emu.act_as("alice")``); channels by name or id."""
+
+    def __init__(self, emulator: SlackEmulator, user: str) -> None:
+        self.emulator = emulator
+        self.user = user
+        self.client = emulator.client(user)
+
+    def _channel(self, channel: str) -> str:
+        return self.emulator.channel_id(channel)
+
+    def post(self, channel: str, text: str, **kwargs: Any) -> str:
+        """Post a message; returns its ts."""
+        return self.client.chat_postMessage(channel=self._channel(channel), text=text, **kwargs)["ts"]
+
+    def reply(self, channel: str, thread_ts: str, text: str, **kwargs: Any) -> str:
+        """Reply in a thread; returns the reply's ts."""
+        return self.post(channel, text, thread_ts=thread_ts, **kwargs)
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        self.client.reactions_add(channel=self._channel(channel), timestamp=ts, name=name)
+
+    def unreact(self, channel: str, ts: str, name: str) -> None:
+        self.client.reactions_remove(channel=self._channel(channel), timestamp=ts, name=name)
+
+    def edit(self, channel: str, ts: str, text: str) -> None:
+        self.client.chat_update(channel=self._channel(channel), ts=ts, text=text)
+
+    def delete(self, channel: str, ts: str) -> None:
+        self.client.chat_delete(channel=self._channel(channel), ts=ts)

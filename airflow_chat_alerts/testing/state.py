@@ -1,0 +1,411 @@
+"""The live state of an emulated workspace: channels, messages, threads, reactions, files, tokens.
+
+Built from a `Workspace` seed. Every change goes through one re-entrant lock, because the HTTP
+handlers (emulator thread) and test helpers (test thread) both touch it. Messages are rendered to the
+JSON shapes Slack returns here too, so every method shows a message the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_chat_alerts.testing.clock import Clock
+from airflow_chat_alerts.testing.workspace import SeedMessage, User, Workspace
+
+# Slack stores a few emoji under their canonical name.
+EMOJI_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1", "simple_smile": "slightly_smiling_face"}
+
+
+def canonical_emoji(name: str) -> str:
+    name = name.strip().strip(":")
+    return EMOJI_ALIASES.get(name, name)
+
+
+@dataclass
+class Message:
+    """A message as stored (user ids, not names)."""
+
+    ts: str
+    user: str | None
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    thread_ts: str | None = None
+    subtype: str | None = None
+    bot_id: str | None = None
+    app_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    edited: dict[str, str] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    reply_broadcast: bool = False
+    tombstone: bool = False
+
+    @property
+    def is_reply(self) -> bool:
+        return self.thread_ts is not None and self.thread_ts != self.ts
+
+
+@dataclass
+class ChannelState:
+    id: str
+    name: str
+    is_private: bool
+    is_archived: bool
+    members: list[str]  # user ids
+    topic: str
+    purpose: str
+    created: int
+    messages: dict[str, Message] = field(default_factory=dict)  # ts order (ts only increase)
+    threads: dict[str, list[str]] = field(default_factory=dict)  # parent ts -> reply ts, in order
+
+    def top_level(self) -> list[Message]:
+        """Messages shown in the channel: non-replies and broadcast replies, oldest first."""
+        return [m for m in self.messages.values() if not m.is_reply or m.reply_broadcast]
+
+    def replies(self, parent_ts: str) -> list[Message]:
+        return [self.messages[ts] for ts in self.threads.get(parent_ts, ())]
+
+
+@dataclass
+class StoredFile:
+    id: str
+    name: str
+    title: str
+    length: int
+    user: str
+    created: int
+    content: bytes | None = None
+    alt_txt: str | None = None
+    shared_in: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Webhook:
+    id: str  # B…
+    secret: str
+    channel: str  # channel id
+    revoked: bool = False
+
+
+class State:
+    """Live state of one workspace.
+
+    :param workspace: the seed.
+    :param clock: source of message timestamps.
+    """
+
+    def __init__(self, workspace: Workspace, clock: Clock) -> None:
+        self.workspace = workspace
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.users: dict[str, User] = {u.id: u for u in workspace.users}
+        self.tokens: dict[str, User] = {u.token: u for u in workspace.users}
+        self.revoked: set[str] = set()
+        self.channels: dict[str, ChannelState] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self._last_ts = 0.0
+        self._ids = itertools.count(1)
+        created = int(clock.now()) - 86400
+        for ch in workspace.channels:
+            self.channels[ch.id] = ChannelState(
+                id=ch.id,
+                name=ch.name,
+                is_private=ch.is_private,
+                is_archived=ch.is_archived,
+                members=[workspace.user(m).id for m in ch.members],
+                topic=ch.topic,
+                purpose=ch.purpose,
+                created=created,
+            )
+        for ch in workspace.channels:
+            # Every channel has an incoming webhook with a stable URL (survives `reset()`).
+            hook_id = "B0WH" + ch.id[1:]
+            secret = hashlib.sha256(f"{workspace.team_id}/{ch.id}".encode()).hexdigest()[:24]
+            self.webhooks[hook_id] = Webhook(id=hook_id, secret=secret, channel=ch.id)
+            for seed in ch.messages:
+                self._seed(ch.id, seed, None)
+
+    def _seed(self, channel: str, seed: SeedMessage, thread_ts: str | None) -> None:
+        user = self.user(seed.user)
+        msg = self.post(
+            channel,
+            user,
+            text=seed.text,
+            blocks=copy.deepcopy(list(seed.blocks)) if seed.blocks else None,
+            thread_ts=thread_ts,
+            metadata=copy.deepcopy(seed.metadata),
+        )
+        for name, users in seed.reactions.items():
+            for u in users:
+                self.react(channel, msg.ts, self.user(u).id, name)
+        for reply in seed.replies:
+            self._seed(channel, reply, msg.ts)
+
+    # --- look-ups -----------------------------------------------------------------------------------
+
+    def user(self, name_or_id: str) -> User:
+        return self.workspace.user(name_or_id)
+
+    def channel_by_ref(self, ref: str, *, allow_name: bool = False) -> ChannelState | None:
+        """Find a channel by id (and by ``name``/``#name`` where Slack accepts names)."""
+        if ref in self.channels:
+            return self.channels[ref]
+        if allow_name:
+            name = ref.lstrip("#")
+            for ch in self.channels.values():
+                if ch.name == name:
+                    return ch
+        return None
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}0{next(self._ids):08d}"
+
+    def new_ts(self) -> str:
+        """A message timestamp: the clock's time, strictly increasing (unique per channel)."""
+        with self.lock:
+            now = round(self.clock.now(), 6)
+            self._last_ts = max(now, round(self._last_ts + 0.000001, 6))
+            return f"{self._last_ts:.6f}"
+
+    # --- changes ------------------------------------------------------------------------------------
+
+    def post(
+        self,
+        channel: str,
+        user: User | None,
+        *,
+        text: str = "",
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        reply_broadcast: bool = False,
+        files: list[dict[str, Any]] | None = None,
+        webhook_app: User | None = None,
+    ) -> Message:
+        """Store a new message. ``webhook_app``: posted through that app's incoming webhook."""
+        with self.lock:
+            ch = self.channels[channel]
+            msg = Message(
+                ts=self.new_ts(),
+                user=user.id if user else None,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                metadata=metadata,
+                files=files or [],
+                reply_broadcast=bool(reply_broadcast and thread_ts),
+            )
+            bot = webhook_app or (user if user and user.is_bot else None)
+            if bot is not None:
+                msg.bot_id, msg.app_id = bot.bot_id, bot.app_id
+            if webhook_app is not None:
+                msg.subtype = "bot_message"
+            elif msg.reply_broadcast:
+                msg.subtype = "thread_broadcast"
+            ch.messages[msg.ts] = msg
+            if msg.is_reply:
+                ch.threads.setdefault(msg.thread_ts or "", []).append(msg.ts)
+            return msg
+
+    def update(
+        self,
+        channel: str,
+        ts: str,
+        editor: User,
+        *,
+        text: str | None,
+        blocks: list[dict[str, Any]] | None,
+        metadata: dict[str, Any] | None,
+    ) -> Message:
+        with self.lock:
+            msg = self.channels[channel].messages[ts]
+            if text is not None:
+                msg.text = text
+            if blocks is not None:
+                msg.blocks = blocks or None
+            if metadata is not None:
+                msg.metadata = metadata
+            msg.edited = {"user": editor.id, "ts": self.new_ts()}
+            return msg
+
+    def delete(self, channel: str, ts: str) -> bool:
+        """Delete a message; a thread parent with replies stays as a tombstone, as in Slack."""
+        with self.lock:
+            ch = self.channels[channel]
+            msg = ch.messages.get(ts)
+            if msg is None or msg.tombstone:
+                return False
+            if not msg.is_reply and ch.replies(ts):
+                msg.tombstone = True
+                msg.subtype = "tombstone"
+                msg.text = "This message was deleted."
+                msg.user, msg.blocks, msg.files, msg.metadata = "USLACKBOT", None, [], None
+                msg.bot_id = msg.app_id = None
+                msg.reactions.clear()
+                msg.edited = None
+            else:
+                del ch.messages[ts]
+                if msg.is_reply:
+                    ch.threads[msg.thread_ts or ""].remove(ts)
+                    parent = ch.messages.get(msg.thread_ts or "")
+                    if parent is not None and parent.tombstone and not ch.replies(parent.ts):
+                        del ch.messages[parent.ts]
+            return True
+
+    def react(self, channel: str, ts: str, user_id: str, name: str) -> bool:
+        """Add a reaction; False if this user already reacted with it."""
+        with self.lock:
+            users = self.channels[channel].messages[ts].reactions.setdefault(canonical_emoji(name), [])
+            if user_id in users:
+                return False
+            users.append(user_id)
+            return True
+
+    def unreact(self, channel: str, ts: str, user_id: str, name: str) -> bool:
+        with self.lock:
+            reactions = self.channels[channel].messages[ts].reactions
+            name = canonical_emoji(name)
+            if user_id not in reactions.get(name, []):
+                return False
+            reactions[name].remove(user_id)
+            if not reactions[name]:
+                del reactions[name]
+            return True
+
+    def webhook_for(self, channel: str) -> Webhook:
+        return next(h for h in self.webhooks.values() if h.channel == channel)
+
+    # --- rendering ----------------------------------------------------------------------------------
+
+    def bot_profile(self, bot: User) -> dict[str, Any]:
+        return {
+            "id": bot.bot_id,
+            "app_id": bot.app_id,
+            "name": bot.name,
+            "icons": {"image_48": f"https://emulated.invalid/bots/{bot.bot_id}_48.png"},
+            "deleted": False,
+            "updated": 1700000000,
+            "team_id": self.workspace.team_id,
+        }
+
+    def render(self, channel: ChannelState, msg: Message, *, include_metadata: bool = True) -> dict[str, Any]:
+        """The message as Slack's API shows it."""
+        out: dict[str, Any] = {"type": "message"}
+        if msg.subtype:
+            out["subtype"] = msg.subtype
+        if msg.user and msg.subtype != "bot_message":
+            out["user"] = msg.user
+        out["text"] = msg.text
+        out["ts"] = msg.ts
+        if not msg.tombstone:
+            out["team"] = self.workspace.team_id
+        if msg.bot_id:
+            out["bot_id"] = msg.bot_id
+            out["app_id"] = msg.app_id
+            bot = next((u for u in self.users.values() if u.bot_id == msg.bot_id), None)
+            if bot is not None:
+                out["bot_profile"] = self.bot_profile(bot)
+                if msg.subtype == "bot_message":
+                    out["username"] = bot.real_name or bot.name
+        if msg.blocks:
+            out["blocks"] = copy.deepcopy(msg.blocks)
+        if msg.files:
+            out["files"] = copy.deepcopy(msg.files)
+            out["upload"] = True
+        if msg.edited:
+            out["edited"] = dict(msg.edited)
+        if msg.thread_ts:
+            out["thread_ts"] = msg.thread_ts
+        if msg.is_reply:
+            parent = channel.messages.get(msg.thread_ts or "")
+            if parent is not None and parent.user:
+                out["parent_user_id"] = parent.user
+        else:
+            replies = channel.replies(msg.ts)
+            if replies:
+                users = list(dict.fromkeys(r.user for r in replies if r.user))
+                out["thread_ts"] = msg.ts
+                out["reply_count"] = len(replies)
+                out["reply_users_count"] = len(users)
+                out["latest_reply"] = replies[-1].ts
+                out["reply_users"] = users[:5]
+                out["is_locked"] = False
+                out["subscribed"] = False
+        if msg.reactions:
+            out["reactions"] = [
+                {"name": name, "users": list(users), "count": len(users)} for name, users in msg.reactions.items()
+            ]
+        if msg.metadata is not None and include_metadata:
+            out["metadata"] = copy.deepcopy(msg.metadata)
+        return out
+
+    def permalink(self, channel: ChannelState, msg: Message) -> str:
+        base = f"https://{self.workspace.domain}.slack.com/archives/{channel.id}/p{msg.ts.replace('.', '')}"
+        if msg.is_reply:
+            return f"{base}?thread_ts={msg.thread_ts}&cid={channel.id}"
+        return base
+
+    def user_object(self, user: User) -> dict[str, Any]:
+        profile: dict[str, Any] = {
+            "real_name": user.real_name,
+            "real_name_normalized": user.real_name,
+            "display_name": user.name,
+            "display_name_normalized": user.name,
+            "team": self.workspace.team_id,
+            "image_48": f"https://emulated.invalid/avatars/{user.id}_48.png",
+        }
+        if user.email and not user.is_bot:
+            profile["email"] = user.email
+        if user.is_bot:
+            profile["bot_id"] = user.bot_id
+            profile["api_app_id"] = user.app_id
+            profile["always_active"] = True
+        return {
+            "id": user.id,
+            "team_id": self.workspace.team_id,
+            "name": user.name,
+            "deleted": user.deleted,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "tz_label": "Coordinated Universal Time" if user.tz == "UTC" else user.tz,
+            "tz_offset": 0,
+            "profile": profile,
+            "is_admin": user.is_admin,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
+        }
+
+    def channel_object(self, ch: ChannelState, viewer: User | None) -> dict[str, Any]:
+        return {
+            "id": ch.id,
+            "name": ch.name,
+            "name_normalized": ch.name,
+            "is_channel": True,
+            "is_group": False,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": ch.is_private,
+            "is_archived": ch.is_archived,
+            "is_general": False,
+            "is_shared": False,
+            "is_ext_shared": False,
+            "is_org_shared": False,
+            "is_member": viewer is not None and viewer.id in ch.members,
+            "created": ch.created,
+            "creator": next(iter(ch.members), ""),
+            "context_team_id": self.workspace.team_id,
+            "topic": {"value": ch.topic, "creator": "", "last_set": 0},
+            "purpose": {"value": ch.purpose, "creator": "", "last_set": 0},
+            "previous_names": [],
+        }

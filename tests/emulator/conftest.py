@@ -1,0 +1,10 @@
+"""Emulator tests need no Airflow metadata database: skip the session's (slow) creation here."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db() -> None:
+    return None
