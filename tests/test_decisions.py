@@ -1,0 +1,477 @@
+"""Reply parsing, the ask policy and the decision rules (pure: table tests and hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from airflow_chat_alerts.alerters.base import Answer
+from airflow_chat_alerts.decisions import (
+    AskPolicy,
+    Decision,
+    evaluate,
+    normalise_reaction,
+    normalise_reply,
+    parse_reply,
+)
+from airflow_chat_alerts.exceptions import ChatConfigError
+
+Q = "1700000000.000100"  # the question's ts
+POLICY = AskPolicy()
+
+
+def reply(user: str, text: str, ts: str, **kw) -> Answer:
+    return Answer(kind="reply", user=user, text=text, ts=ts, **kw)
+
+
+def react(user: str, emoji: str, ts: str = "", **kw) -> Answer:
+    return Answer(kind="reaction", user=user, text=emoji, ts=ts, **kw)
+
+
+def ts(n: int) -> str:
+    """The n-th ts after the question."""
+    return f"17000000{n + 1:02d}.000200"
+
+
+# ---------------------------------------------------------------------------------------------------
+# normalise_reply / parse_reply
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Approve", "approve"),
+        ("  LGTM!!!  ", "lgtm"),
+        ("<@U0BOT> approve", "approve"),
+        ("<@U0BOT|chat-alerts> approve", "approve"),
+        ("<#C0123|ml-alerts> ok", "ok"),
+        ("<!subteam^S0LEADS|@ml-leads> yes", "yes"),
+        ("<!here> no", "no"),
+        ("<https://example.com/x|approve this> reject", "reject"),
+        (":white_check_mark: approve :tada:", "approve"),
+        (":+1::skin-tone-3: yes", "yes"),
+        ("approve &amp; ship &lt;now&gt;", "approve ship now"),
+        ("*approve*", "approve"),
+        ("_approve_", "approve"),
+        ("no,\n\twait", "no wait"),
+        ("don't", "don t"),
+        ("Ça VA", "ça va"),
+        ("", ""),
+        (":tada: <@U1>", ""),
+        ("@bot Approve", "approve"),
+        ("mail me@example.com ok", "mail me example com ok"),
+    ],
+)
+def test_normalise_reply(text, expected):
+    assert normalise_reply(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict", "comment"),
+    [
+        ("approve", "approve", None),
+        ("Approved.", "approve", None),
+        ("approve - looks good", "approve", "looks good"),
+        ("approve: looks good", "approve", "looks good"),
+        ("approve — looks good", "approve", "looks good"),
+        ("LGTM, ship it", "approve", "ship it"),
+        ("no, wait", "reject", "wait"),
+        ("reject - numbers look off", "reject", "numbers look off"),
+        ("reject — ask <@U0CAROL> first", "reject", "ask <@U0CAROL> first"),
+        ("@bot approve", "approve", None),  # typed without picking the user: still a mention
+        ("@chat-alerts.bot: no - later", "reject", "later"),
+        ("<@U0BOT> approve", "approve", None),
+        ("<@U0BOT|chat-alerts>: reject: too early", "reject", "too early"),
+        ("yes :tada:", "approve", ":tada:"),
+        ("not now", None, None),
+        ("know what, approve", None, None),
+        ("nope", None, None),
+        ("okay", None, None),
+        ("approves", None, None),
+        ("I approve", None, None),
+        ("", None, None),
+        ("*no*", "reject", None),
+    ],
+)
+def test_parse_reply(text, verdict, comment):
+    assert parse_reply(text, POLICY) == (verdict, comment)
+
+
+def test_longest_keyword_wins():
+    policy = AskPolicy(approve_keywords=["no problem", "ship it"], reject_keywords=["no", "ship"])
+    assert parse_reply("No problem, go", policy) == ("approve", "go")
+    assert parse_reply("no - problems everywhere", policy) == ("reject", "problems everywhere")
+    assert parse_reply("ship it!", policy) == ("approve", None)
+    assert parse_reply("ship later", policy) == ("reject", "later")
+
+
+WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
+
+
+@given(keyword=st.sampled_from(POLICY.approve_keywords + POLICY.reject_keywords), suffix=WORD, rest=st.text(max_size=30))
+def test_keyword_never_matches_as_a_prefix_of_a_longer_word(keyword, suffix, rest):
+    longer = keyword + suffix
+    assume(longer not in POLICY.approve_keywords + POLICY.reject_keywords)  # "approved" is its own keyword
+    assert parse_reply(longer + " " + rest, POLICY) == (None, None)
+
+
+@given(
+    keyword=st.sampled_from(POLICY.approve_keywords + POLICY.reject_keywords),
+    sep=st.sampled_from([" ", " - ", ": ", " — ", ", ", "! ", "\n"]),
+    comment=st.text(alphabet="abcdefghij klmnop", max_size=30).map(str.strip),
+    case=st.sampled_from([str, str.upper, str.title]),
+)
+def test_keyword_then_comment(keyword, sep, comment, case):
+    expected = "approve" if keyword in POLICY.approve_keywords else "reject"
+    assert parse_reply(case(keyword) + sep + comment, POLICY) == (expected, comment or None)
+
+
+@given(st.text())
+def test_normalise_reply_is_idempotent_and_tidy(text):
+    once = normalise_reply(text)
+    assert normalise_reply(once) == once
+    assert once == once.strip() and "  " not in once and once == once.lower()
+
+
+@given(st.text())
+def test_parse_reply_never_crashes_and_agrees_with_normalised_form(text):
+    verdict, comment = parse_reply(text, POLICY)
+    first = normalise_reply(text).split(" ")[0]
+    if verdict == "approve":
+        assert first in POLICY.approve_keywords
+    elif verdict == "reject":
+        assert first in POLICY.reject_keywords
+    else:
+        assert first not in POLICY.approve_keywords + POLICY.reject_keywords
+        assert comment is None
+
+
+# ---------------------------------------------------------------------------------------------------
+# AskPolicy
+# ---------------------------------------------------------------------------------------------------
+def test_policy_defaults_and_normalisation():
+    policy = AskPolicy(
+        approve_keywords=["Ship It!", "ship it", "LGTM"],
+        reject_keywords="Nope",
+        approve_reactions=[":thumbsup:", "+1", "rocket"],
+        reject_reactions=["thumbsdown"],
+        approvers=["U0ALICE", " S0LEADS "],
+    )
+    assert policy.approve_keywords == ("ship it", "lgtm")
+    assert policy.reject_keywords == ("nope",)
+    assert policy.approve_reactions == ("+1", "rocket")
+    assert policy.reject_reactions == ("-1",)
+    assert policy.approvers == ("U0ALICE", "S0LEADS")
+    assert policy.users == {"U0ALICE"} and policy.groups == {"S0LEADS"}
+    assert AskPolicy().approve_keywords == ("approve", "approved", "lgtm", "ok", "yes")
+    assert AskPolicy().reject_reactions == ("x", "-1", "no_entry")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"approve_keywords": ["ok", "Go"], "reject_keywords": ["go!", "no"]}, "overlap on 'go'"),
+        ({"approve_reactions": ["thumbsup"], "reject_reactions": ["+1", "x"]}, "overlap on '+1'"),
+        ({"approve_keywords": []}, "approve_keywords is empty"),
+        ({"reject_reactions": []}, "reject_reactions is empty"),
+        ({"approve_keywords": ["ok", "!!!"]}, "'!!!', which has no words"),
+        ({"approve_keywords": [1]}, "list of strings"),
+        ({"required_approvals": 0}, "at least 1"),
+        ({"required_approvals": "2"}, "must be an integer"),
+        ({"approvers": ["U1", "U2"], "required_approvals": 3}, "only 2 approver(s)"),
+        ({"approvers": ["U1", "U1"], "required_approvals": 2}, "only 1 approver(s)"),
+        ({"approvers": ["@alice", "U1", "C0123"]}, "'@alice', 'C0123'"),
+        ({"approvers": []}, "approvers is empty"),
+    ],
+)
+def test_policy_rejects_bad_config(kwargs, message):
+    with pytest.raises(ChatConfigError) as err:
+        AskPolicy(**kwargs)
+    assert message in str(err.value)
+
+
+def test_policy_quorum_larger_than_named_users_is_fine_with_a_group():
+    assert AskPolicy(approvers=["U1", "S1"], required_approvals=3).required_approvals == 3
+
+
+KEYWORD_LISTS = st.lists(WORD, min_size=1, max_size=4, unique=True)
+EMOJI_LISTS = st.lists(st.text(alphabet="abcdefghijk_+-0123", min_size=1, max_size=10), min_size=1, max_size=3)
+
+
+@st.composite
+def policies(draw):
+    approve = draw(KEYWORD_LISTS)
+    reject = draw(KEYWORD_LISTS.filter(lambda r: not set(r) & set(approve)))
+    approve_r = draw(EMOJI_LISTS.filter(lambda r: "" not in {normalise_reaction(x) for x in r}))
+    reject_r = draw(
+        EMOJI_LISTS.filter(
+            lambda r: "" not in {normalise_reaction(x) for x in r}
+            and not {normalise_reaction(x) for x in r} & {normalise_reaction(x) for x in approve_r}
+        )
+    )
+    approvers = draw(st.none() | st.lists(st.sampled_from(["U1", "U2", "W3", "S9"]), min_size=1, unique=True))
+    named = len([a for a in approvers or [] if a[0] != "S"])
+    top = named if approvers and "S9" not in approvers else 4
+    required = draw(st.integers(1, max(top, 1)))
+    return AskPolicy(approve, reject, approve_r, reject_r, approvers, required)
+
+
+@given(policies())
+def test_policy_round_trips_through_json(policy):
+    data = json.loads(json.dumps(policy.to_dict()))
+    assert AskPolicy.from_dict(data) == policy
+
+
+def test_policy_from_dict_rejects_unknown_fields_and_fills_defaults():
+    with pytest.raises(ChatConfigError, match="unknown ask policy field"):
+        AskPolicy.from_dict({"approvers": None, "quorum": 2})
+    assert AskPolicy.from_dict({"required_approvals": 1}) == AskPolicy()
+
+
+def test_reaction_normalisation():
+    assert normalise_reaction(":+1::skin-tone-4:") == "+1"
+    assert normalise_reaction("thumbsup") == "+1"
+    assert normalise_reaction("ThumbsDown::skin-tone-2") == "-1"
+    assert POLICY.reaction_verdict("heavy_check_mark") == "approve"
+    assert POLICY.reaction_verdict("no_entry") == "reject"
+    assert POLICY.reaction_verdict("tada") is None
+
+
+# ---------------------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------------------
+def test_nothing_yet_is_pending():
+    assert evaluate([], POLICY, question_ts=Q) == Decision("pending")
+
+
+def test_approve_by_reply():
+    d = evaluate([reply("U1", "LGTM - ship it", ts(1))], POLICY, question_ts=Q)
+    assert d == Decision("approved", ("U1",), ts(1), "ship it", 1)
+    assert d.approved and d.decided
+
+
+def test_approve_by_reaction_with_skin_tone():
+    d = evaluate([react("U1", "+1::skin-tone-2", ts(1))], POLICY, question_ts=Q)
+    assert (d.outcome, d.by, d.at) == ("approved", ("U1",), ts(1))
+
+
+def test_reject_with_reason():
+    d = evaluate([reply("U2", "reject - numbers look off", ts(1))], POLICY, question_ts=Q)
+    assert d == Decision("rejected", ("U2",), ts(1), "numbers look off", 0)
+
+
+def test_chatter_does_not_count():
+    answers = [reply("U1", "what is the accuracy on the holdout?", ts(1)), react("U2", "eyes", ts(2))]
+    assert evaluate(answers, POLICY, question_ts=Q).outcome == "pending"
+
+
+def test_bots_and_the_app_itself_are_ignored():
+    answers = [
+        reply("B1", "approve", ts(1), is_bot=True),
+        react("U0APP", "white_check_mark", ts(2)),
+        reply("U0APP", "approve", ts(3)),
+    ]
+    assert evaluate(answers, POLICY, question_ts=Q, self_user_id="U0APP").outcome == "pending"
+
+
+def test_replies_before_the_question_are_ignored():
+    answers = [reply("U1", "approve", "1600000000.000001"), reply("U1", "approve", Q)]
+    assert evaluate(answers, POLICY, question_ts=Q).outcome == "pending"
+
+
+def test_only_named_approvers_count():
+    policy = AskPolicy(approvers=["U0ALICE"])
+    answers = [reply("U0DAVE", "reject", ts(1)), reply("U0ALICE", "approve", ts(2))]
+    assert evaluate(answers, policy, question_ts=Q).by == ("U0ALICE",)
+
+
+def test_group_members_count_and_groups_must_be_resolved():
+    policy = AskPolicy(approvers=["S0LEADS"])
+    answers = [reply("U0DAVE", "approve", ts(1)), react("U0CAROL", "white_check_mark", ts(2))]
+    d = evaluate(answers, policy, question_ts=Q, group_members={"S0LEADS": frozenset({"U0ALICE", "U0CAROL"})})
+    assert (d.outcome, d.by) == ("approved", ("U0CAROL",))
+    with pytest.raises(ChatConfigError, match="S0LEADS not resolved"):
+        evaluate(answers, policy, question_ts=Q)
+
+
+def test_quorum_counts_distinct_people():
+    policy = AskPolicy(required_approvals=2)
+    same_person = [reply("U1", "approve", ts(1)), reply("U1", "yes", ts(2)), react("U1", "+1", ts(3))]
+    d = evaluate(same_person, policy, question_ts=Q)
+    assert (d.outcome, d.by, d.approvals) == ("pending", ("U1",), 1)
+    d = evaluate([*same_person, react("U2", "heavy_check_mark", ts(4))], policy, question_ts=Q)
+    assert (d.outcome, d.by, d.at, d.approvals) == ("approved", ("U1", "U2"), ts(4), 2)
+
+
+def test_rejection_vetoes_approvals():
+    policy = AskPolicy(required_approvals=2)
+    answers = [reply("U1", "approve", ts(1)), reply("U2", "no, wait for the rerun", ts(2)), reply("U3", "yes", ts(3))]
+    d = evaluate(answers, policy, question_ts=Q)
+    assert d == Decision("rejected", ("U2",), ts(2), "wait for the rerun", 1)
+
+
+def test_first_decision_stands():
+    answers = [reply("U1", "approve", ts(1)), reply("U2", "reject", ts(2))]
+    assert evaluate(answers, POLICY, question_ts=Q).outcome == "approved"
+    assert evaluate(answers[::-1], POLICY, question_ts=Q).outcome == "approved"  # time order, not list order
+
+
+def test_same_user_approving_then_rejecting_vetoes_while_undecided():
+    policy = AskPolicy(required_approvals=2)
+    answers = [reply("U1", "approve", ts(1)), reply("U1", "reject - actually no", ts(2)), reply("U2", "ok", ts(3))]
+    d = evaluate(answers, policy, question_ts=Q)
+    assert (d.outcome, d.by, d.comment) == ("rejected", ("U1",), "actually no")
+
+
+def test_reactions_of_unknown_time_resolve_doubt_towards_rejection():
+    # An unknown-time rejection may have come first; an unknown-time approval may have come last.
+    assert evaluate([reply("U1", "approve", ts(1)), react("U2", "x")], POLICY, question_ts=Q).by == ("U2",)
+    assert evaluate([react("U1", "+1"), reply("U2", "no", ts(1))], POLICY, question_ts=Q).by == ("U2",)
+    assert evaluate([react("U1", "+1"), react("U2", "x")], POLICY, question_ts=Q).by == ("U2",)
+    alone = evaluate([react("U1", "+1"), reply("U2", "thinking", ts(1))], POLICY, question_ts=Q)
+    assert (alone.outcome, alone.by, alone.at) == ("approved", ("U1",), "")
+    # Known times: first come, first decided; at the same ts the rejection is weighed first.
+    assert evaluate([react("U1", "+1", ts(1)), reply("U2", "no", ts(2))], POLICY, question_ts=Q).by == ("U1",)
+    assert evaluate([react("U1", "+1", ts(2)), react("U2", "x", ts(2))], POLICY, question_ts=Q).by == ("U2",)
+
+
+def test_unknown_time_reactions_are_kept_after_the_cutoff():
+    quorum = AskPolicy(required_approvals=2)
+    answers = [reply("U1", "approve", ts(1)), react("U2", "+1"), react("U3", "+1", ts(9))]
+    d = evaluate(answers, quorum, question_ts=Q, decided_before=ts(5))
+    assert (d.outcome, d.by) == ("approved", ("U1", "U2"))
+
+
+def test_edits_count_from_their_edit_time():
+    # U2 rejected at 2; U1's reply was edited into an approval at 3: the rejection came first.
+    answers = [reply("U1", "approve", ts(1), edited_ts=ts(3)), reply("U2", "reject", ts(2))]
+    assert evaluate(answers, POLICY, question_ts=Q).outcome == "rejected"
+
+
+def test_answers_and_edits_after_the_decision_are_ignored():
+    answers = [
+        reply("U1", "reject", ts(1), edited_ts=ts(5)),  # edited after the decision: we no longer know what it said
+        reply("U2", "reject", ts(4)),
+        reply("U3", "approve", ts(2)),
+    ]
+    d = evaluate(answers, POLICY, question_ts=Q, decided_before=ts(3))
+    assert (d.outcome, d.by) == ("approved", ("U3",))
+
+
+def test_button_clicks():
+    d = evaluate([Answer(kind="button", user="U1", text="reject", ts=ts(1))], POLICY, question_ts=Q)
+    assert d.outcome == "rejected"
+
+
+def test_malformed_ts_is_a_clear_error():
+    with pytest.raises(ChatConfigError, match="malformed ts"):
+        evaluate([reply("U1", "approve", "yesterday")], POLICY, question_ts=Q)
+
+
+def test_decision_to_dict_is_json_safe():
+    d = evaluate([reply("U1", "approve - fine", ts(1))], POLICY, question_ts=Q)
+    assert json.loads(json.dumps(d.to_dict())) == {
+        "outcome": "approved", "approved": True, "by": ["U1"], "at": ts(1), "comment": "fine", "approvals": 1,
+    }
+
+
+# -- properties ------------------------------------------------------------------------------------
+HUMANS = ["U1", "U2", "U3", "W4", "U5"]
+TEXTS = ["approve", "yes - fine", "no", "reject: bad", "lgtm", "hmm", "not now", "<@U9> ok", "know"]
+EMOJIS = ["white_check_mark", "+1", "x", "-1::skin-tone-2", "eyes", "thumbsup"]
+
+
+@st.composite
+def answers(draw, users=HUMANS, max_size=8):
+    result = []
+    for i, _ in enumerate(draw(st.lists(st.none(), max_size=max_size))):
+        user = draw(st.sampled_from(users))
+        if draw(st.booleans()):
+            result.append(reply(user, draw(st.sampled_from(TEXTS)), ts(draw(st.integers(0, 40)) + 1)))
+        else:
+            when = draw(st.sampled_from(["", ts(draw(st.integers(0, 40)) + 1)]))
+            result.append(react(user, draw(st.sampled_from(EMOJIS)), when))
+    return result
+
+
+GROUPS = {"S9": frozenset({"U2", "U3"})}
+QUORUM_POLICY = st.builds(
+    AskPolicy,
+    approvers=st.sampled_from([None, ("U1", "U2", "U3"), ("U1", "S9"), ("S9",)]),
+    required_approvals=st.integers(1, 2),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers(), noise=answers(users=["B1", "U0APP", "U7", "U8"]))
+def test_bots_and_outsiders_never_change_the_decision(policy, base, noise):
+    outsiders = [a for a in noise if a.user in ("U7", "U8")] if policy.approvers else []
+    bots = [Answer(a.kind, "B1", a.text, a.ts, is_bot=True) for a in noise] + [a for a in noise if a.user == "U0APP"]
+    decide = lambda xs: evaluate(xs, policy, question_ts=Q, group_members=GROUPS, self_user_id="U0APP")
+    mixed = base + bots + outsiders
+    random.Random(len(mixed)).shuffle(mixed)
+    assert decide(mixed) == decide(base)
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers(), data=st.data())
+def test_decision_does_not_depend_on_list_order(policy, base, data):
+    shuffled = data.draw(st.permutations(base))
+    decide = lambda xs: evaluate(xs, policy, question_ts=Q, group_members=GROUPS)
+    assert decide(shuffled) == decide(base)
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers(), data=st.data())
+def test_the_same_person_approving_again_never_changes_the_decision(policy, base, data):
+    approvals = [a for a in base if policy.reaction_verdict(a.text) == "approve" or (
+        a.kind == "reply" and parse_reply(a.text, policy)[0] == "approve")]
+    assume(approvals)
+    original = data.draw(st.sampled_from(approvals))
+    if original.ts:  # again, later
+        when = ts(data.draw(st.integers(int(original.ts[8:10]), 45)))
+        again = data.draw(st.sampled_from([reply(original.user, "yes", when), react(original.user, "+1", when)]))
+    else:  # an approval of unknown time already counts last
+        again = react(original.user, "heavy_check_mark")
+    decide = lambda xs: evaluate(xs, policy, question_ts=Q, group_members=GROUPS)
+    assert decide([*base, again]) == decide(base)
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers(), extra=answers(max_size=4), cut=st.integers(1, 45))
+def test_a_decision_once_reached_never_changes(policy, base, extra, cut):
+    """Answers after the decision (later in time) never change it: re-polling is safe."""
+    decide = lambda xs: evaluate(xs, policy, question_ts=Q, group_members=GROUPS)
+    first = decide(base)
+    assume(first.decided and first.at)
+    later = [Answer(a.kind, a.user, a.text, ts(45 + i), a.is_bot) for i, a in enumerate(extra)]
+    assert decide(base + later) == first
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers())
+def test_decision_is_consistent(policy, base):
+    d = evaluate(base, policy, question_ts=Q, group_members=GROUPS)
+    assert len(set(d.by)) == len(d.by)
+    if d.outcome == "approved":
+        assert d.approvals == len(d.by) == policy.required_approvals
+    elif d.outcome == "pending":
+        assert d.approvals == len(d.by) < policy.required_approvals and d.at == "" and d.comment is None
+    else:
+        assert len(d.by) == 1 and d.approvals < policy.required_approvals
+
+
+def test_module_is_pure():
+    """No Airflow, slack_sdk or HTTP client is imported: this module runs anywhere, cheaply."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_chat_alerts.decisions; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'slack_sdk', 'aiohttp')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
