@@ -1,5 +1,51 @@
-"""airflow-chat-alerts: post pipeline alerts to chat and ask people to approve steps from chat."""
+"""airflow-chat-alerts: post pipeline alerts to chat and ask people to approve steps from chat.
+
+The public names are exported lazily so that ``import airflow_chat_alerts`` (and a DAG file that
+imports an operator) stays cheap at parse time: slack_sdk is imported only when a task runs.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "ChatAlerterHook": "airflow_chat_alerts.hooks.chat_alerter",
+    "ChatPostOperator": "airflow_chat_alerts.operators.post",
+    "ChatNotifier": "airflow_chat_alerts.notifications.chat",
+    "send_chat_notification": "airflow_chat_alerts.notifications.chat",
+    "ChatAskSensor": "airflow_chat_alerts.sensors.ask",
+    "SlackAlerter": "airflow_chat_alerts.alerters.slack",
+}
+
+__all__ = [
+    "ChatAlerterHook",
+    "ChatAskSensor",
+    "ChatNotifier",
+    "ChatPostOperator",
+    "SlackAlerter",
+    "__version__",
+    "send_chat_notification",
+]
+
+if TYPE_CHECKING:
+    from airflow_chat_alerts.alerters.slack import SlackAlerter
+    from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+    from airflow_chat_alerts.notifications.chat import ChatNotifier, send_chat_notification
+    from airflow_chat_alerts.operators.post import ChatPostOperator
+    from airflow_chat_alerts.sensors.ask import ChatAskSensor
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,35 @@
+# Two set-up commands: `make demo` and `make test`. Both create .venv on first use (python3 + PyPI only).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: install test demo e2e constraints clean
+
+install: $(STAMP)
+
+# Re-installs only when the dependencies or their pinned versions change.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv
+	$(BIN)/uv pip install --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(PYTEST) -m "not e2e" --ignore=tests/e2e
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+e2e: install
+	$(PYTEST) tests/e2e
+
+# Re-pin after a dependency change, from a venv whose tests pass.
+constraints: install
+	{ echo "# Tested pins for \`make install\` (uv pip install -c constraints.txt -e '.[dev]'); re-pin with \`make constraints\`."; \
+	  $(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV)

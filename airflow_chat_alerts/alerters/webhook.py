@@ -1,0 +1,115 @@
+"""WebhookAlerter: post-only alerts through a Slack incoming webhook (a ``slackwebhook`` connection).
+
+An incoming webhook posts to the one channel chosen when it was created and returns no message id, so
+it cannot update, thread, upload or ask; those raise ChatCapabilityError naming the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_chat_alerts import formatting
+from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities, Message, MessageRef
+from airflow_chat_alerts.alerters.slack_errors import retry_after_seconds, slack_error
+from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError, ChatTransientError
+
+if TYPE_CHECKING:
+    from slack_sdk.webhook import WebhookClient
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_METHOD = "incoming webhook"
+
+
+class WebhookAlerter(BaseAlerter):
+    """Posts messages through a Slack incoming webhook.
+
+    :param conn_id: the Airflow connection (named in every error).
+    :param url: the webhook URL (a secret: never logged).
+    :param timeout: seconds to wait for Slack; slack_sdk's default when None.
+    :param proxy: an HTTP proxy URL.
+    :param default_channel: only for display; the webhook decides where messages go.
+    """
+
+    capabilities = Capabilities()
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        url: str,
+        timeout: int | None = None,
+        proxy: str | None = None,
+        default_channel: str | None = None,
+    ) -> None:
+        super().__init__(conn_id=conn_id, default_channel=default_channel)
+        self._url = url
+        self.timeout = timeout
+        self.proxy = proxy
+        self._client: WebhookClient | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(conn_id={self.conn_id!r})"
+
+    @property
+    def client(self) -> WebhookClient:
+        if self._client is None:
+            from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+            from slack_sdk.webhook import WebhookClient
+
+            kwargs = {"timeout": self.timeout, "proxy": self.proxy}
+            self._client = WebhookClient(
+                url=self._url,
+                logger=log,
+                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), ConnectionErrorRetryHandler()],
+                **{key: value for key, value in kwargs.items() if value is not None},
+            )
+        return self._client
+
+    def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
+        if thread_ts:
+            self._require("threads")
+        if not (message.text or "").strip() and not message.blocks:
+            raise ChatConfigError(
+                f"empty message: nothing to post through connection {self.conn_id!r}", conn_id=self.conn_id
+            )
+        if channel and self.default_channel and channel != self.default_channel:
+            log.warning(
+                "Connection %r is an incoming webhook: it posts to its own channel, not %r", self.conn_id, channel
+            )
+        body: dict[str, Any] = {"text": formatting.fit_text(message.text or "")}
+        if message.blocks:
+            body["blocks"] = formatting.fit_blocks(list(message.blocks))
+        try:
+            response = self.client.send_dict(body)
+        except OSError as err:
+            raise ChatTransientError(
+                f"connection_error: could not reach the incoming webhook of connection {self.conn_id!r} "
+                f"({type(err).__name__})",
+                conn_id=self.conn_id,
+                code="connection_error",
+            ) from err
+        if response.status_code != 200:
+            code = (response.body or "").strip() or f"http_{response.status_code}"
+            raise slack_error(
+                code,
+                conn_id=self.conn_id,
+                method=WEBHOOK_METHOD,
+                channel=channel or self.default_channel,
+                status=response.status_code,
+                retry_after=retry_after_seconds(response.headers),
+            )
+        # Webhooks return no message id: the reference only says where it went, as far as we know.
+        return MessageRef(channel=self.default_channel or "", ts="")
+
+    def update(self, ref: MessageRef, message: Message) -> None:
+        self._require("update")
+
+    def _require(self, capability: str) -> None:
+        if capability == "update" or not getattr(self.capabilities, capability, False):
+            raise ChatCapabilityError(
+                f"Connection {self.conn_id!r} is a Slack incoming webhook (slackwebhook): it can only post, "
+                f"it cannot {capability}; use a 'slack' API connection with a bot token for that.",
+                conn_id=self.conn_id,
+            )

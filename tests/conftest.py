@@ -1,0 +1,83 @@
+"""Test-session set-up shared by every test directory.
+
+Airflow reads its configuration on first import, so the environment is set here at import time
+(pytest imports this file before any test module): a fresh AIRFLOW_HOME per session, no example DAGs,
+and DAG bundles for ``dags_examples/`` and every ``tests/<area>/dags/`` folder, because ``dag.test()``
+only runs DAGs that a bundle holds (``load_dag(path, dag_id)`` loads one). The ``airflow_db`` fixture
+creates the metadata database once per session so that ``dag.test()`` works; a directory with its own
+database (the e2e tests) can override it by defining a fixture of the same name in its conftest.py.
+
+Environment a developer may set: ``CHAT_ALERTS_KEEP_AIRFLOW_HOME=1`` keeps the session's AIRFLOW_HOME
+(its path is printed in the header) for inspecting task logs after a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+if "airflow.configuration" in sys.modules:  # pragma: no cover - a plugin imported airflow too early
+    raise RuntimeError(
+        "airflow was imported before tests/conftest.py could set AIRFLOW_HOME; pytest plugins must import "
+        "airflow lazily (inside fixtures)"
+    )
+
+AIRFLOW_HOME = tempfile.mkdtemp(prefix="chat-alerts-airflow-home-")
+os.environ["AIRFLOW_HOME"] = AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
+# dag.test() runs only DAGs found in a bundle: the examples, plus each tests/<area>/dags/ folder
+# (except the e2e one, which its deployment serves itself).
+TEST_DAG_FOLDERS = sorted(p for p in (REPO / "tests").glob("*/dags") if p.parent.name != "e2e")
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path)},
+        }
+        for name, path in [("dags-folder", REPO / "dags_examples")]
+        + [(f"tests-{p.parent.name}", p) for p in TEST_DAG_FOLDERS]
+    ]
+)
+os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"AIRFLOW_HOME: {AIRFLOW_HOME}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not os.environ.get("CHAT_ALERTS_KEEP_AIRFLOW_HOME"):
+        shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db() -> str:
+    """The session's metadata database (SQLite in AIRFLOW_HOME), created once; returns its URL."""
+    from airflow import settings
+    from airflow.utils import db
+
+    db.initdb()
+    return settings.SQL_ALCHEMY_CONN
+
+
+@pytest.fixture(scope="session")
+def load_dag():
+    """``load_dag(path)`` → the DAG defined in that file (one of the bundles above), ready for ``dag.test()``."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    def load(path: str | Path, dag_id: str | None = None):
+        bag = DagBag(dag_folder=str(path))
+        assert not bag.import_errors, bag.import_errors
+        return bag.get_dag(dag_id) if dag_id else next(iter(bag.dags.values()))
+
+    return load

@@ -1,0 +1,115 @@
+"""ChatAlerterHook: Airflow connections (from AIRFLOW_CONN_* env) → the right alerter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from airflow_chat_alerts.alerters.base import Message, MessageRef
+from airflow_chat_alerts.alerters.slack import SlackAlerter
+from airflow_chat_alerts.alerters.webhook import WebhookAlerter
+from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError, ChatPermanentError
+from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+
+
+def set_conn(monkeypatch, conn_id: str, **conn) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def test_slack_connection_gives_a_slack_alerter_with_its_extras(slack_emulator, slack_conn):
+    alerter = ChatAlerterHook(chat_conn_id=slack_conn).get_alerter()
+
+    assert isinstance(alerter, SlackAlerter)
+    assert alerter.base_url == slack_emulator.base_url
+    assert alerter.default_channel == slack_emulator.channel_id("ml-alerts")
+    ref = alerter.post(Message(text="through the connection"))
+    assert [m["text"] for m in slack_emulator.messages("ml-alerts")] == ["through the connection"]
+    assert ref.channel == alerter.default_channel
+
+
+def test_legacy_prefixed_extras_and_timeout_are_read(slack_emulator, monkeypatch):
+    set_conn(
+        monkeypatch,
+        "legacy_slack",
+        conn_type="slack",
+        password=slack_emulator.bot_token,
+        extra={"extra__slack__base_url": slack_emulator.base_url, "extra__slack__channel": "ops", "timeout": "7"},
+    )
+    alerter = ChatAlerterHook(chat_conn_id="legacy_slack").get_alerter()
+    assert (alerter.base_url, alerter.default_channel, alerter.timeout) == (slack_emulator.base_url, "ops", 7)
+
+
+def test_aget_alerter_reads_the_connection_in_the_event_loop(slack_emulator, slack_conn):
+    async def read() -> frozenset[str]:
+        alerter = await ChatAlerterHook(chat_conn_id=slack_conn).aget_alerter()
+        try:
+            return await alerter.group_members(slack_emulator.usergroup_id("ml-leads"))
+        finally:
+            await alerter.aclose()
+
+    assert asyncio.run(read()) == {slack_emulator.user_id("alice"), slack_emulator.user_id("carol")}
+
+
+def test_webhook_connection_posts_but_cannot_ask_or_read(slack_emulator, slack_webhook_conn):
+    alerter = ChatAlerterHook(chat_conn_id=slack_webhook_conn).get_alerter()
+    assert isinstance(alerter, WebhookAlerter)
+
+    alerter.post(Message(text="via webhook"))
+    assert [m["text"] for m in slack_emulator.messages("ml-alerts")] == ["via webhook"]
+
+    ref = MessageRef(channel=slack_emulator.channel_id("ml-alerts"), ts="1.0")
+    attempts = [
+        lambda: alerter.post_question(Message(text="Deploy?")),
+        lambda: alerter.find_question(ref.channel, match={}),
+        lambda: asyncio.run(alerter.read_thread(ref)),
+        lambda: asyncio.run(alerter.read_answers(ref)),
+        lambda: asyncio.run(alerter.group_members("S0MLLEADS")),
+        lambda: alerter.update(ref, Message(text="x")),
+        lambda: alerter.post(Message(text="x"), thread_ts="1.0"),
+        lambda: alerter.post_file(b"x", filename="a.txt"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ChatCapabilityError, match="'slack_webhook_default' is a Slack incoming webhook"):
+            attempt()
+    assert len(slack_emulator.messages("ml-alerts")) == 1
+
+
+def test_revoked_webhook_is_a_permanent_error(slack_emulator, slack_webhook_conn):
+    slack_emulator.revoke_webhook("ml-alerts")
+    with pytest.raises(ChatPermanentError) as info:
+        ChatAlerterHook(chat_conn_id=slack_webhook_conn).get_alerter().post(Message(text="x"))
+    assert "slack_webhook_default" in str(info.value)
+    assert "/services/" not in str(info.value)  # the webhook URL is a secret
+    assert slack_emulator.messages("ml-alerts") == []
+
+
+@pytest.mark.parametrize(
+    ("conn", "error"),
+    [
+        ({"conn_type": "http", "host": "example.com"}, "has type 'http'; airflow-chat-alerts needs a 'slack'"),
+        ({"conn_type": "slack"}, "not_authed: connection 'bad_conn' has no password"),
+        ({"conn_type": "slack", "password": "xoxb-1", "extra": {"timeout": "soon"}}, "has invalid extras"),
+    ],
+)
+def test_bad_connections_are_config_errors(monkeypatch, conn, error):
+    set_conn(monkeypatch, "bad_conn", **conn)
+    with pytest.raises(ChatConfigError, match=error):
+        ChatAlerterHook(chat_conn_id="bad_conn").get_alerter()
+
+
+def test_an_undefined_connection_says_how_to_add_it():
+    with pytest.raises(ChatConfigError, match="'no_such_conn' is not defined: add it with `airflow connections add"):
+        ChatAlerterHook(chat_conn_id="no_such_conn").get_alerter()
+    with pytest.raises(ChatConfigError, match="'no_such_conn' is not defined"):
+        asyncio.run(ChatAlerterHook(chat_conn_id="no_such_conn").aget_alerter())
+
+
+def test_test_connection(slack_emulator, slack_conn):
+    ok, message = ChatAlerterHook(chat_conn_id=slack_conn).test_connection()
+    assert ok and slack_emulator.bot_user_id in message and "Chat Alerts Test Workspace" in message
+
+    slack_emulator.revoke_token(slack_emulator.bot_token)
+    ok, message = ChatAlerterHook(chat_conn_id=slack_conn).test_connection()
+    assert not ok and message.startswith("token_revoked:") and slack_emulator.bot_token not in message
