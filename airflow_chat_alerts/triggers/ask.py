@@ -1,0 +1,173 @@
+"""ChatAskTrigger: waits in the triggerer for the answer to a question that ChatAskSensor posted.
+
+The trigger only reads (through :func:`~airflow_chat_alerts.triggers.poller.watch_question`) and never
+posts: the worker posted the question before deferring and updates it after resuming. Everything it
+needs comes from its serialized kwargs (connection id, channel, question ts, policy, absolute deadline),
+so a copy restarted on another triggerer resumes where the first stopped, and an answer given while no
+copy ran is found by the next read, because every read returns the whole thread and all reactions.
+
+Events (exactly one per run):
+
+* ``{"status": "approved" | "rejected", "decision": {...}}``: ``decision`` is
+  :meth:`Decision.to_dict() <airflow_chat_alerts.decisions.Decision.to_dict>`.
+* ``{"status": "timed_out"}``: the deadline passed with no decision.
+* ``{"status": "remind"}``: ``remind_at`` passed with no decision; the worker posts a reminder and
+  defers again with the same deadline.
+* ``{"status": "error", "message": ..., "code": ...}``: a permanent failure (bad credentials, channel
+  gone, the question deleted). Transient failures are retried inside ``watch_question`` until the
+  deadline and never end the trigger.
+
+``timed_out`` comes only after a read made at or after the deadline, so an answer given just before it
+counts, and so does one given while no copy ran (a copy that starts after its deadline reads once, then
+answers). Replies are weighed only up to the deadline (they carry their own time); reactions first seen
+after it count as given at an unknown time (Slack does not say when a reaction was added). If that last
+read cannot be made within a poll interval plus :data:`LATE_READ_GRACE_SECONDS`, the clock decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_chat_alerts.alerters.base import Answer
+from airflow_chat_alerts.decisions import AskPolicy, evaluate
+from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.triggers.poller import watch_question
+
+# A timeout is declared only after a read made at or after the deadline, so an answer given just before
+# it (or while no triggerer ran) still counts. That read may take a poll interval plus this long; if it
+# cannot be made by then (the chat service is down), the clock decides.
+LATE_READ_GRACE_SECONDS = 10.0
+
+
+def parse_utc(value: str) -> datetime:
+    """An ISO-8601 instant as an aware UTC datetime (a naive one is taken as UTC)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ChatConfigError(f"expected an ISO-8601 UTC time, got {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def as_slack_ts(moment: datetime) -> str:
+    """A datetime in Slack's ``ts`` form (epoch seconds with 6 decimals), to compare with message ts."""
+    return f"{moment.timestamp():.6f}"
+
+
+class ChatAskTrigger(BaseTrigger):
+    """Wait for authorised people to approve or reject a question, until an absolute deadline.
+
+    :param conn_id: the Airflow connection to read through (its token never leaves the connection).
+    :param channel: the channel id of the question.
+    :param ts: the question's message ts.
+    :param policy: :meth:`AskPolicy.to_dict() <airflow_chat_alerts.decisions.AskPolicy.to_dict>`.
+    :param deadline: ISO-8601 UTC instant after which the question times out.
+    :param poll_interval: seconds between reads of the question.
+    :param remind_at: optional ISO-8601 UTC instant at which to hand back for a reminder.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        channel: str,
+        ts: str,
+        policy: dict[str, Any],
+        deadline: str,
+        poll_interval: float = 10.0,
+        remind_at: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.channel = channel
+        self.ts = ts
+        self.policy = policy
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        self.remind_at = remind_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "channel": self.channel,
+                "ts": self.ts,
+                "policy": self.policy,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "remind_at": self.remind_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            event = await self._wait()
+        except (ChatPermanentError, ChatConfigError) as err:  # transient errors are retried, never end it
+            self.log.error("Ask %s in %s cannot go on: %s", self.ts, self.channel, err)
+            event = {"status": "error", "message": str(err), "code": err.code}
+        yield TriggerEvent(event)
+
+    async def _wait(self) -> dict[str, Any]:
+        policy = AskPolicy.from_dict(self.policy)
+        deadline = parse_utc(self.deadline)
+        remind_at = parse_utc(self.remind_at) if self.remind_at else None
+        cutoff = as_slack_ts(deadline)
+        grace = self.poll_interval + LATE_READ_GRACE_SECONDS
+        read_once = False
+        async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
+            while True:
+                now = datetime.now(timezone.utc)
+                final = now >= deadline  # this read decides: answered in time, or timed out
+                reminding = not final and remind_at is not None and now >= remind_at
+                if reminding and read_once:
+                    return {"status": "remind"}
+                if final:
+                    budget = grace
+                elif reminding:  # read once before reminding: the answer may be there already
+                    budget = min(grace, (deadline - now).total_seconds())
+                else:  # read until the next thing the clock decides
+                    budget = ((min(deadline, remind_at) if remind_at else deadline) - now).total_seconds()
+                try:
+                    update = await asyncio.wait_for(watch.next(), timeout=budget)
+                    members = await watch.group_members(sorted(policy.groups))
+                except asyncio.TimeoutError:
+                    # No read came through in time: the clock decides.
+                    if final:
+                        return {"status": "timed_out"}
+                    if reminding and datetime.now(timezone.utc) < deadline:
+                        return {"status": "remind"}
+                    continue
+                except ChatTransientError as err:  # approver groups unreadable for now
+                    self.log.warning("Reading the approver groups failed (%s); trying again next poll", err)
+                    if final:
+                        return {"status": "timed_out"}
+                    continue
+                read_once = True
+                answers = [_unknown_time_if_late(answer, cutoff) for answer in update.answers]
+                decision = evaluate(
+                    answers,
+                    policy,
+                    question_ts=self.ts,
+                    group_members=members,
+                    self_user_id=update.snapshot.user,  # the app posted the question
+                    decided_before=cutoff,
+                )
+                if decision.decided:
+                    self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
+                    return {"status": decision.outcome, "decision": decision.to_dict()}
+                if final:
+                    return {"status": "timed_out"}
+
+
+def _unknown_time_if_late(answer: Answer, cutoff: str) -> Answer:
+    """A reaction first seen after the deadline may have been added before it, while no trigger ran."""
+    if answer.kind == "reaction" and answer.ts and float(answer.ts) > float(cutoff):
+        return dataclasses.replace(answer, ts="")
+    return answer

@@ -1,0 +1,173 @@
+"""`make demo`: the example DAGs run on the embedded Slack emulator, with a simulated approver.
+
+1. Starts the Slack emulator in this process and points the ``slack_api_default`` connection at it.
+2. Creates a throwaway Airflow home with its metadata database.
+3. Runs dags_examples/slack_alert_post.py (train a model, post its accuracy), then
+   dags_examples/slack_alert_ask.py (ask "Deploy?") with ``dag.test()``, while alice, from another
+   thread, waits for the question and answers "approve - looks good" a few seconds later.
+4. Prints the channel transcript, the decision and which branch ran.
+
+Airflow's own log goes to a file (its path is printed) so the output reads as a conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHANNEL = "ml-alerts"
+APPROVER = "alice"
+ANSWER = "approve - looks good"
+THINKING_SECONDS = 3.0
+
+
+# The terminal, kept apart from file descriptors 1 and 2 (which Airflow's output goes to, see below).
+TERMINAL = os.fdopen(os.dup(1), "w", buffering=1)
+
+
+def say(text: str = "") -> None:
+    TERMINAL.write(text + "\n")
+
+
+@contextmanager
+def output_to(path: Path):
+    """Send whatever is written to stdout/stderr (Airflow's logs, task output) to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def configure_airflow(home: Path) -> None:
+    """Environment for a throwaway Airflow (read when airflow is first imported)."""
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
+    os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
+    os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # the demo's approver is quick; poll every second
+
+
+def connect_to(emu) -> None:
+    os.environ["AIRFLOW_CONN_SLACK_API_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "slack",
+            "password": emu.bot_token,
+            "extra": {"base_url": emu.base_url, "channel": emu.channel_id(CHANNEL)},
+        }
+    )
+
+
+def approver(emu, answered: dict) -> None:
+    """Alice: waits for the question, reads it for a few seconds, then approves in the thread."""
+    from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
+
+    while True:
+        asked = [m for m in emu.messages(CHANNEL) if (m.get("metadata") or {}).get("event_type") == ASK_EVENT_TYPE]
+        if asked:
+            break
+        time.sleep(0.2)
+    answered["asked"] = emu.transcript(CHANNEL)
+    say(f"   … {APPROVER} sees the question and thinks for {THINKING_SECONDS:.0f} s")
+    time.sleep(THINKING_SECONDS)
+    emu.act_as(APPROVER).reply(CHANNEL, asked[-1]["ts"], ANSWER)
+    answered["at"] = time.monotonic()
+    say(f"   … {APPROVER} replied in the thread: {ANSWER!r}")
+
+
+def run_dag(file_name: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags_examples" / file_name))
+    if bag.import_errors:
+        raise SystemExit(f"{file_name} does not import: {bag.import_errors}")
+    [dag] = bag.dags.values()
+    return dag.test()
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="chat-alerts-demo-"))
+    log_path = home / "airflow.log"
+    configure_airflow(home)
+
+    from airflow_chat_alerts.testing import SlackEmulator
+
+    say("airflow-chat-alerts demo: a DAG asks in Slack whether to deploy a model, and waits.")
+    with SlackEmulator() as emu:
+        connect_to(emu)
+        say(f"Slack emulator at {emu.base_url} (channel #{CHANNEL})")
+        with output_to(log_path):
+            say("Creating the Airflow metadata database …")
+            from airflow.utils import db
+
+            db.initdb()
+
+            say("\n1. slack_alert_post: train a model and post its accuracy")
+            post_run = run_dag("slack_alert_post.py")
+            say(f"   run {post_run.state}")
+
+            say("\n2. slack_alert_ask: train, ask 'Deploy?', wait in a trigger, then branch")
+            answered: dict = {}
+            person = threading.Thread(target=approver, args=(emu, answered), daemon=True)
+            person.start()
+            ask_run = run_dag("slack_alert_ask.py")
+            person.join(timeout=5)
+            finished = time.monotonic()
+            say(f"   run {ask_run.state}")
+
+            states = {ti.task_id: ti.state for ti in ask_run.get_task_instances()}
+            decision = xcom(ask_run, "ask_to_deploy", "decision")
+
+        if "asked" in answered:
+            say(f"\n── #{CHANNEL} while the DAG waited " + "─" * 44)
+            say(answered["asked"])
+        say(f"\n── #{CHANNEL} at the end " + "─" * 53)
+        say(emu.transcript(CHANNEL))
+        say("─" * 78)
+        say(f"Decision (XCom 'decision'): {json.dumps(decision, ensure_ascii=False)}")
+        if "at" in answered:
+            say(f"From alice's answer to the end of the run: {finished - answered['at']:.1f} s (polling every 1 s)")
+        say("Tasks of slack_alert_ask:")
+        for task_id in ("train", "format_accuracy", "ask_to_deploy", "deploy", "record_rejection"):
+            say(f"  {task_id:<18} {states.get(task_id)}")
+        branch = "deploy" if states.get("deploy") == "success" else "record_rejection"
+        say(f"Branch taken: {branch}")
+    ok = post_run.state == "success" and ask_run.state == "success" and states.get("deploy") == "success"
+    if ok and not os.environ.get("CHAT_ALERTS_KEEP_DEMO_HOME"):
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        say(f"Airflow's log and home are kept in {home}")
+    return 0 if ok else 1
+
+
+def xcom(dag_run, task_id: str, key: str):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+        ).first()
+        return XComModel.deserialize_value(row) if row is not None else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

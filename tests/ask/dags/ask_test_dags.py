@@ -1,0 +1,74 @@
+"""DAGs for tests/ask: one ChatAskSensor per DAG, with short timeouts and fast polling.
+
+Every ask uses the connection's default channel (``ml-alerts`` in the emulator) and the emulator's
+seeded ids (alice U0ALICE, carol U0CAROL, group ml-leads S0MLLEADS). Task failures are appended to the
+JSON-lines file named by ``ASK_TEST_FAILURES`` so a test can read the message a task failed with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_chat_alerts.sensors.ask import ChatAskSensor
+
+START = pendulum.datetime(2025, 1, 1, tz="UTC")
+FAST = {"poll_interval": 0.2, "timeout": timedelta(seconds=8)}
+
+
+def record_failure(context) -> None:
+    path = os.environ.get("ASK_TEST_FAILURES")
+    if path:
+        with open(path, "a") as out:
+            out.write(json.dumps({"task_id": context["ti"].task_id, "error": str(context.get("exception"))}) + "\n")
+
+
+class CrashAfterPostingAskSensor(ChatAskSensor):
+    """Its first try posts the question, then fails before deferring (a worker lost at the worst time)."""
+
+    def execute(self, context):
+        if context["ti"].try_number > 1:
+            return super().execute(context)
+        try:
+            super().execute(context)
+        except TaskDeferred:
+            raise RuntimeError("simulated crash between posting the question and deferring") from None
+
+
+def ask_dag(dag_id: str, *, sensor: type[ChatAskSensor] = ChatAskSensor, downstream=("after",), **ask_kwargs) -> DAG:
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["tests"]) as dag:
+        ask = sensor(
+            task_id="ask",
+            message="Deploy the model of run {{ run_id }}?",
+            on_failure_callback=record_failure,
+            **{**FAST, **ask_kwargs},
+        )
+        ask >> [EmptyOperator(task_id=task_id) for task_id in downstream]
+    return dag
+
+
+ask_dag("ask_anyone")
+ask_dag("ask_alice", approvers=["U0ALICE"])
+ask_dag("ask_patient", timeout=30)
+ask_dag("ask_by_channel_name", channel="ml-alerts")
+ask_dag("ask_ml_leads", approvers=["S0MLLEADS"])
+ask_dag("ask_quorum", required_approvals=2)
+ask_dag("ask_timeout_reject", timeout=2, on_timeout="reject")
+ask_dag("ask_timeout_approve", timeout=2, on_timeout="approve")
+ask_dag("ask_timeout_fail", timeout=2, on_timeout="fail")
+ask_dag("ask_timeout_skip", timeout=2, on_timeout="skip")
+ask_dag("ask_remind", approvers=["U0ALICE", "S0MLLEADS"], timeout=3.5, remind_after=1, max_reminders=2)
+ask_dag(
+    "ask_branches",
+    branches={"approved": "deploy", "rejected": "discard", "timed_out": "escalate"},
+    downstream=("deploy", "discard", "escalate"),
+    timeout=3,
+)
+ask_dag("ask_skip_on_reject", skip_downstream_on_reject=True)
+ask_dag("ask_retry", sensor=CrashAfterPostingAskSensor, retries=1, retry_delay=timedelta(0))

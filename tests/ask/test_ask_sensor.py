@@ -1,0 +1,301 @@
+"""ChatAskSensor end to end: real Airflow (dag.test(), the trigger run inline) against the Slack emulator.
+
+People answer from background threads through the emulator's Web API while the DAG waits. Timeouts are
+a few seconds and the sensor polls every 0.2 s, so each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from airflow_chat_alerts.sensors.ask import BACKSTOP_MARGIN
+
+from .people import CHANNEL, questions
+
+
+def reply_by(name: str, text: str = "approve"):
+    """A person who replies ``text`` in the question's thread."""
+
+    def script(emu, ts):
+        emu.act_as(name).reply(CHANNEL, ts, text)
+
+    return script
+
+
+def assert_undecided_for(emu, seconds: float) -> None:
+    """The question stays undecided for a while (several polls)."""
+    time.sleep(seconds)
+    payload = questions(emu)[-1]["metadata"]["event_payload"]
+    assert "outcome" not in payload, f"decided too early: {payload}"
+
+
+# -- answers ------------------------------------------------------------------------------------
+def test_approve_by_reply_updates_question_and_pushes_decision(run_ask, slack_emulator):
+    result = run_ask("ask_anyone", reply_by("alice", "Approve - looks good"))
+
+    assert result.states == {"ask": "success", "after": "success"}
+    assert result.xcom("return_value") is True
+    question = questions(slack_emulator)[-1]
+    assert result.decision == {
+        "outcome": "approved",
+        "approved": True,
+        "by": [slack_emulator.user_id("alice")],
+        "at": slack_emulator.thread(CHANNEL, question["ts"])[1]["ts"],
+        "comment": "looks good",
+        "channel": slack_emulator.channel_id(CHANNEL),
+        "ts": question["ts"],
+        "permalink": result.decision["permalink"],
+    }
+    assert result.decision["permalink"].endswith(question["ts"].replace(".", ""))
+    # The question now shows the outcome, and its metadata marks it decided (no later try reuses it).
+    assert "Approved by <@U0ALICE>: “looks good”" in question["text"]
+    payload = question["metadata"]["event_payload"]
+    assert payload["outcome"] == "approved"
+    assert payload["dag_id"] == "ask_anyone" and payload["task_id"] == "ask" and payload["map_index"] == -1
+    # Exactly one question was posted: the decision is an update, not a new message.
+    assert len(slack_emulator.messages(CHANNEL)) == 1
+
+
+def test_a_channel_given_by_name(run_ask, slack_emulator):
+    result = run_ask("ask_by_channel_name", reply_by("bob", "yes"))
+
+    assert result.decision["outcome"] == "approved"
+    assert result.decision["channel"] == "C0MLALERTS"  # the reads and the update use the id Slack gave
+
+
+def test_approve_by_reaction(run_ask, slack_emulator):
+    def react(emu, ts):
+        emu.act_as("carol").react(CHANNEL, ts, "white_check_mark")
+
+    result = run_ask("ask_anyone", react)
+
+    assert result.states["ask"] == "success"
+    assert result.decision["outcome"] == "approved"
+    assert result.decision["by"] == ["U0CAROL"]
+    assert result.decision["comment"] is None
+
+
+def test_reject_with_a_reason_returns_false(run_ask, slack_emulator):
+    result = run_ask("ask_alice", reply_by("alice", "reject - numbers look off"))
+
+    assert result.xcom("return_value") is False
+    assert result.decision["outcome"] == "rejected"
+    assert result.decision["approved"] is False
+    assert result.decision["by"] == ["U0ALICE"]
+    assert result.decision["comment"] == "numbers look off"
+    # Without branches or skip_downstream_on_reject a rejection only sets the result.
+    assert result.states == {"ask": "success", "after": "success"}
+    assert "Rejected by <@U0ALICE>: “numbers look off”" in questions(slack_emulator)[-1]["text"]
+
+
+def test_unauthorised_people_and_bots_are_ignored(run_ask, slack_emulator):
+    def script(emu, ts):
+        emu.act_as("bob").reply(CHANNEL, ts, "approve")  # not an approver
+        emu.act_as("ci-bot").reply(CHANNEL, ts, "approve")  # a bot
+        emu.act_as("dave").react(CHANNEL, ts, "x")  # not an approver either: no veto
+        assert_undecided_for(emu, 1.0)
+        emu.act_as("alice").reply(CHANNEL, ts, "lgtm")
+
+    result = run_ask("ask_alice", script)
+
+    assert result.decision["outcome"] == "approved"
+    assert result.decision["by"] == ["U0ALICE"]
+
+
+def test_a_bot_never_counts_even_when_anyone_may_answer(run_ask, slack_emulator):
+    def script(emu, ts):
+        emu.act_as("ci-bot").reply(CHANNEL, ts, "approve")
+        emu.act_as("ci-bot").react(CHANNEL, ts, "+1")
+        assert_undecided_for(emu, 1.0)
+        emu.act_as("bob").reply(CHANNEL, ts, "no, wait")
+
+    result = run_ask("ask_anyone", script)
+
+    assert result.decision["outcome"] == "rejected"
+    assert result.decision["by"] == ["U0BOB"]
+    assert result.decision["comment"] == "wait"
+
+
+def test_a_user_group_approver(run_ask, slack_emulator):
+    asked = []
+
+    def script(emu, ts):
+        asked.append(str(emu.thread(CHANNEL, ts)[0]["blocks"]))
+        emu.act_as("bob").reply(CHANNEL, ts, "approve")  # not in ml-leads
+        assert_undecided_for(emu, 1.0)
+        emu.act_as("carol").react(CHANNEL, ts, "heavy_check_mark")  # in ml-leads
+
+    result = run_ask("ask_ml_leads", script)
+
+    assert result.decision["outcome"] == "approved"
+    assert result.decision["by"] == ["U0CAROL"]
+    # While undecided, the question told who may answer: the group, mentioned.
+    assert "Who can answer:* <!subteam^S0MLLEADS>" in asked[0]
+
+
+def test_a_quorum_of_two_counts_distinct_people(run_ask, slack_emulator):
+    def script(emu, ts):
+        emu.act_as("alice").reply(CHANNEL, ts, "approve")
+        emu.act_as("alice").react(CHANNEL, ts, "+1")
+        emu.act_as("alice").reply(CHANNEL, ts, "yes, really")
+        assert_undecided_for(emu, 1.0)  # one person three times is still one approval
+        emu.act_as("dave").reply(CHANNEL, ts, "ok")
+
+    result = run_ask("ask_quorum", script)
+
+    assert result.decision["outcome"] == "approved"
+    assert result.decision["by"] == ["U0ALICE", "U0DAVE"]
+
+
+# -- timeouts -----------------------------------------------------------------------------------
+def test_timeout_rejects_by_default(run_ask, slack_emulator):
+    result = run_ask("ask_timeout_reject")
+
+    assert result.states == {"ask": "success", "after": "success"}
+    assert result.xcom("return_value") is False
+    assert result.decision["outcome"] == "timed_out"
+    assert result.decision["approved"] is False
+    assert result.decision["by"] == []
+    question = questions(slack_emulator)[-1]
+    assert "⌛ Timed out → rejected" in question["text"]
+    assert question["metadata"]["event_payload"]["outcome"] == "rejected"
+    # Airflow's own deferral timeout is only a backstop well beyond our deadline: it cannot fire first.
+    deadline = datetime.fromisoformat(question["metadata"]["event_payload"]["deadline"])
+    backstop = result.dag_run.get_task_instance("ask").trigger_timeout
+    assert backstop >= deadline + BACKSTOP_MARGIN - timedelta(seconds=1)
+
+
+def test_timeout_can_approve(run_ask, slack_emulator):
+    result = run_ask("ask_timeout_approve")
+
+    assert result.xcom("return_value") is True
+    assert result.decision["outcome"] == "timed_out"
+    assert result.decision["approved"] is True
+    assert "Timed out → approved" in questions(slack_emulator)[-1]["text"]
+
+
+def test_timeout_can_fail_the_task(run_ask, slack_emulator):
+    result = run_ask("ask_timeout_fail")
+
+    assert result.states["ask"] == "failed"
+    assert result.states["after"] == "upstream_failed"
+    [failure] = result.failures
+    assert "No decision on the question" in failure["error"]
+    assert "on_timeout='fail'" in failure["error"]
+    # The question still says what happened, and the decision record exists.
+    assert "Timed out → failed" in questions(slack_emulator)[-1]["text"]
+    assert result.decision["outcome"] == "timed_out"
+
+
+def test_timeout_can_skip_the_task(run_ask, slack_emulator):
+    result = run_ask("ask_timeout_skip")
+
+    assert result.states == {"ask": "skipped", "after": "skipped"}
+    assert "Timed out → skipped" in questions(slack_emulator)[-1]["text"]
+
+
+def test_reminders_mention_the_approvers_then_the_ask_times_out(run_ask, slack_emulator):
+    result = run_ask("ask_remind")
+
+    question = questions(slack_emulator)[-1]
+    reminders = slack_emulator.thread(CHANNEL, question["ts"])[1:]
+    assert len(reminders) == 2  # max_reminders=2, one per second before the 3.5 s deadline
+    for reminder in reminders:
+        assert reminder["user"] == slack_emulator.bot_user_id
+        assert "<@U0ALICE>" in reminder["text"] and "<!subteam^S0MLLEADS>" in reminder["text"]
+    assert "Last reminder" in reminders[-1]["text"]
+    assert float(reminders[0]["ts"]) - float(question["ts"]) >= 1.0
+    assert result.decision["outcome"] == "timed_out"
+    assert len(slack_emulator.messages(CHANNEL)) == 1  # reminders are thread replies
+
+
+# -- branching and skipping ---------------------------------------------------------------------
+def test_branches_follow_approval(run_ask, slack_emulator):
+    result = run_ask("ask_branches", reply_by("alice"))
+
+    assert result.states == {"ask": "success", "deploy": "success", "discard": "skipped", "escalate": "skipped"}
+    assert result.xcom("return_value") is True  # pushed although branching ends the task early
+
+
+def test_branches_follow_rejection(run_ask, slack_emulator):
+    result = run_ask("ask_branches", reply_by("bob", "decline"))
+
+    assert result.states == {"ask": "success", "deploy": "skipped", "discard": "success", "escalate": "skipped"}
+    assert result.xcom("return_value") is False
+
+
+def test_branches_follow_a_timeout(run_ask, slack_emulator):
+    result = run_ask("ask_branches")
+
+    assert result.states == {"ask": "success", "deploy": "skipped", "discard": "skipped", "escalate": "success"}
+    assert result.decision["outcome"] == "timed_out"
+
+
+def test_skip_downstream_on_reject(run_ask, slack_emulator):
+    result = run_ask("ask_skip_on_reject", reply_by("dave", "no"))
+
+    assert result.states == {"ask": "success", "after": "skipped"}
+    assert result.xcom("return_value") is False
+
+
+def test_skip_downstream_on_reject_runs_downstream_when_approved(run_ask, slack_emulator):
+    result = run_ask("ask_skip_on_reject", reply_by("dave", "yes"))
+
+    assert result.states == {"ask": "success", "after": "success"}
+
+
+# -- retries and failures -----------------------------------------------------------------------
+def test_a_retry_reuses_the_question(run_ask, slack_emulator):
+    result = run_ask("ask_retry", reply_by("alice"))
+
+    assert result.states["ask"] == "success"
+    assert result.dag_run.get_task_instance("ask").try_number == 2
+    assert [f["error"] for f in result.failures] == []  # the first try went up for retry, not failed
+    assert len(questions(slack_emulator)) == 1
+    assert slack_emulator.journal.count("chat.postMessage", user=slack_emulator.bot_user_id) == 1
+    question = questions(slack_emulator)[-1]
+    assert result.decision["ts"] == question["ts"]
+    # The retry reused the question the first try posted (and so its deadline), then marked it decided.
+    assert question["metadata"]["event_payload"]["try_number"] == 1
+    assert question["metadata"]["event_payload"]["outcome"] == "approved"
+
+
+def test_answers_survive_a_429_storm_and_server_errors(run_ask, slack_emulator):
+    def script(emu, ts):
+        # One ask alone in its channel is read with conversations.replies (see the channel poller).
+        emu.faults.add("conversations.replies", "429", count=3, retry_after=1)
+        emu.faults.add("conversations.replies", "500", count=1)
+        emu.act_as("alice").reply(CHANNEL, ts, "approve")
+
+    result = run_ask("ask_patient", script)
+
+    assert result.decision["outcome"] == "approved"
+    assert slack_emulator.faults.pending() == []  # the whole storm was met, and read through
+    statuses = [c.status for c in slack_emulator.journal.calls("conversations.replies")]
+    assert statuses.count(429) == 3 and statuses.count(500) == 1
+
+
+def test_the_question_deleted_fails_clearly(run_ask, slack_emulator):
+    def script(emu, ts):
+        emu.delete_message(CHANNEL, ts)
+
+    result = run_ask("ask_anyone", script)
+
+    assert result.states == {"ask": "failed", "after": "upstream_failed"}
+    [failure] = result.failures
+    assert "deleted" in failure["error"]
+    assert "C0MLALERTS" in failure["error"]
+
+
+def test_a_revoked_token_fails_clearly(run_ask, slack_emulator):
+    def script(emu, ts):
+        emu.revoke_token(emu.bot_token)
+
+    result = run_ask("ask_anyone", script)
+
+    assert result.states["ask"] == "failed"
+    [failure] = result.failures
+    assert "token_revoked" in failure["error"]
+    assert "slack_api_default" in failure["error"]
+    assert slack_emulator.bot_token not in failure["error"]

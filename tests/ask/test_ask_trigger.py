@@ -1,0 +1,179 @@
+"""ChatAskTrigger driven directly (as a triggerer would) against the Slack emulator.
+
+These cover what dag.test() cannot show: a copy rebuilt from serialize() alone after another copy was
+cancelled, a copy that starts after its deadline, and the exact events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_chat_alerts.decisions import AskPolicy
+from airflow_chat_alerts.triggers.ask import ChatAskTrigger
+
+CHANNEL = "ml-alerts"
+
+
+def iso_in(seconds: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+
+
+def make_trigger(emu, ts: str, *, deadline: str, policy: dict | None = None, **kwargs) -> ChatAskTrigger:
+    return ChatAskTrigger(
+        conn_id="slack_api_default",
+        channel=emu.channel_id(CHANNEL),
+        ts=ts,
+        policy=AskPolicy().to_dict() if policy is None else policy,
+        deadline=deadline,
+        poll_interval=0.1,
+        **kwargs,
+    )
+
+
+def first_event(trigger: ChatAskTrigger, *, within: float = 15.0) -> dict:
+    async def run():
+        return await asyncio.wait_for(anext(trigger.run()), within)
+
+    return asyncio.run(run()).payload
+
+
+@pytest.fixture
+def question(slack_emulator, ask_conn) -> str:
+    """The ts of a question the app posted (as ChatAskSensor would have)."""
+    return slack_emulator.act_as("chat-alerts").post(CHANNEL, "Deploy the model?")
+
+
+def test_serialize_carries_the_kwargs_and_no_secret(slack_emulator, question):
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(60), remind_at=iso_in(30))
+
+    classpath, kwargs = trigger.serialize()
+
+    assert classpath == "airflow_chat_alerts.triggers.ask.ChatAskTrigger"
+    assert set(kwargs) == {"conn_id", "channel", "ts", "policy", "deadline", "poll_interval", "remind_at"}
+    assert ChatAskTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert json.loads(json.dumps(kwargs)) == kwargs  # plain JSON, as the triggerer stores it
+    assert slack_emulator.bot_token not in json.dumps(kwargs)
+
+
+def test_a_copy_rebuilt_from_serialize_finds_an_answer_given_while_none_ran(slack_emulator, question):
+    first = make_trigger(slack_emulator, question, deadline=iso_in(30))
+
+    async def run_then_cancel():
+        task = asyncio.ensure_future(anext(first.run()))
+        while not slack_emulator.journal.count("conversations.replies"):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # a few polls with nothing to find
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run_then_cancel())
+    reads_while_running = slack_emulator.journal.count("conversations.replies")
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "approve - ship it")
+    time.sleep(0.3)
+    assert slack_emulator.journal.count("conversations.replies") == reads_while_running  # really stopped
+
+    classpath, kwargs = first.serialize()
+    event = first_event(ChatAskTrigger(**kwargs))
+
+    assert event["status"] == "approved"
+    assert event["decision"]["by"] == ["U0ALICE"]
+    assert event["decision"]["comment"] == "ship it"
+    # Neither copy posted anything: only the question itself and alice's reply exist.
+    assert slack_emulator.journal.count("chat.postMessage") == 2
+
+
+def test_a_copy_started_after_its_deadline_counts_a_reply_given_before_it(slack_emulator, question):
+    slack_emulator.act_as("carol").reply(CHANNEL, question, "reject: not on a Friday")
+    time.sleep(0.05)
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(0))
+    time.sleep(0.05)
+
+    event = first_event(trigger)
+
+    assert event["status"] == "rejected"
+    assert event["decision"]["comment"] == "not on a Friday"
+
+
+def test_a_copy_started_after_its_deadline_ignores_a_reply_given_after_it(slack_emulator, question):
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(0))
+    time.sleep(0.05)
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "approve")
+
+    started = time.monotonic()
+    assert first_event(trigger) == {"status": "timed_out"}
+    assert time.monotonic() - started < 3  # one read, then the answer
+
+
+def test_a_reaction_first_seen_after_the_deadline_still_counts(slack_emulator, question):
+    # Slack does not say when a reaction was added: one found by the first read after a triggerer
+    # outage may have been added before the deadline, so it counts.
+    slack_emulator.act_as("bob").react(CHANNEL, question, "+1")
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(0))
+    time.sleep(0.05)
+
+    event = first_event(trigger)
+
+    assert event["status"] == "approved"
+    assert event["decision"]["by"] == ["U0BOB"]
+
+
+def test_no_answer_times_out_at_the_deadline(slack_emulator, question):
+    started = time.monotonic()
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(0.8)))
+    elapsed = time.monotonic() - started
+
+    assert event == {"status": "timed_out"}
+    assert 0.8 <= elapsed < 3
+
+
+def test_remind_at_hands_back_for_a_reminder(slack_emulator, question):
+    started = time.monotonic()
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30), remind_at=iso_in(0.5)))
+    elapsed = time.monotonic() - started
+
+    assert event == {"status": "remind"}
+    assert 0.5 <= elapsed < 3
+
+
+def test_an_answer_beats_the_reminder(slack_emulator, question):
+    slack_emulator.act_as("alice").react(CHANNEL, question, "x")
+    # The reminder is already due when this copy starts: it reads first and finds the decision.
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30), remind_at=iso_in(-5)))
+
+    assert event["status"] == "rejected"
+
+
+def test_a_deleted_question_is_an_error_event(slack_emulator, question):
+    slack_emulator.delete_message(CHANNEL, question)
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30)))
+
+    assert event["status"] == "error"
+    assert event["code"] in ("message_not_found", "thread_not_found")  # Slack's word depends on the thread
+    assert "deleted" in event["message"]
+
+
+def test_a_revoked_token_is_an_error_event(slack_emulator, question):
+    slack_emulator.revoke_token(slack_emulator.bot_token)
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30)))
+
+    assert event["status"] == "error"
+    assert event["code"] == "token_revoked"
+    assert "slack_api_default" in event["message"]
+    assert slack_emulator.bot_token not in event["message"]
+
+
+def test_a_bad_policy_is_an_error_event_not_a_crash(slack_emulator, question):
+    policy = {**AskPolicy().to_dict(), "reject_keywords": ["approve"]}
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30), policy=policy))
+
+    assert event["status"] == "error"
+    assert "overlap" in event["message"]
