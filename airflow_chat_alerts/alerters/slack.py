@@ -303,6 +303,32 @@ class SlackAlerter(BaseAlerter):
         self._channel_names[channel] = name
         return True
 
+    def channel_id(self, channel: str) -> str:
+        """The id of a channel given by id or name (``#ml-alerts``): reading history needs an id.
+
+        Names are looked up once per alerter with ``conversations.list`` (needs channels:read, and
+        groups:read for private channels).
+        """
+        if looks_like_channel_id(channel):
+            return channel
+        name = channel.lstrip("#")
+        for channel_id, known in self._channel_names.items():
+            if known == name:
+                return channel_id
+        for conversation in self._pages(
+            "conversations.list", "channels", types="public_channel,private_channel", exclude_archived=True
+        ):
+            self._channel_names.setdefault(conversation["id"], conversation["name"])
+            if conversation["name"] == name:
+                return conversation["id"]
+        raise ChatPermanentError(
+            f"channel_not_found: no channel named #{name} is visible to connection {self.conn_id!r}; "
+            "check the name, or give the channel id (C…)",
+            conn_id=self.conn_id,
+            channel=channel,
+            code="channel_not_found",
+        )
+
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, or None when Slack will not give one (the message stays posted)."""
         try:
@@ -369,6 +395,7 @@ class SlackAlerter(BaseAlerter):
     def find_question(
         self, channel: str, *, match: Mapping[str, Any], oldest: str | None = None
     ) -> PostedQuestion | None:
+        channel = self.channel_id(channel)
         cursor = None
         while True:
             data = self._call(

@@ -254,7 +254,13 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
             for n in range(sent + 1, self.max_reminders + 1)
             if posted + timedelta(seconds=n * self.remind_after) < deadline
         )
-        message = reminder_message(approvers=self.policy.approvers, deadline=deadline, reminders_left=later)
+        message = reminder_message(
+            approvers=self.policy.approvers,
+            deadline=deadline,
+            reminders_left=later,
+            approve_keyword=self.policy.approve_keywords[0],
+            reject_keyword=self.policy.reject_keywords[0],
+        )
         try:
             with self._alerter() as alerter:
                 alerter.post(message, channel=question["channel"], thread_ts=question["ts"])
@@ -334,8 +340,7 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
         try:
             return alerter.find_question(channel, match=self._identity(context), oldest=self._oldest(context))
         except ChatPermanentError as err:
-            # E.g. a channel given by name, which posting accepts but reading the history does not. Posting
-            # fails clearly if the problem is real; a retry can only reuse its question given a channel id.
+            # E.g. a token without channels:history: posting may still work, and fails clearly if not.
             self.log.warning("Cannot look for a question an earlier try posted (%s); asking anew", err)
             return None
 

@@ -204,6 +204,7 @@ def test_reminders_mention_the_approvers_then_the_ask_times_out(run_ask, slack_e
     for reminder in reminders:
         assert reminder["user"] == slack_emulator.bot_user_id
         assert "<@U0ALICE>" in reminder["text"] and "<!subteam^S0MLLEADS>" in reminder["text"]
+        assert "*ship*" in reminder["text"] and "*hold*" in reminder["text"]  # the policy's own keywords
     assert "Last reminder" in reminders[-1]["text"]
     assert float(reminders[0]["ts"]) - float(question["ts"]) >= 1.0
     assert result.decision["outcome"] == "timed_out"
@@ -259,6 +260,15 @@ def test_a_retry_reuses_the_question(run_ask, slack_emulator):
     # The retry reused the question the first try posted (and so its deadline), then marked it decided.
     assert question["metadata"]["event_payload"]["try_number"] == 1
     assert question["metadata"]["event_payload"]["outcome"] == "approved"
+
+
+def test_a_retry_finds_the_question_in_a_channel_given_by_name(run_ask, slack_emulator):
+    result = run_ask("ask_retry_by_channel_name", reply_by("alice"))
+
+    assert result.states["ask"] == "success"
+    assert result.dag_run.get_task_instance("ask").try_number == 2
+    assert len(questions(slack_emulator)) == 1  # the name was resolved to the id to read the history
+    assert result.decision["channel"] == "C0MLALERTS"
 
 
 def test_answers_survive_a_429_storm_and_server_errors(run_ask, slack_emulator):

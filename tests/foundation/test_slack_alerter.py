@@ -230,6 +230,21 @@ def test_find_question_returns_the_newest_undecided_match(slack_emulator):
     assert alerter.find_question(channel, match={"task_id": "ask"}, oldest=second.ts) is None
 
 
+def test_channel_names_resolve_to_ids_once_and_unknown_names_are_permanent(slack_emulator):
+    alerter = alerter_for(slack_emulator)
+    asked = question(slack_emulator, alerter, task_id="ask")
+
+    found = alerter.find_question("#ml-alerts", match={"task_id": "ask"})
+    assert found is not None and found.ref.channel == slack_emulator.channel_id("ml-alerts")
+    assert found.ref.ts == asked.ts
+    assert alerter.channel_id("ml-alerts") == slack_emulator.channel_id("ml-alerts")
+    assert slack_emulator.journal.count("conversations.list") == 1  # the name is looked up once
+
+    with pytest.raises(ChatPermanentError, match="no channel named #nowhere.*'chat_test'") as err:
+        alerter.find_question("#nowhere", match={"task_id": "ask"})
+    assert err.value.code == "channel_not_found"
+
+
 def test_read_thread_returns_reactions_and_replies_with_bots_marked(slack_emulator):
     alerter = alerter_for(slack_emulator)
     ref = question(slack_emulator, alerter)

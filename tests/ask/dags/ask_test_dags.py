@@ -63,7 +63,15 @@ ask_dag("ask_timeout_reject", timeout=2, on_timeout="reject")
 ask_dag("ask_timeout_approve", timeout=2, on_timeout="approve")
 ask_dag("ask_timeout_fail", timeout=2, on_timeout="fail")
 ask_dag("ask_timeout_skip", timeout=2, on_timeout="skip")
-ask_dag("ask_remind", approvers=["U0ALICE", "S0MLLEADS"], timeout=3.5, remind_after=1, max_reminders=2)
+ask_dag(
+    "ask_remind",
+    approvers=["U0ALICE", "S0MLLEADS"],
+    approve_keywords=["ship", "approve"],
+    reject_keywords=["hold", "reject"],
+    timeout=3.5,
+    remind_after=1,
+    max_reminders=2,
+)
 ask_dag(
     "ask_branches",
     branches={"approved": "deploy", "rejected": "discard", "timed_out": "escalate"},
@@ -72,3 +80,10 @@ ask_dag(
 )
 ask_dag("ask_skip_on_reject", skip_downstream_on_reject=True)
 ask_dag("ask_retry", sensor=CrashAfterPostingAskSensor, retries=1, retry_delay=timedelta(0))
+ask_dag(
+    "ask_retry_by_channel_name",
+    sensor=CrashAfterPostingAskSensor,
+    channel="#ml-alerts",
+    retries=1,
+    retry_delay=timedelta(0),
+)
