@@ -22,8 +22,9 @@ test: install
 demo: install
 	$(BIN)/python scripts/demo.py
 
+# A real Airflow deployment (PostgreSQL, LocalExecutor, triggerers) per session; about 3-5 minutes.
 e2e: install
-	$(PYTEST) tests/e2e
+	$(PYTEST) tests/e2e -m e2e --durations=10
 
 # Re-pin after a dependency change, from a venv whose tests pass.
 constraints: install
