@@ -17,11 +17,12 @@ skipping downstream as configured.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, BranchMixIn
 
@@ -154,7 +155,7 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
         self.chat_conn_id = chat_conn_id
 
     # -- Airflow entry points ------------------------------------------------------------------
-    def execute(self, context: Context) -> None:
+    def execute(self, context: Context) -> bool:
         ti = context["ti"]
         with self._alerter() as alerter:
             channel = self.channel or alerter.default_channel
@@ -182,7 +183,7 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
             "payload": payload,
         }
         ti.xcom_push(key="question", value=question)
-        self._defer(question, now)
+        return self._defer(context, question, now, answered_already_possible=found is not None)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> bool:
         ti = context["ti"]
@@ -202,7 +203,7 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
             # The next reminder counts from when this one fell due, however long posting it takes.
             now = datetime.now(timezone.utc)
             self._remind(question, now)
-            self._defer(question, now)
+            return self._defer(context, question, now, answered_already_possible=False)
         if status in ("approved", "rejected"):
             return self._decided(context, question, status, event.get("decision") or {})
         if status == "timed_out":
@@ -210,21 +211,30 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
         raise ChatPermanentError(f"Unexpected event from the ask trigger: {event!r}")
 
     # -- steps ---------------------------------------------------------------------------------
-    def _defer(self, question: dict[str, Any], now: datetime) -> NoReturn:
+    def _defer(
+        self, context: Context, question: dict[str, Any], now: datetime, *, answered_already_possible: bool
+    ) -> bool:
+        """Defer to the trigger; for a question an earlier try posted, first look whether it is decided."""
         from airflow_chat_alerts.triggers.ask import ChatAskTrigger, parse_utc
 
         deadline = parse_utc(question["deadline"])
         remind_at = self._next_reminder(question["ts"], now, deadline)
+        trigger = ChatAskTrigger(
+            conn_id=self.chat_conn_id,
+            channel=question["channel"],
+            ts=question["ts"],
+            policy=self.policy.to_dict(),
+            deadline=question["deadline"],
+            poll_interval=self.poll_interval,
+            remind_at=_utc_iso(remind_at) if remind_at else None,
+        )
+        if answered_already_possible:
+            event = asyncio.run(trigger.check_now())
+            if event is not None:
+                self.log.info("The question %s was answered already: %s", question["ts"], event["status"])
+                return self.execute_complete(context, event)
         self.defer(
-            trigger=ChatAskTrigger(
-                conn_id=self.chat_conn_id,
-                channel=question["channel"],
-                ts=question["ts"],
-                policy=self.policy.to_dict(),
-                deadline=question["deadline"],
-                poll_interval=self.poll_interval,
-                remind_at=_utc_iso(remind_at) if remind_at else None,
-            ),
+            trigger=trigger,
             method_name="execute_complete",
             timeout=max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,
         )

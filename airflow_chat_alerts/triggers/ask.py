@@ -37,7 +37,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_chat_alerts.alerters.base import Answer
 from airflow_chat_alerts.decisions import AskPolicy, evaluate
 from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatTransientError
-from airflow_chat_alerts.triggers.poller import watch_question
+from airflow_chat_alerts.triggers.poller import QuestionUpdate, watch_question
 
 # A timeout is declared only after a read made at or after the deadline, so an answer given just before
 # it (or while no triggerer ran) still counts. That read may take a poll interval plus this long; if it
@@ -150,20 +150,52 @@ class ChatAskTrigger(BaseTrigger):
                         return {"status": "timed_out"}
                     continue
                 read_once = True
-                answers = [_unknown_time_if_late(answer, cutoff) for answer in update.answers]
-                decision = evaluate(
-                    answers,
-                    policy,
-                    question_ts=self.ts,
-                    group_members=members,
-                    self_user_id=update.snapshot.user,  # the app posted the question
-                    decided_before=cutoff,
-                )
-                if decision.decided:
-                    self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
-                    return {"status": decision.outcome, "decision": decision.to_dict()}
+                event = self._decide(update, policy, members, cutoff)
+                if event is not None:
+                    return event
                 if final:
                     return {"status": "timed_out"}
+
+    async def check_now(self) -> dict[str, Any] | None:
+        """One read without waiting: the event if the question is already decided or past its deadline.
+
+        For the worker about to defer on a question that already exists (a retry reusing it, a resume
+        after a reminder): handing back an answer at once avoids a trigger that fires within seconds of
+        the deferral, a moment Airflow 3.3's scheduler can mishandle (apache/airflow#72716). Gives up
+        (None: defer and let the trigger wait) when no read comes through within a poll interval plus
+        :data:`LATE_READ_GRACE_SECONDS`. Permanent errors are raised.
+        """
+        policy = AskPolicy.from_dict(self.policy)
+        deadline = parse_utc(self.deadline)
+        async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
+            try:
+                update = await asyncio.wait_for(watch.next(), timeout=self.poll_interval + LATE_READ_GRACE_SECONDS)
+                members = await watch.group_members(sorted(policy.groups))
+            except (asyncio.TimeoutError, ChatTransientError) as err:
+                self.log.warning("Could not read question %s before deferring (%s); the trigger will", self.ts, err)
+                return None
+        event = self._decide(update, policy, members, as_slack_ts(deadline))
+        if event is None and datetime.now(timezone.utc) >= deadline:
+            return {"status": "timed_out"}
+        return event
+
+    def _decide(
+        self, update: QuestionUpdate, policy: AskPolicy, members: dict[str, frozenset[str]], cutoff: str
+    ) -> dict[str, Any] | None:
+        """The approved/rejected event for a read of the question, or None while it is undecided."""
+        answers = [_unknown_time_if_late(answer, cutoff) for answer in update.answers]
+        decision = evaluate(
+            answers,
+            policy,
+            question_ts=self.ts,
+            group_members=members,
+            self_user_id=update.snapshot.user,  # the app posted the question
+            decided_before=cutoff,
+        )
+        if not decision.decided:
+            return None
+        self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
+        return {"status": decision.outcome, "decision": decision.to_dict()}
 
 
 def _unknown_time_if_late(answer: Answer, cutoff: str) -> Answer:

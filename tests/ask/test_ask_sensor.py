@@ -262,6 +262,16 @@ def test_a_retry_reuses_the_question(run_ask, slack_emulator):
     assert question["metadata"]["event_payload"]["outcome"] == "approved"
 
 
+def test_a_retry_of_an_answered_question_completes_without_deferring(run_ask, slack_emulator):
+    result = run_ask("ask_answered_while_down", reply_by("alice", "approve - while you were away"))
+
+    assert result.states["ask"] == "success"  # the retry's defer() would have failed the task
+    assert result.dag_run.get_task_instance("ask").try_number == 2
+    assert result.decision["outcome"] == "approved"
+    assert result.decision["comment"] == "while you were away"
+    assert len(questions(slack_emulator)) == 1
+
+
 def test_a_retry_finds_the_question_in_a_channel_given_by_name(run_ask, slack_emulator):
     result = run_ask("ask_retry_by_channel_name", reply_by("alice"))
 

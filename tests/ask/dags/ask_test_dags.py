@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import timedelta
 
 import pendulum
@@ -39,6 +40,23 @@ class CrashAfterPostingAskSensor(ChatAskSensor):
             super().execute(context)
         except TaskDeferred:
             raise RuntimeError("simulated crash between posting the question and deferring") from None
+
+
+class AnsweredWhileDownAskSensor(ChatAskSensor):
+    """Its first try posts, then is lost for long enough that the question gets answered; its retry
+    must hand back the answer without deferring (a trigger firing at once is what Airflow mishandles)."""
+
+    def execute(self, context):
+        if context["ti"].try_number > 1:
+            return super().execute(context)
+        try:
+            super().execute(context)
+        except TaskDeferred:
+            time.sleep(1.5)  # the simulated person answers as soon as the question shows up
+            raise RuntimeError("simulated crash between posting the question and deferring") from None
+
+    def defer(self, **kwargs):
+        raise RuntimeError("the retry deferred although its question was answered already")
 
 
 def ask_dag(dag_id: str, *, sensor: type[ChatAskSensor] = ChatAskSensor, downstream=("after",), **ask_kwargs) -> DAG:
@@ -80,6 +98,7 @@ ask_dag(
 )
 ask_dag("ask_skip_on_reject", skip_downstream_on_reject=True)
 ask_dag("ask_retry", sensor=CrashAfterPostingAskSensor, retries=1, retry_delay=timedelta(0))
+ask_dag("ask_answered_while_down", sensor=AnsweredWhileDownAskSensor, retries=1, retry_delay=timedelta(0))
 ask_dag(
     "ask_retry_by_channel_name",
     sensor=CrashAfterPostingAskSensor,
