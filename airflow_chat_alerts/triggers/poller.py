@@ -1,96 +1,142 @@
 """How a waiting ask reads its question: the seam between ChatAskTrigger and the chat service.
 
-`watch_question()` is the only entry point the trigger uses. This first version reads each question
-on its own (one ``read_thread`` per poll); the shared per-process poller replaces the inside of it
-while keeping this interface.
+`watch_question()` is the only entry point the trigger uses. Behind it, every ask waiting on the same
+event loop (a triggerer runs all its triggers on one) shares:
+
+* one :class:`~airflow_chat_alerts.triggers.shared_connection.SharedConnection` per connection (alerter,
+  HTTP session, rate budget), closed when the last ask of that connection leaves;
+* one :class:`~airflow_chat_alerts.triggers.channel_poller.ChannelPoller` per (connection, channel),
+  whose single read per round serves every ask in the channel.
+
+They are created lazily on the running loop and dropped when empty, and nothing outlives its loop:
+``dag.test()`` may run triggers in fresh loops one after another. The rate budgets alone are
+process-wide (they hold no loop), so every loop of the process spends the same Slack allowance.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-from collections.abc import AsyncIterator, Iterable
+import weakref
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from airflow_chat_alerts.alerters.base import Answer, BaseAlerter, MessageRef, MessageSnapshot
-from airflow_chat_alerts.exceptions import ChatTransientError
+from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionUpdate, QuestionWatch
+from airflow_chat_alerts.triggers.rate_budget import MAX_BACKOFF_SECONDS, backoff_delay
+from airflow_chat_alerts.triggers.shared_connection import SharedConnection
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "MAX_BACKOFF_SECONDS",
+    "QuestionUpdate",
+    "QuestionWatch",
+    "active_connections",
+    "active_pollers",
+    "backoff_delay",
+    "watch_question",
+]
 
-MAX_BACKOFF_SECONDS = 60.0
+
+@dataclass
+class _Connection:
+    opening: asyncio.Future[SharedConnection]
+    users: int = 0
 
 
-@dataclass(frozen=True)
-class QuestionUpdate:
-    """The latest read of a question.
+@dataclass
+class _LoopShare:
+    """What the asks on one event loop share."""
 
-    :param snapshot: the question message itself (reactions, reply count, latest reply).
-    :param replies: every thread reply after the question, oldest first.
-    """
-
-    snapshot: MessageSnapshot
-    replies: tuple[Answer, ...]
+    connections: dict[str, _Connection] = field(default_factory=dict)
+    pollers: dict[tuple[str, str], ChannelPoller] = field(default_factory=dict)
 
     @property
-    def answers(self) -> list[Answer]:
-        return [*self.snapshot.reactions, *self.replies]
+    def empty(self) -> bool:
+        return not self.connections and not self.pollers
 
 
-def backoff_delay(attempt: int, *, retry_after: float | None, cap: float = MAX_BACKOFF_SECONDS) -> float:
-    """Capped exponential backoff with full jitter, never shorter than the service's Retry-After."""
-    delay = random.uniform(0, min(cap, 2.0**attempt))
-    return max(delay, retry_after or 0.0)
+_SHARES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShare] = weakref.WeakKeyDictionary()
 
 
-class QuestionWatch:
-    """Reads one question every ``poll_interval`` seconds; transient errors are retried, not raised."""
+def _share() -> _LoopShare:
+    return _SHARES.setdefault(asyncio.get_running_loop(), _LoopShare())
 
-    def __init__(self, alerter: BaseAlerter, ref: MessageRef, *, poll_interval: float) -> None:
-        self._alerter = alerter
-        self._ref = ref
-        self._poll_interval = poll_interval
-        self._reads = 0
-        self._groups: dict[str, frozenset[str]] = {}
 
-    async def next(self) -> QuestionUpdate:
-        """Wait for the next poll and return a fresh read.
+def _drop_if_empty(share: _LoopShare) -> None:
+    loop = asyncio.get_running_loop()
+    if share.empty and _SHARES.get(loop) is share:
+        del _SHARES[loop]
 
-        :raises ChatPermanentError: credentials, channel or question gone; waiting will not help.
-        """
-        if self._reads:
-            await asyncio.sleep(self._poll_interval)
-        attempt = 0
-        while True:
-            try:
-                snapshot, replies = await self._alerter.read_thread(self._ref)
-            except ChatTransientError as err:
-                attempt += 1
-                delay = backoff_delay(attempt, retry_after=err.retry_after)
-                log.warning("Reading question %s failed (%s); retrying in %.1fs", self._ref.ts, err, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._reads += 1
-            return QuestionUpdate(snapshot, tuple(replies))
 
-    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        """Members of each user group, read once per watch."""
-        for group_id in group_ids:
-            if group_id not in self._groups:
-                self._groups[group_id] = await self._alerter.group_members(group_id)
-        return dict(self._groups)
+def active_pollers() -> dict[tuple[str, str], ChannelPoller]:
+    """The channel pollers of the running loop, by (connection, channel): empty when no ask waits."""
+    share = _SHARES.get(asyncio.get_running_loop())
+    return dict(share.pollers) if share else {}
+
+
+def active_connections() -> dict[str, SharedConnection]:
+    """The open shared connections of the running loop, by connection id."""
+    share = _SHARES.get(asyncio.get_running_loop())
+    if share is None:
+        return {}
+    return {
+        conn_id: entry.opening.result()
+        for conn_id, entry in share.connections.items()
+        if entry.opening.done() and not entry.opening.cancelled() and entry.opening.exception() is None
+    }
+
+
+async def _acquire(share: _LoopShare, conn_id: str) -> SharedConnection:
+    entry = share.connections.get(conn_id)
+    if entry is None:
+        entry = share.connections[conn_id] = _Connection(asyncio.ensure_future(SharedConnection.open(conn_id)))
+    entry.users += 1
+    try:
+        return await asyncio.shield(entry.opening)
+    except BaseException:
+        await _release(share, conn_id)
+        raise
+
+
+async def _release(share: _LoopShare, conn_id: str) -> None:
+    entry = share.connections[conn_id]
+    entry.users -= 1
+    if entry.users:
+        return
+    del share.connections[conn_id]
+    _drop_if_empty(share)
+    if not entry.opening.done():
+        entry.opening.cancel()
+    elif not entry.opening.cancelled() and entry.opening.exception() is None:
+        await entry.opening.result().aclose()
 
 
 @asynccontextmanager
 async def watch_question(
     conn_id: str, channel: str, ts: str, *, poll_interval: float
 ) -> AsyncIterator[QuestionWatch]:
-    """Watch one question until the block exits (on completion or cancellation)."""
-    from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+    """Watch one question until the block exits (on completion or cancellation).
 
-    alerter = await ChatAlerterHook(chat_conn_id=conn_id).aget_alerter()
+    :param conn_id: the Airflow connection to read through.
+    :param channel: the channel id of the question.
+    :param ts: the question's ts.
+    :param poll_interval: seconds between reads this ask wants; the channel is read at the smallest
+        interval among its asks, and never faster than the connection's rate budget allows.
+    """
+    share = _share()
+    connection = await _acquire(share, conn_id)
     try:
-        yield QuestionWatch(alerter, MessageRef(channel=channel, ts=ts), poll_interval=poll_interval)
+        key = (conn_id, channel)
+        poller = share.pollers.get(key)
+        if poller is None:
+            poller = share.pollers[key] = ChannelPoller(connection, channel, strategy=connection.read_strategy)
+        watch = QuestionWatch(ts, poll_interval=poll_interval, read_group=connection.group_members)
+        poller.add(watch)
+        try:
+            yield watch
+        finally:
+            poller.remove(watch)
+            if poller.idle and share.pollers.get(key) is poller:
+                del share.pollers[key]
+                await poller.aclose()
     finally:
-        await alerter.aclose()
+        await _release(share, conn_id)

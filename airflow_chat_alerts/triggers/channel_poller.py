@@ -1,0 +1,346 @@
+"""One poller per channel: a single channel read per round serves every ask waiting in the channel.
+
+Each round reads the channel's history from the oldest pending question (a thread parent carries its
+reactions, ``reply_count`` and ``latest_reply``), reads the thread of a question only when those moved,
+and hands every waiting :class:`QuestionWatch` its update. When reading each question on its own is
+cheaper (a few asks in a busy channel, where the history from the oldest one spans many pages), the
+round reads those questions instead: :func:`choose_strategy` compares the expected calls of both.
+
+Rounds run every poll interval (the smallest among the channel's watches); each HTTP call also waits
+for its slot in the connection's rate budget, so when the budget cannot keep up rounds simply take
+longer. Transient failures are retried with backoff; permanent ones fail every watch concerned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import math
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+from airflow_chat_alerts.alerters.base import Answer, MessageRef, MessageSnapshot
+from airflow_chat_alerts.exceptions import (
+    ChatAlertError,
+    ChatQuestionDeletedError,
+    ChatTransientError,
+)
+from airflow_chat_alerts.triggers.rate_budget import backoff_delay
+from airflow_chat_alerts.triggers.shared_connection import READ_STRATEGIES, CallCount, counting_calls
+
+if TYPE_CHECKING:
+    from airflow_chat_alerts.triggers.shared_connection import SharedConnection
+
+log = logging.getLogger(__name__)
+
+Strategy = Literal["auto", "channel", "per_ask"]
+
+# Asks that start together (a triggerer restart) share their first round.
+SETTLE_SECONDS = 0.05
+# Slack's default page size when a read does not say.
+DEFAULT_PAGE_SIZE = 100
+# Weight of the newest round in the running mean of thread reads per round.
+MOVED_SMOOTHING = 0.2
+# Errors that concern the whole connection, not one channel.
+CONNECTION_ERROR_CODES = frozenset(
+    {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "team_access_not_granted"}
+)
+
+
+@dataclass(frozen=True)
+class QuestionUpdate:
+    """The latest read of a question.
+
+    :param snapshot: the question message itself (reactions, reply count, latest reply).
+    :param replies: every thread reply after the question, oldest first.
+    """
+
+    snapshot: MessageSnapshot
+    replies: tuple[Answer, ...]
+
+    @property
+    def answers(self) -> list[Answer]:
+        return [*self.snapshot.reactions, *self.replies]
+
+
+class QuestionWatch:
+    """One ask's view of its question; the channel's poller feeds it.
+
+    :param ts: the question's ts.
+    :param poll_interval: seconds between reads this ask wants.
+    :param read_group: reads a user group's members (shared by the connection).
+    """
+
+    def __init__(
+        self, ts: str, *, poll_interval: float, read_group: Callable[[str], Awaitable[frozenset[str]]]
+    ) -> None:
+        self.ts = ts
+        self.poll_interval = poll_interval
+        self._read_group = read_group
+        self._news = asyncio.Event()
+        self._update: QuestionUpdate | None = None
+        self._error: BaseException | None = None
+        self._groups: dict[str, frozenset[str]] = {}
+
+    async def next(self) -> QuestionUpdate:
+        """Wait for the next round that read this question and return what it found.
+
+        :raises ChatPermanentError: credentials, channel or question gone; waiting will not help.
+        """
+        await self._news.wait()
+        if self._error is not None:
+            raise copy.copy(self._error)
+        self._news.clear()
+        assert self._update is not None
+        return self._update
+
+    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Members of each user group, read once per watch (the connection shares the reads)."""
+        for group_id in group_ids:
+            if group_id not in self._groups:
+                self._groups[group_id] = await self._read_group(group_id)
+        return dict(self._groups)
+
+    def deliver(self, update: QuestionUpdate) -> None:
+        self._update = update
+        self._news.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._news.set()
+
+
+@dataclass
+class ThreadState:
+    """What the poller last knew of one question's thread."""
+
+    author: str | None
+    reply_count: int
+    latest_reply: str | None
+    replies: tuple[Answer, ...]
+
+    @classmethod
+    def of(cls, snapshot: MessageSnapshot, replies: Sequence[Answer] = ()) -> ThreadState:
+        return cls(snapshot.user, snapshot.reply_count, snapshot.latest_reply, tuple(replies))
+
+    def moved(self, snapshot: MessageSnapshot) -> bool:
+        return (snapshot.reply_count, snapshot.latest_reply) != (self.reply_count, self.latest_reply)
+
+    def replaced(self, snapshot: MessageSnapshot) -> bool:
+        """The author changed: Slack shows a deleted thread parent as a tombstone by another user."""
+        return snapshot.user != self.author
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """What the last channel read cost: the ts of the messages it returned and how many pages."""
+
+    message_ts: tuple[float, ...]
+    pages: int
+    page_size: float
+
+    @classmethod
+    def observe(cls, messages: Sequence[MessageSnapshot], count: CallCount, *, page_cap: int | None) -> HistoryStats:
+        """Stats of a read that returned ``messages`` with the calls in ``count``.
+
+        :param page_cap: the most messages a page holds for this connection (non-Marketplace: 15).
+        """
+        pages = max(1, count.calls.get("conversations.history", 0))
+        page_size = min(count.page_limit or DEFAULT_PAGE_SIZE, page_cap or math.inf)
+        return cls(tuple(sorted(float(m.ts) for m in messages)), pages, page_size)
+
+    def pages_from(self, oldest: str) -> int:
+        """Pages a read from ``oldest`` would take, judging by the last read."""
+        newer = len(self.message_ts) - bisect_left(self.message_ts, float(oldest))
+        return max(1, math.ceil(newer / self.page_size))
+
+
+def choose_strategy(asks: int, history_pages: float, moved_per_round: float) -> Literal["channel", "per_ask"]:
+    """The cheaper way to read ``asks`` questions of one channel, in expected calls per round.
+
+    Reading the channel costs its history pages plus one thread read per question whose thread moved;
+    reading each question costs one call per ask (it returns the thread, its reactions and replies).
+    A tie goes to the per-question read, which also sees edits.
+    """
+    return "per_ask" if asks <= history_pages + moved_per_round else "channel"
+
+
+class ChannelPoller:
+    """Polls one channel of one connection for every ask waiting there.
+
+    :param connection: the shared client of the connection.
+    :param channel: the channel id (as the asks name it).
+    :param strategy: ``"auto"`` (by cost), ``"channel"`` (always one history read) or ``"per_ask"``.
+    """
+
+    def __init__(self, connection: SharedConnection, channel: str, *, strategy: Strategy = "auto") -> None:
+        if strategy not in READ_STRATEGIES:
+            raise ValueError(f"unknown read strategy {strategy!r}: use one of {', '.join(READ_STRATEGIES)}")
+        self.connection = connection
+        self.channel = channel
+        self.strategy = strategy
+        self.rounds: Counter[str] = Counter()  # rounds run, by strategy
+        self._watches: dict[str, set[QuestionWatch]] = {}
+        self._threads: dict[str, ThreadState] = {}
+        self._history: HistoryStats | None = None
+        self._moved_per_round = 0.0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        connection.pollers.add(self)
+
+    # -- membership ------------------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        return not self._watches
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def add(self, watch: QuestionWatch) -> None:
+        self._watches.setdefault(watch.ts, set()).add(watch)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"chat-alerts poller {self.channel}")
+        self._wake.set()  # the new ask may want a shorter interval
+
+    def remove(self, watch: QuestionWatch) -> None:
+        watches = self._watches.get(watch.ts)
+        if watches is None:
+            return
+        watches.discard(watch)
+        if not watches:
+            del self._watches[watch.ts]
+            self._threads.pop(watch.ts, None)
+
+    async def aclose(self) -> None:
+        """Stop polling (the last ask left)."""
+        self.connection.pollers.discard(self)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait({self._task})  # unlike awaiting it, lets our own cancellation through
+
+    def fail_all(self, error: BaseException) -> None:
+        """Hand ``error`` to every ask waiting here; they leave (the error says why)."""
+        for watches in self._watches.values():
+            for watch in watches:
+                watch.fail(error)
+        self._watches.clear()
+        self._threads.clear()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def interval(self) -> float:
+        return min((w.poll_interval for ws in self._watches.values() for w in ws), default=0.0)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(SETTLE_SECONDS)
+        attempt = 0
+        while self._watches:
+            started = loop.time()
+            retry_in: float | None = None
+            try:
+                await self._round()
+                attempt = 0
+            except ChatTransientError as err:
+                attempt += 1
+                retry_in = backoff_delay(attempt, retry_after=err.retry_after)
+                log.warning("Reading channel %s failed (%s); retrying in %.1fs", self.channel, err, retry_in)
+            except ChatAlertError as err:
+                log.error("Reading channel %s failed for good: %s", self.channel, err)
+                self._fail(err)
+                return
+            except Exception as err:  # a bug: fail the asks loudly rather than loop on it
+                log.exception("Reading channel %s failed unexpectedly", self.channel)
+                self.fail_all(err)
+                return
+            # Sleep until the next round; an ask joining meanwhile may shorten the interval.
+            while self._watches:
+                remaining = started + (self.interval() if retry_in is None else retry_in) - loop.time()
+                if remaining <= 0:
+                    break
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                except asyncio.TimeoutError:
+                    break
+
+    def _fail(self, error: ChatAlertError) -> None:
+        if error.code in CONNECTION_ERROR_CODES:
+            for poller in list(self.connection.pollers):
+                poller.fail_all(error)
+        self.fail_all(error)
+
+    def planned_strategy(self) -> Literal["channel", "per_ask"]:
+        if self.strategy != "auto":
+            return self.strategy  # type: ignore[return-value]
+        oldest = min(self._watches, key=Decimal)
+        pages = self._history.pages_from(oldest) if self._history else 1
+        return choose_strategy(len(self._watches), pages, self._moved_per_round)
+
+    async def _round(self) -> None:
+        strategy = self.planned_strategy()
+        self.rounds[strategy] += 1
+        if strategy == "per_ask":
+            await self._read_each(sorted(self._watches, key=Decimal))
+        else:
+            await self._read_channel()
+
+    async def _read_each(self, questions: Sequence[str]) -> None:
+        """Read each question on its own; a failing one does not stop the others."""
+        transient: ChatTransientError | None = None
+        for ts in questions:
+            if ts not in self._watches:
+                continue  # its ask left meanwhile
+            try:
+                await self._read_question(ts)
+            except ChatTransientError as err:
+                transient = err
+        if transient is not None:
+            raise transient
+
+    async def _read_question(self, ts: str) -> None:
+        """One per-message read: the question, its reactions and its thread."""
+        try:
+            snapshot, replies = await self.connection.alerter.read_thread(MessageRef(channel=self.channel, ts=ts))
+        except ChatQuestionDeletedError as err:
+            for watch in self._watches.pop(ts, ()):
+                watch.fail(err)
+            self._threads.pop(ts, None)
+            return
+        self._deliver(ts, snapshot, replies)
+
+    async def _read_channel(self) -> None:
+        oldest = min(self._watches, key=Decimal)
+        with counting_calls() as count:
+            messages = await self.connection.alerter.read_channel(self.channel, oldest=oldest)
+        self._history = HistoryStats.observe(messages, count, page_cap=self.connection.page_cap)
+        found = {message.ts: message for message in messages}
+        to_read: list[str] = []
+        moved = 0
+        # Asks that joined during the read are served too when the read covered their question.
+        for ts in [ts for ts in self._watches if Decimal(ts) >= Decimal(oldest)]:
+            snapshot, state = found.get(ts), self._threads.get(ts)
+            if snapshot is None or (state is not None and state.replaced(snapshot)):
+                to_read.append(ts)  # deleted? a per-message read confirms it before anyone fails
+            elif state is None and snapshot.reply_count:
+                to_read.append(ts)  # first sight of a thread with replies
+            elif state is not None and state.moved(snapshot):
+                to_read.append(ts)
+                moved += 1
+            else:
+                self._deliver(ts, snapshot, state.replies if state else ())
+        self._moved_per_round += MOVED_SMOOTHING * (moved - self._moved_per_round)
+        await self._read_each(to_read)
+
+    def _deliver(self, ts: str, snapshot: MessageSnapshot, replies: Sequence[Answer]) -> None:
+        state = self._threads.get(ts)
+        if state is None or state.replies != tuple(replies) or state.moved(snapshot):
+            state = self._threads[ts] = ThreadState.of(snapshot, replies)
+        update = QuestionUpdate(snapshot, state.replies)
+        for watch in self._watches.get(ts, ()):
+            watch.deliver(update)

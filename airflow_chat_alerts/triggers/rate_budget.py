@@ -1,0 +1,193 @@
+"""A rate budget per workspace and Slack method, shared by every trigger in the process.
+
+Slack counts calls per method, per workspace and app, in one-minute windows (tiers: t1 1/min, t2 20/min,
+t3 50/min, t4 100/min) and answers HTTP 429 with ``Retry-After`` beyond that. The budget hands out
+evenly spaced call slots (a token bucket with no burst), so reads are spread over the minute instead of
+bunched at its start, and a 429 pauses the method for every caller at once.
+
+The slot arithmetic (:meth:`RateBudget.reserve`) is pure and reads an injectable clock; only
+:meth:`RateBudget.acquire` sleeps. Budgets are process-wide and hold no event loop, so triggers run in
+different loops (``dag.test()``) still share one budget per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from airflow_chat_alerts.exceptions import ChatConfigError
+
+SECONDS_PER_MINUTE = 60.0
+
+TIER_PER_MINUTE = {"tier1": 1.0, "tier2": 20.0, "tier3": 50.0, "tier4": 100.0}
+
+# Methods a trigger may call, with Slack's documented tier. Methods not listed (auth.test, tier 5) are
+# not rationed.
+METHOD_TIERS = {
+    "conversations.history": "tier3",
+    "conversations.replies": "tier3",
+    "conversations.info": "tier3",
+    "reactions.get": "tier3",
+    "usergroups.users.list": "tier2",
+    "users.info": "tier4",
+}
+
+# The methods the `rate_tier` extra sets and the non-Marketplace limit applies to.
+READ_METHODS = ("conversations.history", "conversations.replies")
+NON_MARKETPLACE_PER_MINUTE = 1.0
+NON_MARKETPLACE_PAGE_LIMIT = 15
+
+# Share of Slack's figure the process uses: room for the workers' own calls on the same workspace
+# (posting, finding a question) and for the jitter between our send time and Slack's arrival time.
+DEFAULT_HEADROOM = 0.9
+
+# Longest wait between two tries of a failing read.
+MAX_BACKOFF_SECONDS = 60.0
+
+# A sleep may end a hair before its deadline; that is not a pause still running.
+CLOCK_TOLERANCE = 0.005
+
+
+def parse_tier(value: Any) -> str:
+    """``"tier3"``, ``"t3"``, ``"3"`` or ``3`` → ``"tier3"``."""
+    text = str(value).strip().lower().removeprefix("tier").removeprefix("t")
+    tier = f"tier{text}"
+    if tier not in TIER_PER_MINUTE:
+        raise ChatConfigError(f"unknown rate_tier {value!r}: use one of {', '.join(TIER_PER_MINUTE)}")
+    return tier
+
+
+def budget_from_extras(extras: Mapping[str, Any]) -> dict[str, float]:
+    """Calls per minute per method, from a connection's extras.
+
+    :param extras: the connection extras. ``rate_tier`` (default ``"tier3"``) is the tier of
+        conversations.history and conversations.replies; ``non_marketplace`` (a commercially
+        distributed app outside the Slack Marketplace) limits those two to 1 call per minute;
+        ``rate_headroom`` (default 0.9) is the share of Slack's figure this process may use;
+        ``rate_limits`` (``{"conversations.history": 30}``) sets calls per minute per method outright.
+    :raises ChatConfigError: on an unknown tier or a non-positive figure.
+    """
+    tier = parse_tier(extras.get("rate_tier", "tier3"))
+    headroom = float(extras.get("rate_headroom", DEFAULT_HEADROOM))
+    if not 0 < headroom <= 1:
+        raise ChatConfigError(f"rate_headroom must be in (0, 1], got {headroom!r}")
+    per_minute = {method: TIER_PER_MINUTE[method_tier] for method, method_tier in METHOD_TIERS.items()}
+    for method in READ_METHODS:
+        per_minute[method] = (
+            NON_MARKETPLACE_PER_MINUTE if _flag(extras.get("non_marketplace")) else TIER_PER_MINUTE[tier]
+        )
+    per_minute = {method: rate * headroom for method, rate in per_minute.items()}
+    for method, rate in dict(extras.get("rate_limits") or {}).items():
+        if float(rate) <= 0:
+            raise ChatConfigError(f"rate_limits[{method!r}] must be positive, got {rate!r}")
+        per_minute[method] = float(rate)
+    return per_minute
+
+
+def page_limit_from_extras(extras: Mapping[str, Any]) -> int | None:
+    """The largest ``limit`` Slack honours on the read methods for this connection, if capped."""
+    return NON_MARKETPLACE_PAGE_LIMIT if _flag(extras.get("non_marketplace")) else None
+
+
+def backoff_delay(attempt: int, *, retry_after: float | None, cap: float = MAX_BACKOFF_SECONDS) -> float:
+    """Capped exponential backoff with full jitter, never shorter than the service's Retry-After."""
+    delay = random.uniform(0, min(cap, 2.0**attempt))
+    return max(delay, retry_after or 0.0)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+class RateBudget:
+    """Evenly spaced call slots per method for one workspace.
+
+    :param per_minute: calls per minute per method; methods not given are not rationed.
+    :param clock: monotonic seconds (injectable for tests).
+    :param sleep: how to wait (``asyncio.sleep`` unless a test speeds time up).
+    """
+
+    def __init__(
+        self,
+        per_minute: Mapping[str, float] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._per_minute: dict[str, float] = {}
+        self._next_slot: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+        self.configure(per_minute or {})
+
+    def configure(self, per_minute: Mapping[str, float]) -> None:
+        """Replace the per-minute figures (a connection's extras may have changed)."""
+        with self._lock:
+            self._per_minute = {method: float(rate) for method, rate in per_minute.items()}
+
+    def per_minute(self, method: str) -> float | None:
+        return self._per_minute.get(method)
+
+    def interval(self, method: str) -> float:
+        """Seconds between two calls of ``method`` (0 when not rationed)."""
+        rate = self._per_minute.get(method)
+        return SECONDS_PER_MINUTE / rate if rate else 0.0
+
+    def reserve(self, method: str) -> float:
+        """Take the next free slot of ``method``; return the seconds until it (0: go now)."""
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next_slot.get(method, now), self._paused_until.get(method, now))
+            self._next_slot[method] = start + self.interval(method)
+            return start - now
+
+    def pause(self, method: str, seconds: float) -> None:
+        """Stop every caller of ``method`` for ``seconds`` (Slack's ``Retry-After``)."""
+        with self._lock:
+            until = self.clock() + max(0.0, seconds)
+            self._paused_until[method] = max(self._paused_until.get(method, until), until)
+
+    def paused_for(self, method: str) -> float:
+        """Seconds left in a pause of ``method`` (0 when not paused)."""
+        with self._lock:
+            return max(0.0, self._paused_until.get(method, 0.0) - self.clock())
+
+    async def acquire(self, method: str) -> None:
+        """Wait for a slot of ``method``; a pause that starts while waiting is honoured too."""
+        while True:
+            delay = self.reserve(method)
+            if delay > 0:
+                await self.sleep(delay)
+            if self.paused_for(method) <= CLOCK_TOLERANCE:
+                return
+
+
+_BUDGETS: dict[str, RateBudget] = {}
+_BUDGETS_LOCK = threading.Lock()
+
+
+def shared_budget(key: str) -> RateBudget:
+    """The process-wide budget for one workspace connection (created unrationed on first use)."""
+    with _BUDGETS_LOCK:
+        return _BUDGETS.setdefault(key, RateBudget())
+
+
+def install_budget(key: str, budget: RateBudget) -> RateBudget:
+    """Use ``budget`` for ``key`` from now on (tests and benchmarks inject a clock this way)."""
+    with _BUDGETS_LOCK:
+        _BUDGETS[key] = budget
+    return budget
+
+
+def reset_budgets() -> None:
+    """Forget every budget and pause (between tests, or benchmark runs in one process)."""
+    with _BUDGETS_LOCK:
+        _BUDGETS.clear()

@@ -1,0 +1,217 @@
+"""One chat client per Airflow connection per triggerer process, shared by every waiting ask.
+
+A :class:`SharedConnection` holds the connection's alerter, one aiohttp session under it, and the
+connection's :class:`~airflow_chat_alerts.triggers.rate_budget.RateBudget`. The session carries a trace
+hook that makes every HTTP request (each page of a paginated read, each retry) wait for a slot of its
+Slack method, and that turns a 429's ``Retry-After`` into a pause of that method for the whole
+process. Waiting happens before the request starts, so it never counts against the request timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from airflow_chat_alerts.exceptions import ChatConfigError, ChatTransientError
+from airflow_chat_alerts.triggers.rate_budget import (
+    RateBudget,
+    backoff_delay,
+    budget_from_extras,
+    page_limit_from_extras,
+    shared_budget,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.triggers.channel_poller import ChannelPoller
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+# User groups change rarely; one read serves every ask of the connection for this long.
+GROUP_TTL_SECONDS = 300.0
+READ_STRATEGIES = ("auto", "channel", "per_ask")
+
+
+@dataclass
+class CallCount:
+    """HTTP calls made inside :func:`counting_calls`, by Slack method, and the last ``limit`` asked."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    page_limit: int | None = None
+
+
+_current_count: ContextVar[CallCount | None] = ContextVar("chat_alerts_call_count", default=None)
+
+
+@contextmanager
+def counting_calls() -> Iterator[CallCount]:
+    """Count the HTTP calls the current task makes inside the block (the pages of one read)."""
+    count = CallCount()
+    token = _current_count.set(count)
+    try:
+        yield count
+    finally:
+        _current_count.reset(token)
+
+
+def slack_method(url: Any) -> str:
+    """``https://…/api/conversations.history?…`` → ``conversations.history``."""
+    return str(getattr(url, "path", url)).rstrip("/").rsplit("/", 1)[-1]
+
+
+def budget_trace_config(budget: RateBudget, *, conn_id: str) -> aiohttp.TraceConfig:
+    """An aiohttp trace config that paces requests by ``budget`` and honours 429s for the process."""
+    import aiohttp
+
+    async def on_request_start(session: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams) -> None:
+        method = slack_method(params.url)
+        await budget.acquire(method)
+        count = _current_count.get()
+        if count is not None:
+            count.calls[method] += 1
+            limit = params.url.query.get("limit")
+            if limit and limit.isdigit():
+                count.page_limit = int(limit)
+
+    async def on_request_end(session: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status != 429:
+            return
+        method = slack_method(params.url)
+        try:
+            retry_after = float(params.response.headers.get("Retry-After", "1"))
+        except ValueError:
+            retry_after = 1.0
+        budget.pause(method, retry_after)
+        log.warning(
+            "Slack rate-limited %s on connection %r; pausing it for %.0fs for every waiting ask",
+            method,
+            conn_id,
+            retry_after,
+        )
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    trace.on_request_end.append(on_request_end)
+    return trace
+
+
+class SharedConnection:
+    """The alerter, HTTP session and rate budget of one connection, shared inside one event loop.
+
+    :param conn_id: the Airflow connection id.
+    :param alerter: the connection's alerter (its async client uses ``session``).
+    :param budget: the connection's process-wide rate budget.
+    :param session: the HTTP session this object owns and closes, if any.
+    :param page_cap: the most messages Slack returns per page on this connection (non-Marketplace: 15).
+    :param read_strategy: how channels are read: ``"auto"`` (by cost), ``"channel"`` or ``"per_ask"``
+        (the connection extra ``read_strategy``; ``"per_ask"`` is the baseline the benchmark compares).
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        alerter: BaseAlerter,
+        budget: RateBudget,
+        session: aiohttp.ClientSession | None = None,
+        read_strategy: str = "auto",
+        page_cap: int | None = None,
+    ) -> None:
+        self.conn_id = conn_id
+        self.read_strategy = read_strategy
+        self.page_cap = page_cap
+        self.alerter = alerter
+        self.budget = budget
+        self.session = session
+        self.pollers: set[ChannelPoller] = set()
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._group_reads: dict[str, asyncio.Task[frozenset[str]]] = {}
+
+    @classmethod
+    async def open(cls, conn_id: str) -> SharedConnection:
+        """Look the connection up (without blocking the loop) and build its client and session.
+
+        :raises ChatConfigError: the connection is missing or its extras are invalid.
+        """
+        import aiohttp
+        from airflow.providers.common.compat.connection import get_async_connection
+
+        from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+
+        try:
+            conn = await get_async_connection(conn_id)
+        except Exception as err:
+            if type(err).__name__ == "AirflowNotFoundException":
+                raise ChatConfigError(f"Connection {conn_id!r} is not defined", conn_id=conn_id) from err
+            raise
+        extras = await asyncio.to_thread(lambda: dict(conn.extra_dejson))
+        read_strategy = str(extras.get("read_strategy") or "auto")
+        if read_strategy not in READ_STRATEGIES:
+            raise ChatConfigError(
+                f"Connection {conn_id!r}: unknown read_strategy {read_strategy!r}; use one of "
+                f"{', '.join(READ_STRATEGIES)}",
+                conn_id=conn_id,
+            )
+        budget = shared_budget(conn_id)
+        budget.configure(budget_from_extras(extras))
+        timeout = float(extras.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
+        # No total timeout: a request may wait for its rate slot before it starts; I/O stays bounded.
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            trace_configs=[budget_trace_config(budget, conn_id=conn_id)],
+        )
+        try:
+            alerter = await ChatAlerterHook(chat_conn_id=conn_id).aget_alerter(session=session)
+        except BaseException:
+            await session.close()
+            raise
+        return cls(conn_id, alerter, budget, session, read_strategy, page_limit_from_extras(extras))
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """Members of a user group: one read per connection every few minutes, shared by every ask.
+
+        Transient failures are retried here (with backoff), so a waiting ask never fails on them.
+        """
+        cached = self._groups.get(group_id)
+        if cached and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:
+            return cached[1]
+        task = self._group_reads.get(group_id)
+        if task is None:
+            task = asyncio.ensure_future(self._read_group(group_id))
+            self._group_reads[group_id] = task
+            task.add_done_callback(lambda _: self._group_reads.pop(group_id, None))
+        return await asyncio.shield(task)
+
+    async def _read_group(self, group_id: str) -> frozenset[str]:
+        attempt = 0
+        while True:
+            try:
+                members = await self.alerter.group_members(group_id)
+            except ChatTransientError as err:
+                attempt += 1
+                delay = backoff_delay(attempt, retry_after=err.retry_after)
+                log.warning("Reading user group %s failed (%s); retrying in %.1fs", group_id, err, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._groups[group_id] = (time.monotonic(), members)
+            return members
+
+    async def aclose(self) -> None:
+        """Stop group reads and close the alerter and the session."""
+        for task in list(self._group_reads.values()):
+            task.cancel()
+        try:
+            await self.alerter.aclose()
+        finally:
+            if self.session is not None:
+                await self.session.close()
