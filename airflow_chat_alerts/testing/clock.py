@@ -46,6 +46,16 @@ class Clock:
             self._reanchor()
             self._anchor += seconds
 
+    def resync(self, speed: float = 1.0) -> None:
+        """Back to the real time at ``speed``: only safe when nothing dated by this clock is kept
+        (the emulator's ``reset()``), since timestamps after it may be lower than those before."""
+        if speed <= 0:
+            raise ValueError(f"clock speed must be positive, got {speed}")
+        with self._lock:
+            self._anchor_real = time.monotonic()
+            self._anchor = time.time()
+            self._speed = float(speed)
+
     @property
     def speed(self) -> float:
         return self._speed

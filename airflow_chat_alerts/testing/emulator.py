@@ -135,13 +135,14 @@ class SlackEmulator:
 
     def reset(self) -> None:
         """Back to the seeded workspace: messages, files, revoked tokens, faults, journal, rate-limit
-        windows, the Marketplace switch and the clock speed (the clock itself never goes back)."""
+        windows, the Marketplace switch, and the clock (real time again at the initial speed: with
+        the messages gone, nothing dated by a sped-up or stepped clock is left to keep in order)."""
         self.faults.clear()
         self.journal.clear()
         self.rate_limits.reset()
         self.rate_limits.set_profile(self._initial[0])
         self.rate_limits.marketplace = True
-        self.clock.speed = self._initial[1]
+        self.clock.resync(self._initial[1])
         self._backend.state = State(self.workspace, self.clock)
 
     # --- addresses and identities -------------------------------------------------------------------

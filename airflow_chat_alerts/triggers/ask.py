@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -43,6 +43,26 @@ from airflow_chat_alerts.triggers.poller import QuestionUpdate, watch_question
 # it (or while no triggerer ran) still counts. That read may take a poll interval plus this long; if it
 # cannot be made by then (the chat service is down), the clock decides.
 LATE_READ_GRACE_SECONDS = 10.0
+
+T = TypeVar("T")
+
+
+async def within(awaitable: Awaitable[T], timeout: float) -> T:
+    """``asyncio.wait_for`` without its habit (Python < 3.12) of swallowing a cancellation that lands
+    in the tick the awaitable finishes: a trigger cancelled by the triggerer must stop, not poll on.
+
+    :raises asyncio.TimeoutError: the awaitable did not finish within ``timeout`` seconds.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(timeout, 0))
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        raise asyncio.TimeoutError
+    return task.result()
 
 
 def parse_utc(value: str) -> datetime:
@@ -135,7 +155,7 @@ class ChatAskTrigger(BaseTrigger):
                 else:  # read until the next thing the clock decides
                     budget = ((min(deadline, remind_at) if remind_at else deadline) - now).total_seconds()
                 try:
-                    update = await asyncio.wait_for(watch.next(), timeout=budget)
+                    update = await within(watch.next(), budget)
                     members = await watch.group_members(sorted(policy.groups))
                 except asyncio.TimeoutError:
                     # No read came through in time: the clock decides.
@@ -159,8 +179,8 @@ class ChatAskTrigger(BaseTrigger):
     async def check_now(self) -> dict[str, Any] | None:
         """One read without waiting: the event if the question is already decided or past its deadline.
 
-        For the worker about to defer on a question that already exists (a retry reusing it, a resume
-        after a reminder): handing back an answer at once avoids a trigger that fires within seconds of
+        For the worker about to defer on a question an earlier try posted: handing back an answer given
+        meanwhile at once avoids a trigger that fires within seconds of
         the deferral, a moment Airflow 3.3's scheduler can mishandle (apache/airflow#72716). Gives up
         (None: defer and let the trigger wait) when no read comes through within a poll interval plus
         :data:`LATE_READ_GRACE_SECONDS`. Permanent errors are raised.
@@ -169,7 +189,7 @@ class ChatAskTrigger(BaseTrigger):
         deadline = parse_utc(self.deadline)
         async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
             try:
-                update = await asyncio.wait_for(watch.next(), timeout=self.poll_interval + LATE_READ_GRACE_SECONDS)
+                update = await within(watch.next(), self.poll_interval + LATE_READ_GRACE_SECONDS)
                 members = await watch.group_members(sorted(policy.groups))
             except (asyncio.TimeoutError, ChatTransientError) as err:
                 self.log.warning("Could not read question %s before deferring (%s); the trigger will", self.ts, err)

