@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install test demo e2e constraints clean
+.PHONY: install test demo e2e bench constraints clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: install
 # A real Airflow deployment (PostgreSQL, LocalExecutor, triggerers) per session; about 3-5 minutes.
 e2e: install
 	$(PYTEST) tests/e2e -m e2e --durations=10
+
+# The scale benchmark's target row (1,000 pending asks over 10 channels) beside per-ask polling.
+bench: install
+	$(BIN)/python benchmarks/pending_asks.py --n 1000 --c 10
 
 # Re-pin after a dependency change, from a venv whose tests pass.
 constraints: install

@@ -79,6 +79,8 @@ class SlackAlerter(BaseAlerter):
     :param proxy: an HTTP proxy URL for Slack calls.
     :param default_channel: the channel used when a call gives none.
     :param session: an aiohttp session to share between async calls (not closed by this alerter).
+    :param page_size: messages asked for per page of history/replies (a non-Marketplace app gets at
+        most 15, so it asks for no more).
     """
 
     capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=False, files=True)
@@ -93,6 +95,7 @@ class SlackAlerter(BaseAlerter):
         proxy: str | None = None,
         default_channel: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         super().__init__(conn_id=conn_id, default_channel=default_channel)
         if not token:
@@ -106,6 +109,7 @@ class SlackAlerter(BaseAlerter):
         self.timeout = timeout
         self.proxy = proxy
         self._session = session
+        self.page_size = page_size
         self._client: WebClient | None = None
         self._async_client: AsyncWebClient | None = None
         self._self_user_id: str | None = None
@@ -231,7 +235,7 @@ class SlackAlerter(BaseAlerter):
         items: list[dict] = []
         cursor = None
         while True:
-            data = self._call(method, **kwargs, limit=PAGE_SIZE, **({"cursor": cursor} if cursor else {}))
+            data = self._call(method, **kwargs, limit=self.page_size, **({"cursor": cursor} if cursor else {}))
             items.extend(data.get(key) or [])
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -241,7 +245,7 @@ class SlackAlerter(BaseAlerter):
         items: list[dict] = []
         cursor = None
         while True:
-            data = await self._acall(method, **kwargs, limit=PAGE_SIZE, **({"cursor": cursor} if cursor else {}))
+            data = await self._acall(method, **kwargs, limit=self.page_size, **({"cursor": cursor} if cursor else {}))
             items.extend(data.get(key) or [])
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -402,7 +406,7 @@ class SlackAlerter(BaseAlerter):
                 "conversations.history",
                 channel=channel,
                 include_all_metadata=True,
-                limit=PAGE_SIZE,
+                limit=self.page_size,
                 **({"oldest": oldest} if oldest else {}),
                 **({"cursor": cursor} if cursor else {}),
             )

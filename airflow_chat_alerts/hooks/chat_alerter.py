@@ -118,7 +118,8 @@ class ChatAlerterHook(BaseHook):
     def _slack_alerter(self, conn: Connection, channel: str | None, session: aiohttp.ClientSession | None):
         from airflow.providers.slack.hooks.slack import SlackHook
 
-        from airflow_chat_alerts.alerters.slack import SlackAlerter
+        from airflow_chat_alerts.alerters.slack import PAGE_SIZE, SlackAlerter
+        from airflow_chat_alerts.triggers.rate_budget import page_limit_from_extras
 
         try:
             params = SlackHook(slack_conn_id=self.chat_conn_id)._get_conn_params(conn)
@@ -132,6 +133,7 @@ class ChatAlerterHook(BaseHook):
             proxy=params.get("proxy"),
             default_channel=channel,
             session=session,
+            page_size=page_limit_from_extras(conn.extra_dejson) or PAGE_SIZE,  # non-Marketplace apps: 15
         )
 
     def _webhook_alerter(self, conn: Connection, channel: str | None):

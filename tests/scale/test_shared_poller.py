@@ -177,6 +177,8 @@ def test_non_marketplace_reads_are_spread_at_one_a_minute(scale_conn) -> None:
         assert len(times) == 4
         assert all(later - earlier >= 60.0 for earlier, later in zip(times, times[1:]))
         assert journal.max_per_minute("conversations.history") == 1
+        # It asks for pages Slack will give a non-Marketplace app, not more than it will return.
+        assert {str(call.args["limit"]) for call in journal.calls("conversations.history")} == {"15"}
 
 
 def test_a_deleted_question_fails_only_its_own_ask(slack_emulator, scale_conn) -> None:
