@@ -305,9 +305,8 @@ def test_a_deleted_question_is_reported_as_such(slack_emulator, with_replies):
     assert "deleted" in str(info.value) and "chat_test" in str(info.value)
 
 
-def test_read_channel_reads_every_page_from_oldest_inclusive(slack_emulator, monkeypatch):
-    monkeypatch.setattr("airflow_chat_alerts.alerters.slack.PAGE_SIZE", 2)
-    alerter = alerter_for(slack_emulator)
+def test_read_channel_reads_every_page_from_oldest_inclusive(slack_emulator):
+    alerter = alerter_for(slack_emulator, page_size=2)
     refs = [alerter.post(Message(text=f"m{i}")) for i in range(5)]
     slack_emulator.act_as("alice").reply("ml-alerts", refs[3].ts, "reply")
     slack_emulator.act_as("alice").react("ml-alerts", refs[4].ts, "+1")
