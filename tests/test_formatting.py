@@ -426,16 +426,3 @@ def test_alert_blocks_never_split_a_link_between_sections():
     text = "x" * 2_980 + " " + link + " and more"
     blocks = fmt.alert_blocks(text)
     assert [section_text(b) for b in blocks] == ["x" * 2_980, link + " and more"]
-
-
-def test_module_is_pure():
-    """No Airflow, slack_sdk or HTTP client is imported: this module runs anywhere, cheaply."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, airflow_chat_alerts.formatting; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'slack_sdk', 'aiohttp')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

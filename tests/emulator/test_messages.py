@@ -5,23 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from slack_sdk.errors import SlackApiError
 
-
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(SlackApiError) as info:
-        call(**kwargs)
-    return info.value.response.data
-
-
-@pytest.fixture
-def bot(slack_emulator):
-    return slack_emulator.client()
-
-
-@pytest.fixture
-def ml(slack_emulator):
-    return slack_emulator.channel_id("ml-alerts")
+from .slack_errors import error_of
 
 
 def test_post_message_shape_marks_the_app_bot(slack_emulator, bot, ml):

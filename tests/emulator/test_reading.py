@@ -4,23 +4,8 @@ shapes, pagination and state consistency through the real slack_sdk WebClient.""
 from __future__ import annotations
 
 import pytest
-from slack_sdk.errors import SlackApiError
 
-
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(SlackApiError) as info:
-        call(**kwargs)
-    return info.value.response.data
-
-
-@pytest.fixture
-def bot(slack_emulator):
-    return slack_emulator.client()
-
-
-@pytest.fixture
-def ml(slack_emulator):
-    return slack_emulator.channel_id("ml-alerts")
+from .slack_errors import error_of
 
 
 def post_many(client, channel, n, prefix="m"):

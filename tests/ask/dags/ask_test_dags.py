@@ -33,18 +33,7 @@ def record_failure(context) -> None:
 class CrashAfterPostingAskSensor(ChatAskSensor):
     """Its first try posts the question, then fails before deferring (a worker lost at the worst time)."""
 
-    def execute(self, context):
-        if context["ti"].try_number > 1:
-            return super().execute(context)
-        try:
-            super().execute(context)
-        except TaskDeferred:
-            raise RuntimeError("simulated crash between posting the question and deferring") from None
-
-
-class AnsweredWhileDownAskSensor(ChatAskSensor):
-    """Its first try posts, then is lost for long enough that the question gets answered; its retry
-    must hand back the answer without deferring (a trigger firing at once is what Airflow mishandles)."""
+    lost_for = 0.0  # seconds between posting and the crash
 
     def execute(self, context):
         if context["ti"].try_number > 1:
@@ -52,8 +41,16 @@ class AnsweredWhileDownAskSensor(ChatAskSensor):
         try:
             super().execute(context)
         except TaskDeferred:
-            time.sleep(1.5)  # the simulated person answers as soon as the question shows up
+            time.sleep(self.lost_for)
             raise RuntimeError("simulated crash between posting the question and deferring") from None
+
+
+class AnsweredWhileDownAskSensor(CrashAfterPostingAskSensor):
+    """Lost long enough for the question to be answered (the simulated person answers as soon as it
+    shows up); the retry must hand back the answer without deferring (a trigger firing at once is what
+    Airflow mishandles)."""
+
+    lost_for = 1.5
 
     def defer(self, **kwargs):
         raise RuntimeError("the retry deferred although its question was answered already")

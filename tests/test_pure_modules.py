@@ -1,0 +1,18 @@
+"""The pure modules import no Airflow, slack_sdk or HTTP client: they run anywhere, cheaply."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("module", ["airflow_chat_alerts.decisions", "airflow_chat_alerts.formatting"])
+def test_module_is_pure(module):
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'slack_sdk', 'aiohttp')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
