@@ -43,6 +43,15 @@ GROUP_TTL_SECONDS = 300.0
 READ_STRATEGIES = ("auto", "channel", "per_ask")
 
 
+def _import_clients() -> None:
+    import aiohttp  # noqa: F401
+    import slack_sdk.web.async_client  # noqa: F401
+    from airflow.providers.common.compat import connection  # noqa: F401
+
+    from airflow_chat_alerts.alerters import slack  # noqa: F401
+    from airflow_chat_alerts.hooks import chat_alerter  # noqa: F401
+
+
 @dataclass
 class CallCount:
     """HTTP calls made inside :func:`counting_calls`, by Slack method, and the last ``limit`` asked."""
@@ -143,6 +152,9 @@ class SharedConnection:
 
         :raises ChatConfigError: the connection is missing or its extras are invalid.
         """
+        # The first ask of a process imports the HTTP and Slack clients: in a thread, so the triggerer's
+        # loop (every other trigger) does not stall for the import.
+        await asyncio.to_thread(_import_clients)
         import aiohttp
         from airflow.providers.common.compat.connection import get_async_connection
 
