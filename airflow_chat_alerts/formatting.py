@@ -213,15 +213,19 @@ def _fit_text_object(obj: Any, limit: int) -> Any:
     return obj
 
 
+def _cap_items(items: list[Any], limit: int, noun: str) -> None:
+    """Keep at most ``limit`` text items, the last saying how many more there were."""
+    if len(items) > limit:
+        items[limit - 1 :] = [{"type": "mrkdwn", "text": _more(len(items) - limit + 1, noun)}]
+
+
 def _fit_block(block: dict[str, Any]) -> dict[str, Any]:
     kind = block.get("type")
     if kind == "section":
         _fit_text_object(block.get("text"), MAX_SECTION_TEXT)
         fields = block.get("fields")
         if isinstance(fields, list):
-            if len(fields) > MAX_SECTION_FIELDS:
-                extra = len(fields) - MAX_SECTION_FIELDS + 1
-                fields[MAX_SECTION_FIELDS - 1 :] = [{"type": "mrkdwn", "text": _more(extra, "field")}]
+            _cap_items(fields, MAX_SECTION_FIELDS, "field")
             for item in fields:
                 _fit_text_object(item, MAX_FIELD_TEXT)
     elif kind == "header":
@@ -229,9 +233,7 @@ def _fit_block(block: dict[str, Any]) -> dict[str, Any]:
     elif kind == "context":
         elements = block.get("elements")
         if isinstance(elements, list):
-            if len(elements) > MAX_CONTEXT_ELEMENTS:
-                extra = len(elements) - MAX_CONTEXT_ELEMENTS + 1
-                elements[MAX_CONTEXT_ELEMENTS - 1 :] = [{"type": "mrkdwn", "text": _more(extra, "item")}]
+            _cap_items(elements, MAX_CONTEXT_ELEMENTS, "item")
             for item in elements:
                 _fit_text_object(item, MAX_CONTEXT_TEXT)
     elif kind == "markdown" and isinstance(block.get("text"), str):
