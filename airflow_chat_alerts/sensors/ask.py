@@ -239,31 +239,30 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
             timeout=max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,
         )
 
-    def _next_reminder(self, question_ts: str, now: datetime, deadline: datetime) -> datetime | None:
-        """Reminders fall every ``remind_after`` from the question's post time, at most ``max_reminders``.
+    def _reminder_times(self, question_ts: str, deadline: datetime) -> list[datetime]:
+        """Reminders fall every ``remind_after`` from the question's post time, at most ``max_reminders``,
+        all before the deadline.
 
         Counting from the post time (not from a counter) keeps it stateless: a resumed or retried task
         computes the same schedule and never repeats a reminder already due.
         """
         if not self.remind_after or not self.max_reminders:
-            return None
+            return []
         posted = datetime.fromtimestamp(float(question_ts), timezone.utc)
-        number = max(math.floor((now - posted).total_seconds() / self.remind_after), 0) + 1
-        at = posted + timedelta(seconds=number * self.remind_after)
-        return at if number <= self.max_reminders and at < deadline else None
+        times = (posted + timedelta(seconds=n * self.remind_after) for n in range(1, self.max_reminders + 1))
+        return [at for at in times if at < deadline]
+
+    def _next_reminder(self, question_ts: str, now: datetime, deadline: datetime) -> datetime | None:
+        return next((at for at in self._reminder_times(question_ts, deadline) if at > now), None)
 
     def _remind(self, question: dict[str, Any], now: datetime) -> None:
         from airflow_chat_alerts.formatting import reminder_message
         from airflow_chat_alerts.triggers.ask import parse_utc
 
         deadline = parse_utc(question["deadline"])
-        posted = datetime.fromtimestamp(float(question["ts"]), timezone.utc)
-        sent = min(math.floor((now - posted).total_seconds() / self.remind_after), self.max_reminders)
-        later = sum(
-            1
-            for n in range(sent + 1, self.max_reminders + 1)
-            if posted + timedelta(seconds=n * self.remind_after) < deadline
-        )
+        times = self._reminder_times(question["ts"], deadline)
+        sent = sum(at <= now for at in times)
+        later = len(times) - sent
         message = reminder_message(
             approvers=self.policy.approvers,
             deadline=deadline,
