@@ -6,8 +6,9 @@ imports an operator) stays cheap at parse time: slack_sdk is imported only when 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_chat_alerts.lazy_exports import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -38,13 +39,7 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.sensors.ask import ChatAskSensor
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -22,18 +22,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionUpdate, QuestionWatch
-from airflow_chat_alerts.triggers.rate_budget import MAX_BACKOFF_SECONDS, backoff_delay
 from airflow_chat_alerts.triggers.shared_connection import SharedConnection
 
-__all__ = [
-    "MAX_BACKOFF_SECONDS",
-    "QuestionUpdate",
-    "QuestionWatch",
-    "active_connections",
-    "active_pollers",
-    "backoff_delay",
-    "watch_question",
-]
+__all__ = ["QuestionUpdate", "QuestionWatch", "active_connections", "active_pollers", "watch_question"]
 
 
 @dataclass
