@@ -49,17 +49,27 @@ class ChatAlerterHook(BaseHook):
         """The alerter for this connection (sync: workers and callbacks)."""
         return self._alerter(self._connection())
 
-    async def aget_alerter(self, *, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
-        """The alerter for this connection, looked up without blocking the event loop (the triggerer).
+    async def aget_connection(self) -> Connection:
+        """The Airflow connection, looked up without blocking the event loop (the triggerer).
 
-        :param session: an aiohttp session the alerter's async client shares (not closed by it).
+        :raises ChatConfigError: the connection is not defined.
         """
         from airflow.providers.common.compat.connection import get_async_connection
 
         try:
-            conn = await get_async_connection(self.chat_conn_id)
+            return await get_async_connection(self.chat_conn_id)
         except Exception as err:
             raise self._not_found(err) from err
+
+    async def aget_alerter(
+        self, *, session: aiohttp.ClientSession | None = None, conn: Connection | None = None
+    ) -> BaseAlerter:
+        """The alerter for this connection, built without blocking the event loop (the triggerer).
+
+        :param session: an aiohttp session the alerter's async client shares (not closed by it).
+        :param conn: the connection, when the caller has looked it up already.
+        """
+        conn = conn or await self.aget_connection()
         # The slack provider's parsing reads the extras synchronously (it masks secrets through the
         # supervisor); in a worker thread that is safe and keeps the loop free.
         return await asyncio.to_thread(self._alerter, conn, session)

@@ -156,16 +156,11 @@ class SharedConnection:
         # loop (every other trigger) does not stall for the import.
         await asyncio.to_thread(_import_clients)
         import aiohttp
-        from airflow.providers.common.compat.connection import get_async_connection
 
         from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
-        try:
-            conn = await get_async_connection(conn_id)
-        except Exception as err:
-            if type(err).__name__ == "AirflowNotFoundException":
-                raise ChatConfigError(f"Connection {conn_id!r} is not defined", conn_id=conn_id) from err
-            raise
+        hook = ChatAlerterHook(chat_conn_id=conn_id)
+        conn = await hook.aget_connection()
         extras = await asyncio.to_thread(lambda: dict(conn.extra_dejson))
         read_strategy = str(extras.get("read_strategy") or "auto")
         if read_strategy not in READ_STRATEGIES:
@@ -183,7 +178,7 @@ class SharedConnection:
             trace_configs=[budget_trace_config(budget, conn_id=conn_id)],
         )
         try:
-            alerter = await ChatAlerterHook(chat_conn_id=conn_id).aget_alerter(session=session)
+            alerter = await hook.aget_alerter(session=session, conn=conn)
         except BaseException:
             await session.close()
             raise
