@@ -8,7 +8,7 @@ Everything here is pure (dataclasses and an abstract class): no I/O and no Airfl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -82,10 +82,11 @@ class Answer:
     :param kind: ``reply`` (a thread reply), ``reaction`` (an emoji on the question) or ``button``.
     :param user: the user id who answered.
     :param text: the reply text, the reaction's emoji name, or the button's value.
-    :param ts: the reply's ts; for a reaction (Slack gives no time) the ts at which it was first seen,
-        or ``""`` when unknown.
+    :param ts: the reply's ts; ``""`` for a reaction (Slack does not say when it was added).
     :param is_bot: True for bots and apps (they never count).
     :param edited_ts: for an edited reply, the ts of the last edit.
+    :param guest: a guest or a member of another organisation (Slack Connect); counts only when named
+        as an approver, or when the policy allows guests.
     """
 
     kind: AnswerKind
@@ -94,6 +95,7 @@ class Answer:
     ts: str = ""
     is_bot: bool = False
     edited_ts: str | None = None
+    guest: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,11 @@ class BaseAlerter(ABC):
         self._require("ask")
         raise NotImplementedError
 
-    async def read_channel(self, channel: str, *, oldest: str) -> list[MessageSnapshot]:
-        """Read every top-level message of a channel from ``oldest`` (inclusive) on."""
+    async def read_channel(
+        self, channel: str, *, oldest: str, questions: Collection[str] | None = None
+    ) -> list[MessageSnapshot]:
+        """Read every top-level message of a channel from ``oldest`` (inclusive) on; the reactions of
+        ``questions`` only (None: of every message)."""
         self._require("ask")
         raise NotImplementedError
 
@@ -211,6 +216,15 @@ class BaseAlerter(ABC):
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         """The user ids in a user group (for approvers given as a group)."""
+        self._require("ask")
+        raise NotImplementedError
+
+    async def aself_user_id(self) -> str | None:
+        """The app's own user id on the chat service (its answers never count), if it has one."""
+        return None
+
+    async def is_archived(self, channel: str) -> bool:
+        """Whether the channel no longer takes answers."""
         self._require("ask")
         raise NotImplementedError
 

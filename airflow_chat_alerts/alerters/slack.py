@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import re
+import time
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +57,25 @@ USER_LOOKUP_CONCURRENCY = 4
 NAMEABLE_CHANNEL_ERRORS = frozenset({"not_in_channel", "is_archived", "restricted_action", "no_permission"})
 # Slack's own bot posts as a user id whose profile does not say is_bot.
 SLACKBOT_USER_ID = "USLACKBOT"
+# Slack error codes are snake_case words; anything else in "error" is a client's parse failure.
+SLACK_CODE = re.compile(r"[a-z0-9_]+")
+# How long a person's profile (bot? guest?) is trusted before users.info is asked again.
+PROFILE_TTL_SECONDS = 600.0
+# Errors that mean this one user cannot be looked up (their answers are skipped, nobody else's).
+UNKNOWN_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What an answer needs to know about the person who gave it.
+
+    :param is_bot: a bot or an app (never counts).
+    :param is_guest: a guest (single- or multi-channel) or a member of another organisation
+        (Slack Connect): counts only when named as an approver or when guests are allowed.
+    """
+
+    is_bot: bool
+    is_guest: bool
 
 
 def ts_key(ts: str) -> Decimal:
@@ -113,7 +136,8 @@ class SlackAlerter(BaseAlerter):
         self._client: WebClient | None = None
         self._async_client: AsyncWebClient | None = None
         self._self_user_id: str | None = None
-        self._user_is_bot: dict[str, bool] = {}
+        self._team_id: str | None = None
+        self._profiles: dict[str, tuple[float, Profile | None]] = {}  # user -> (read at, profile)
         self._channel_names: dict[str, str] = {}  # id -> name, learned from posts by name
 
     def __repr__(self) -> str:
@@ -199,9 +223,14 @@ class SlackAlerter(BaseAlerter):
             return err
         if isinstance(err, SlackApiError):
             response = err.response
-            data = response.data if isinstance(response.data, dict) else {}
-            status = response.status_code
-            code = data.get("error") or ("ratelimited" if status == 429 else f"http_{status}")
+            # A body that is not JSON reaches us as a raw aiohttp response (async client) or as an
+            # "error" holding a sentence (sync client): a garbled answer, worth another try.
+            data = getattr(response, "data", None)
+            status = getattr(response, "status_code", None) or getattr(response, "status", None)
+            code = data.get("error") if isinstance(data, dict) else None
+            if not isinstance(data, dict) or (isinstance(code, str) and not SLACK_CODE.fullmatch(code)):
+                return self._malformed(method, channel)
+            code = code or ("ratelimited" if status == 429 else f"http_{status}")
             return slack_error(
                 code,
                 conn_id=self.conn_id,
@@ -209,7 +238,7 @@ class SlackAlerter(BaseAlerter):
                 channel=channel,
                 channel_name=self._channel_names.get(channel or ""),
                 status=status,
-                retry_after=retry_after_seconds(response.headers),
+                retry_after=retry_after_seconds(getattr(response, "headers", None)),
                 response=data,
                 question=question,
             )
@@ -267,7 +296,9 @@ class SlackAlerter(BaseAlerter):
     async def aself_user_id(self) -> str | None:
         """The app's own user id, read without blocking the event loop."""
         if self._self_user_id is None:
-            self._self_user_id = (await self._acall("auth.test")).get("user_id")
+            data = await self._acall("auth.test")
+            self._team_id = data.get("team_id")
+            self._self_user_id = data.get("user_id")
         return self._self_user_id
 
     # -- posting -------------------------------------------------------------------------------
@@ -433,34 +464,57 @@ class SlackAlerter(BaseAlerter):
             ts=ref.ts,
             include_all_metadata=True,
         )
-        parent = messages[0] if messages else None
-        if parent is None or parent.get("ts") != ref.ts or parent.get("subtype") == "tombstone":
-            raise ChatQuestionDeletedError(
-                f"message_not_found: the question {ref.ts} was deleted from {channel_label(ref.channel)} "
-                f"[connection {self.conn_id!r}, conversations.replies]",
-                conn_id=self.conn_id,
-                channel=ref.channel,
-                code="message_not_found",
-            )
         self_id = await self.aself_user_id()
-        since = ts_key(oldest) if oldest else None
-        replies = [
-            Answer(
-                kind="reply",
-                user=msg.get("user") or msg.get("bot_id") or "",
-                text=msg.get("text") or "",
-                ts=msg["ts"],
-                is_bot=_is_bot_message(msg, self_id),
-                edited_ts=(msg.get("edited") or {}).get("ts"),
-            )
-            for msg in messages[1:]
-            if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
-        ]
-        snapshots = await self._snapshots([parent], self_id)
-        return snapshots[0], replies
+        with self._parsing("conversations.replies", ref.channel):
+            parent = messages[0] if messages else None
+            if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
+                raise ChatQuestionDeletedError(
+                    f"message_not_found: the question {ref.ts} was deleted from {channel_label(ref.channel)} "
+                    f"[connection {self.conn_id!r}, conversations.replies]",
+                    conn_id=self.conn_id,
+                    channel=ref.channel,
+                    code="message_not_found",
+                )
+            since = ts_key(oldest) if oldest else None
+            replies = [
+                msg
+                for msg in messages[1:]
+                if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
+            ]
+            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
+        await self._complete_reactions(ref.channel, [parent])
+        with self._parsing("conversations.replies", ref.channel):
+            people |= _reactors(parent)
+        profiles = await self._people(people, self_id)
+        with self._parsing("conversations.replies", ref.channel):
+            answers = []
+            for msg in replies:
+                is_bot = _is_bot_message(msg, self_id)
+                profile = None if is_bot else profiles.get(msg.get("user") or "")
+                if not is_bot and profile is None:
+                    continue  # a person we cannot look up: skipped (logged once by _people)
+                answers.append(
+                    Answer(
+                        kind="reply",
+                        user=msg.get("user") or msg.get("bot_id") or "",
+                        text=msg.get("text") or "",
+                        ts=msg["ts"],
+                        is_bot=is_bot or profile.is_bot,
+                        edited_ts=(msg.get("edited") or {}).get("ts"),
+                        guest=bool(profile and profile.is_guest),
+                    )
+                )
+            return self._snapshot(parent, self_id, profiles), answers
 
-    async def read_channel(self, channel: str, *, oldest: str) -> list[MessageSnapshot]:
-        """Every top-level message from ``oldest`` (inclusive) on, oldest first."""
+    async def read_channel(
+        self, channel: str, *, oldest: str, questions: Collection[str] | None = None
+    ) -> list[MessageSnapshot]:
+        """Every top-level message from ``oldest`` (inclusive) on, oldest first.
+
+        :param questions: the ts of the messages whose reactions matter: only their reactors are
+            looked up (None: every message's), so chatter in a busy channel costs no user lookups and
+            cannot fail a read.
+        """
         messages = await self._apages(
             "conversations.history",
             "messages",
@@ -469,49 +523,127 @@ class SlackAlerter(BaseAlerter):
             inclusive=True,
             include_all_metadata=True,
         )
-        messages.sort(key=lambda msg: ts_key(msg["ts"]))
-        return await self._snapshots(messages, await self.aself_user_id())
+        self_id = await self.aself_user_id()
+        with self._parsing("conversations.history", channel):
+            messages.sort(key=lambda msg: ts_key(msg["ts"]))
+            wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
+        await self._complete_reactions(channel, wanted)
+        with self._parsing("conversations.history", channel):
+            reactors = set().union(*(_reactors(msg) for msg in wanted))
+        profiles = await self._people(reactors, self_id)
+        with self._parsing("conversations.history", channel):
+            keep = {id(msg) for msg in wanted}
+            return [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         data = await self._acall("usergroups.users.list", usergroup=group_id)
-        return frozenset(data.get("users") or ())
+        with self._parsing("usergroups.users.list", None):
+            return frozenset(data.get("users") or ())
+
+    async def is_archived(self, channel: str) -> bool:
+        """Whether the channel is archived (people can no longer answer in it)."""
+        data = await self._acall("conversations.info", channel=channel)
+        with self._parsing("conversations.info", channel):
+            return bool(data["channel"].get("is_archived"))
 
     # -- reading helpers -----------------------------------------------------------------------
-    async def _snapshots(self, messages: list[dict], self_id: str | None) -> list[MessageSnapshot]:
-        reactors = {user for msg in messages for reaction in msg.get("reactions") or () for user in reaction["users"]}
-        bots = await self._users_are_bots(reactors, self_id)
-        return [
-            MessageSnapshot(
-                ts=msg["ts"],
-                user=msg.get("user"),
-                text=msg.get("text") or "",
-                reply_count=int(msg.get("reply_count") or 0),
-                latest_reply=msg.get("latest_reply"),
-                reactions=tuple(
-                    Answer(kind="reaction", user=user, text=reaction["name"], is_bot=bots[user])
-                    for reaction in msg.get("reactions") or ()
-                    for user in reaction["users"]
-                ),
-                metadata=msg.get("metadata"),
-                is_bot=_is_bot_message(msg, self_id),
-            )
-            for msg in messages
-        ]
+    @contextmanager
+    def _parsing(self, method: str, channel: str | None) -> Iterator[None]:
+        """A response that lacks what Slack always sends is garbled: a transient error for this read."""
+        try:
+            yield
+        except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as err:
+            raise self._malformed(method, channel, detail=f"{type(err).__name__}: {err}") from err
 
-    async def _users_are_bots(self, users: set[str], self_id: str | None) -> dict[str, bool]:
-        """Whether each user is a bot, from users.info (cached per alerter, a few lookups at a time)."""
+    def _malformed(self, method: str, channel: str | None, *, detail: str = "") -> ChatTransientError:
+        return ChatTransientError(
+            f"malformed_response: Slack's answer to {method} could not be read"
+            + (f" ({detail})" if detail else "")
+            + f"; retrying [connection {self.conn_id!r}"
+            + (f", channel {channel_label(channel)}" if channel else "")
+            + "]",
+            conn_id=self.conn_id,
+            channel=channel,
+            code="malformed_response",
+        )
+
+    def _snapshot(
+        self, msg: Mapping[str, Any], self_id: str | None, profiles: Mapping[str, Profile | None] | None
+    ) -> MessageSnapshot:
+        """A message as read; its reactions only when ``profiles`` (of its reactors) is given."""
+        reactions: list[Answer] = []
+        for reaction in msg.get("reactions") or () if profiles is not None else ():
+            for user in reaction["users"]:
+                profile = profiles.get(user)
+                if profile is not None:  # people we cannot look up are skipped
+                    reactions.append(
+                        Answer(kind="reaction", user=user, text=reaction["name"], is_bot=profile.is_bot,
+                               guest=profile.is_guest)
+                    )
+        return MessageSnapshot(
+            ts=msg["ts"],
+            user=msg.get("user"),
+            text=msg.get("text") or "",
+            reply_count=int(msg.get("reply_count") or 0),
+            latest_reply=msg.get("latest_reply"),
+            reactions=tuple(reactions),
+            metadata=msg.get("metadata"),
+            is_bot=_is_bot_message(msg, self_id),
+        )
+
+    async def _complete_reactions(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        """Slack lists only the first few users of a popular reaction (``count`` stays complete): for
+        each message where a list was cut short, read all of them with ``reactions.get(full=true)``."""
+        for msg in messages:
+            with self._parsing("conversations.history", channel):
+                cut = any(int(r.get("count") or 0) > len(r["users"]) for r in msg.get("reactions") or ())
+            if cut:
+                data = await self._acall("reactions.get", channel=channel, timestamp=msg["ts"], full=True)
+                with self._parsing("reactions.get", channel):
+                    msg["reactions"] = data["message"].get("reactions") or []
+
+    async def _people(self, users: Collection[str | None], self_id: str | None) -> dict[str, Profile | None]:
+        """Each user's :class:`Profile` from users.info (kept for a while, a few lookups at a time).
+
+        The app itself and Slackbot are bots without a lookup. A user that cannot be looked up
+        (``user_not_found``, ``user_not_visible``) maps to None: their answers are skipped, with one
+        warning, and nobody else's read fails because of them.
+        """
         limit = asyncio.Semaphore(USER_LOOKUP_CONCURRENCY)
+        now = time.monotonic()
 
         async def lookup(user: str) -> None:
             async with limit:
                 try:
-                    profile = (await self._acall("users.info", user=user)).get("user") or {}
+                    data = (await self._acall("users.info", user=user)).get("user")
+                    with self._parsing("users.info", None):
+                        profile: Profile | None = Profile(
+                            is_bot=bool(data.get("is_bot")),
+                            is_guest=bool(
+                                data.get("is_restricted")
+                                or data.get("is_ultra_restricted")
+                                or data.get("is_stranger")
+                                or (self._team_id and data.get("team_id") and data["team_id"] != self._team_id)
+                            ),
+                        )
                 except ChatPermanentError as err:
-                    if err.code != "user_not_found":
+                    if err.code not in UNKNOWN_USER_ERRORS:
                         raise
-                    profile = {}
-            self._user_is_bot[user] = bool(profile.get("is_bot"))
+                    log.warning("Skipping the answers of user %s: Slack will not show them to the app (%s)", user, err.code)
+                    profile = None
+            self._profiles[user] = (time.monotonic(), profile)
 
-        unknown = [user for user in users if user not in self._user_is_bot and user not in (self_id, SLACKBOT_USER_ID)]
-        await asyncio.gather(*(lookup(user) for user in unknown))
-        return {user: user in (self_id, SLACKBOT_USER_ID) or self._user_is_bot[user] for user in users}
+        known = {u for u in users if u}
+        stale = [
+            user
+            for user in known
+            if user not in (self_id, SLACKBOT_USER_ID)
+            and (user not in self._profiles or now - self._profiles[user][0] > PROFILE_TTL_SECONDS)
+        ]
+        await asyncio.gather(*(lookup(user) for user in stale))
+        own = Profile(is_bot=True, is_guest=False)
+        return {user: own if user in (self_id, SLACKBOT_USER_ID) else self._profiles[user][1] for user in known}
+
+
+def _reactors(msg: Mapping[str, Any] | None) -> set[str]:
+    return {user for reaction in (msg or {}).get("reactions") or () for user in reaction["users"]}

@@ -35,6 +35,7 @@ from airflow_chat_alerts.decisions import (
     AskPolicy,
 )
 from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError
+from airflow_chat_alerts.utils import LAST_READ_LIMIT
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,8 +44,9 @@ if TYPE_CHECKING:
 
 ON_TIMEOUT = ("reject", "approve", "fail", "skip")
 BRANCH_KEYS = frozenset({"approved", "rejected", "timed_out"})
-# How long past the deadline Airflow waits for the trigger before failing the task itself.
-BACKSTOP_MARGIN = timedelta(minutes=15)
+# How long past the deadline Airflow waits for the trigger before failing the task itself: longer than
+# the trigger keeps trying to read after the deadline, so the trigger's own clearer error comes first.
+BACKSTOP_MARGIN = LAST_READ_LIMIT + timedelta(minutes=5)
 # How far before the DAG run started a question of this run may have been posted (clock skew).
 CLOCK_SKEW = timedelta(minutes=5)
 

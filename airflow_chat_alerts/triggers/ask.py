@@ -14,35 +14,36 @@ Events (exactly one per run):
 * ``{"status": "remind"}``: ``remind_at`` passed with no decision; the worker posts a reminder and
   defers again with the same deadline.
 * ``{"status": "error", "message": ..., "code": ...}``: a permanent failure (bad credentials, channel
-  gone, the question deleted). Transient failures are retried inside ``watch_question`` until the
-  deadline and never end the trigger.
+  gone or archived, the question deleted or not the app's own), or no read after the deadline. Transient
+  failures are retried inside ``watch_question`` and never end the trigger on their own.
 
-``timed_out`` comes only after a read made at or after the deadline, so an answer given just before it
-counts, and so does one given while no copy ran (a copy that starts after its deadline reads once, then
-answers). Replies are weighed only up to the deadline (they carry their own time); reactions first seen
-after it count as given at an unknown time (Slack does not say when a reaction was added). If that last
-read cannot be made within a poll interval plus :data:`LATE_READ_GRACE_SECONDS`, the clock decides.
+``timed_out`` comes only after a complete read made at or after the deadline shows no decision, so an
+answer given just before it counts, and so does one given while no copy ran (a copy that starts after
+its deadline reads once, then answers). Replies are weighed only up to the deadline (they carry their
+own time); reactions have no time in Slack, so every reaction present at that read counts. If no such
+read comes through within :data:`LAST_READ_LIMIT` of the deadline, the event is an error (the task
+fails, naming the last read error): on_timeout is never applied on a read that failed.
+
+A decision is taken only on a read of the app's own question that holds every reply's latest text,
+with the approver groups read again when a group member's answer decides.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_chat_alerts.alerters.base import Answer
-from airflow_chat_alerts.decisions import AskPolicy, evaluate
+from airflow_chat_alerts.decisions import AskPolicy, Decision, evaluate
 from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatTransientError
-from airflow_chat_alerts.triggers.poller import QuestionUpdate, watch_question
+from airflow_chat_alerts.triggers.poller import QuestionUpdate, QuestionWatch, watch_question
+from airflow_chat_alerts.utils import LAST_READ_LIMIT
 
-# A timeout is declared only after a read made at or after the deadline, so an answer given just before
-# it (or while no triggerer ran) still counts. That read may take a poll interval plus this long; if it
-# cannot be made by then (the chat service is down), the clock decides.
-LATE_READ_GRACE_SECONDS = 10.0
+# Before handing back for a reminder the trigger reads once, waiting a poll interval plus this long.
+REMINDER_READ_GRACE_SECONDS = 10.0
 
 T = TypeVar("T")
 
@@ -138,43 +139,41 @@ class ChatAskTrigger(BaseTrigger):
         policy = AskPolicy.from_dict(self.policy)
         deadline = parse_utc(self.deadline)
         remind_at = parse_utc(self.remind_at) if self.remind_at else None
-        cutoff = as_slack_ts(deadline)
-        grace = self.poll_interval + LATE_READ_GRACE_SECONDS
+        give_up = deadline + LAST_READ_LIMIT
         read_once = False
         async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
             while True:
                 now = datetime.now(timezone.utc)
-                final = now >= deadline  # this read decides: answered in time, or timed out
+                final = now >= deadline  # only a read made from now on can time the question out
                 reminding = not final and remind_at is not None and now >= remind_at
                 if reminding and read_once:
                     return {"status": "remind"}
+                if final or reminding:
+                    watch.wake(deadline=final)  # this read is due now, not at the next poll
                 if final:
-                    budget = grace
+                    budget = (give_up - now).total_seconds()
                 elif reminding:  # read once before reminding: the answer may be there already
-                    budget = min(grace, (deadline - now).total_seconds())
+                    budget = min(self.poll_interval + REMINDER_READ_GRACE_SECONDS, (deadline - now).total_seconds())
                 else:  # read until the next thing the clock decides
                     budget = ((min(deadline, remind_at) if remind_at else deadline) - now).total_seconds()
                 try:
                     update = await within(watch.next(), budget)
-                    members = await watch.group_members(sorted(policy.groups))
+                    event = await within(self._decide(update, policy, watch), max(budget, 1.0))
                 except asyncio.TimeoutError:
-                    # No read came through in time: the clock decides.
                     if final:
-                        return {"status": "timed_out"}
+                        return self._unread_at_deadline(watch)
                     if reminding and datetime.now(timezone.utc) < deadline:
                         return {"status": "remind"}
                     continue
                 except ChatTransientError as err:  # approver groups unreadable for now
-                    self.log.warning("Reading the approver groups failed (%s); trying again next poll", err)
-                    if final:
-                        return {"status": "timed_out"}
+                    self.log.warning("Reading the approver groups failed (%s); trying again on the next read", err)
+                    watch.note_error(err)
                     continue
                 read_once = True
-                event = self._decide(update, policy, members, cutoff)
                 if event is not None:
                     return event
-                if final:
-                    return {"status": "timed_out"}
+                if update.read_at >= deadline.timestamp() and update.current:
+                    return {"status": "timed_out"}  # a complete read made after the deadline: no decision
 
     async def check_now(self) -> dict[str, Any] | None:
         """One read without waiting: the event if the question is already decided or past its deadline.
@@ -183,43 +182,78 @@ class ChatAskTrigger(BaseTrigger):
         meanwhile at once avoids a trigger that fires within seconds of
         the deferral, a moment Airflow 3.3's scheduler can mishandle (apache/airflow#72716). Gives up
         (None: defer and let the trigger wait) when no read comes through within a poll interval plus
-        :data:`LATE_READ_GRACE_SECONDS`. Permanent errors are raised.
+        :data:`REMINDER_READ_GRACE_SECONDS`. Permanent errors are raised.
         """
         policy = AskPolicy.from_dict(self.policy)
         deadline = parse_utc(self.deadline)
+        budget = self.poll_interval + REMINDER_READ_GRACE_SECONDS
         async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
             try:
-                update = await within(watch.next(), self.poll_interval + LATE_READ_GRACE_SECONDS)
-                members = await watch.group_members(sorted(policy.groups))
+                update = await within(watch.next(), budget)
+                event = await within(self._decide(update, policy, watch), budget)
             except (asyncio.TimeoutError, ChatTransientError) as err:
                 self.log.warning("Could not read question %s before deferring (%s); the trigger will", self.ts, err)
                 return None
-        event = self._decide(update, policy, members, as_slack_ts(deadline))
-        if event is None and datetime.now(timezone.utc) >= deadline:
+        if event is None and update.current and update.read_at >= deadline.timestamp():
             return {"status": "timed_out"}
         return event
 
-    def _decide(
-        self, update: QuestionUpdate, policy: AskPolicy, members: dict[str, frozenset[str]], cutoff: str
-    ) -> dict[str, Any] | None:
-        """The approved/rejected event for a read of the question, or None while it is undecided."""
-        answers = [_unknown_time_if_late(answer, cutoff) for answer in update.answers]
-        decision = evaluate(
-            answers,
-            policy,
-            question_ts=self.ts,
-            group_members=members,
-            self_user_id=update.snapshot.user,  # the app posted the question
-            decided_before=cutoff,
-        )
+    async def _decide(self, update: QuestionUpdate, policy: AskPolicy, watch: QuestionWatch) -> dict[str, Any] | None:
+        """The approved/rejected event for a read of the question, or None while it is undecided.
+
+        A decision is taken only on a current read (every reply's latest text: an edit moves no
+        thread, so a copy of the replies from an earlier round is read again first) and, when it rests
+        on the answer of a user group's member, on the group's membership read again now.
+
+        :raises ChatPermanentError: the message is not the app's own (a trigger only waits on a
+            question its app posted).
+        """
+        if update.app_user_id and update.snapshot.user != update.app_user_id:
+            raise ChatPermanentError(
+                f"not_our_question: message {self.ts} in {self.channel} was not posted by this app, so it is "
+                f"not a question to wait on [connection {self.conn_id!r}]",
+                conn_id=self.conn_id,
+                channel=self.channel,
+                code="not_our_question",
+            )
+        cutoff = as_slack_ts(parse_utc(self.deadline))
+        # Groups matter only for someone not named in person; without such an answer none is read.
+        groups = sorted(policy.groups) if any(
+            not answer.is_bot and answer.user not in policy.users for answer in update.answers
+        ) else []
+        members = {group: frozenset[str]() for group in policy.groups} | await watch.group_members(groups)
+        decision = self._evaluate(update, policy, members, cutoff)
+        if decision.decided and not update.current:
+            watch.refresh()
+            return None
+        if decision.decided and set(decision.by) - policy.users:  # someone counted through a group
+            decision = self._evaluate(update, policy, await watch.group_members(groups, fresh=True), cutoff)
         if not decision.decided:
             return None
         self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
         return {"status": decision.outcome, "decision": decision.to_dict()}
 
+    def _evaluate(
+        self, update: QuestionUpdate, policy: AskPolicy, members: dict[str, frozenset[str]], cutoff: str
+    ) -> Decision:
+        return evaluate(
+            update.answers,
+            policy,
+            question_ts=self.ts,
+            group_members=members,
+            self_user_id=update.app_user_id or update.snapshot.user,
+            decided_before=cutoff,
+        )
 
-def _unknown_time_if_late(answer: Answer, cutoff: str) -> Answer:
-    """A reaction first seen after the deadline may have been added before it, while no trigger ran."""
-    if answer.kind == "reaction" and answer.ts and float(answer.ts) > float(cutoff):
-        return dataclasses.replace(answer, ts="")
-    return answer
+    def _unread_at_deadline(self, watch: QuestionWatch) -> dict[str, Any]:
+        """No complete read after the deadline came through: say so, rather than apply on_timeout blind."""
+        error = watch.last_error
+        message = (
+            f"deadline_unread: the question {self.ts} in {self.channel} could not be read after its deadline "
+            f"{self.deadline} (tried for {LAST_READ_LIMIT}); the timeout is applied only after a read shows "
+            f"no decision, so the task fails instead [connection {self.conn_id!r}]"
+            + (f". Last error: {error}" if error else "")
+        )
+        self.log.error(message)
+        return {"status": "error", "message": message, "code": getattr(error, "code", None) or "deadline_unread"}
+

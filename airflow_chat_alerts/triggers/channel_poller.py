@@ -17,6 +17,7 @@ import asyncio
 import copy
 import logging
 import math
+import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from airflow_chat_alerts.alerters.base import Answer, MessageRef, MessageSnapshot
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
+    ChatPermanentError,
     ChatQuestionDeletedError,
     ChatTransientError,
 )
@@ -46,6 +48,8 @@ SETTLE_SECONDS = 0.05
 DEFAULT_PAGE_SIZE = 100
 # Weight of the newest round in the running mean of thread reads per round.
 MOVED_SMOOTHING = 0.2
+# How often a channel is checked for having been archived (conversations.info, tier 3).
+ARCHIVE_CHECK_SECONDS = 60.0
 # Errors that concern the whole connection, not one channel.
 CONNECTION_ERROR_CODES = frozenset(
     {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "team_access_not_granted"}
@@ -58,14 +62,29 @@ class QuestionUpdate:
 
     :param snapshot: the question message itself (reactions, reply count, latest reply).
     :param replies: every thread reply after the question, oldest first.
+    :param read_at: when the read of the snapshot was sent (epoch seconds): everything in it was
+        true at that moment or later.
+    :param replies_read_at: when the replies were read; earlier than ``read_at`` when they are the
+        poller's copy from an earlier round (the thread had not moved since, but an edit does not
+        move a thread, so such a copy may hold a reply's old text).
+    :param app_user_id: the user id of the app that reads (its own answers never count; a question
+        it did not post is not one to wait on).
     """
 
     snapshot: MessageSnapshot
     replies: tuple[Answer, ...]
+    read_at: float = 0.0
+    replies_read_at: float = 0.0
+    app_user_id: str | None = None
 
     @property
     def answers(self) -> list[Answer]:
         return [*self.snapshot.reactions, *self.replies]
+
+    @property
+    def current(self) -> bool:
+        """The whole question, its reactions and every reply's latest text, as of ``read_at``."""
+        return not self.snapshot.reply_count or self.replies_read_at >= self.read_at
 
 
 class QuestionWatch:
@@ -77,7 +96,7 @@ class QuestionWatch:
     """
 
     def __init__(
-        self, ts: str, *, poll_interval: float, read_group: Callable[[str], Awaitable[frozenset[str]]]
+        self, ts: str, *, poll_interval: float, read_group: Callable[[str, bool], Awaitable[frozenset[str]]]
     ) -> None:
         self.ts = ts
         self.poll_interval = poll_interval
@@ -86,6 +105,8 @@ class QuestionWatch:
         self._update: QuestionUpdate | None = None
         self._error: BaseException | None = None
         self._groups: dict[str, frozenset[str]] = {}
+        self.last_error: Exception | None = None  # the latest transient failure seen, if any
+        self.poller: ChannelPoller | None = None  # set while a poller feeds this watch
 
     async def next(self) -> QuestionUpdate:
         """Wait for the next round that read this question and return what it found.
@@ -99,16 +120,35 @@ class QuestionWatch:
         assert self._update is not None
         return self._update
 
-    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        """Members of each user group, read once per watch (the connection shares the reads)."""
-        for group_id in group_ids:
-            if group_id not in self._groups:
-                self._groups[group_id] = await self._read_group(group_id)
-        return dict(self._groups)
+    async def group_members(self, group_ids: Iterable[str], *, fresh: bool = False) -> dict[str, frozenset[str]]:
+        """Members of each user group (the connection shares the reads).
+
+        :param fresh: read them again now (before a decision that rests on a group member's answer),
+            rather than use the connection's recent copy.
+        """
+        try:
+            return {group_id: await self._read_group(group_id, fresh) for group_id in group_ids}
+        except ChatTransientError as err:
+            self.note_error(err)
+            raise
+
+    def refresh(self) -> None:
+        """Ask for a read of the whole thread (every reply's latest text) as soon as the budget allows."""
+        if self.poller is not None:
+            self.poller.refresh(self.ts)
+
+    def wake(self, *, deadline: bool = False) -> None:
+        """Ask for a read as soon as the budget allows (a reminder or, with ``deadline``, the deadline
+        fell due: the read then also makes sure the channel was not archived meanwhile)."""
+        if self.poller is not None:
+            self.poller.wake(deadline=deadline)
 
     def deliver(self, update: QuestionUpdate) -> None:
         self._update = update
         self._news.set()
+
+    def note_error(self, error: Exception) -> None:
+        self.last_error = error
 
     def fail(self, error: BaseException) -> None:
         self._error = error
@@ -123,10 +163,11 @@ class ThreadState:
     reply_count: int
     latest_reply: str | None
     replies: tuple[Answer, ...]
+    replies_read_at: float = 0.0
 
     @classmethod
-    def of(cls, snapshot: MessageSnapshot, replies: Sequence[Answer] = ()) -> ThreadState:
-        return cls(snapshot.user, snapshot.reply_count, snapshot.latest_reply, tuple(replies))
+    def of(cls, snapshot: MessageSnapshot, replies: Sequence[Answer], replies_read_at: float) -> ThreadState:
+        return cls(snapshot.user, snapshot.reply_count, snapshot.latest_reply, tuple(replies), replies_read_at)
 
     def moved(self, snapshot: MessageSnapshot) -> bool:
         return (snapshot.reply_count, snapshot.latest_reply) != (self.reply_count, self.latest_reply)
@@ -187,8 +228,13 @@ class ChannelPoller:
         self.rounds: Counter[str] = Counter()  # rounds run, by strategy
         self._watches: dict[str, set[QuestionWatch]] = {}
         self._threads: dict[str, ThreadState] = {}
+        self._stale: set[str] = set()  # threads to read whole in the next round
         self._history: HistoryStats | None = None
         self._moved_per_round = 0.0
+        self._archive_checked = time.monotonic()  # the last look at whether it is archived
+        self._due = False  # a read was asked for: the next round starts without waiting
+        self._deadline_due = False  # ...for a deadline: the round also looks whether it is archived
+        self._app_user: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         connection.pollers.add(self)
@@ -204,11 +250,13 @@ class ChannelPoller:
 
     def add(self, watch: QuestionWatch) -> None:
         self._watches.setdefault(watch.ts, set()).add(watch)
+        watch.poller = self
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"chat-alerts poller {self.channel}")
         self._wake.set()  # the new ask may want a shorter interval
 
     def remove(self, watch: QuestionWatch) -> None:
+        watch.poller = None
         watches = self._watches.get(watch.ts)
         if watches is None:
             return
@@ -216,6 +264,18 @@ class ChannelPoller:
         if not watches:
             del self._watches[watch.ts]
             self._threads.pop(watch.ts, None)
+            self._stale.discard(watch.ts)
+
+    def refresh(self, ts: str) -> None:
+        """Read the whole thread of ``ts`` in the next round, and start that round now."""
+        self._stale.add(ts)
+        self.wake()
+
+    def wake(self, *, deadline: bool = False) -> None:
+        """Start the next round without waiting out the interval (the rate budget still paces it)."""
+        self._due = True
+        self._deadline_due = self._deadline_due or deadline
+        self._wake.set()
 
     async def aclose(self) -> None:
         """Stop polling (the last ask left)."""
@@ -231,6 +291,7 @@ class ChannelPoller:
                 watch.fail(error)
         self._watches.clear()
         self._threads.clear()
+        self._stale.clear()
 
     # -- the loop ---------------------------------------------------------------------------------
     def interval(self) -> float:
@@ -242,7 +303,9 @@ class ChannelPoller:
         attempt = 0
         while self._watches:
             started = loop.time()
+            self._due = False
             retry_in: float | None = None
+            alerter = self.connection.alerter
             try:
                 await self._round()
                 attempt = 0
@@ -250,7 +313,11 @@ class ChannelPoller:
                 attempt += 1
                 retry_in = backoff_delay(attempt, retry_after=err.retry_after)
                 log.warning("Reading channel %s failed (%s); retrying in %.1fs", self.channel, err, retry_in)
+                self._note_error(err)
             except ChatAlertError as err:
+                if err.code in CONNECTION_ERROR_CODES and await self.connection.reload_credentials(alerter):
+                    log.warning("Connection %r was refused (%s); its credentials changed, reading again", self.connection.conn_id, err.code)
+                    continue
                 log.error("Reading channel %s failed for good: %s", self.channel, err)
                 self._fail(err)
                 return
@@ -258,8 +325,9 @@ class ChannelPoller:
                 log.exception("Reading channel %s failed unexpectedly", self.channel)
                 self.fail_all(err)
                 return
-            # Sleep until the next round; an ask joining meanwhile may shorten the interval.
-            while self._watches:
+            # Sleep until the next round; an ask joining meanwhile may shorten the interval, and an
+            # ask that needs a read now (a deadline, a decision to confirm) ends the sleep.
+            while self._watches and (retry_in is not None or not self._due):
                 remaining = started + (self.interval() if retry_in is None else retry_in) - loop.time()
                 if remaining <= 0:
                     break
@@ -268,6 +336,11 @@ class ChannelPoller:
                     await asyncio.wait_for(self._wake.wait(), remaining)
                 except asyncio.TimeoutError:
                     break
+
+    def _note_error(self, error: Exception) -> None:
+        for watches in self._watches.values():
+            for watch in watches:
+                watch.note_error(error)
 
     def _fail(self, error: ChatAlertError) -> None:
         if error.code in CONNECTION_ERROR_CODES:
@@ -283,12 +356,43 @@ class ChannelPoller:
         return choose_strategy(len(self._watches), pages, self._moved_per_round)
 
     async def _round(self) -> None:
+        self._app_user = await self.connection.alerter.aself_user_id()
+        await self._check_archived()
         strategy = self.planned_strategy()
         self.rounds[strategy] += 1
         if strategy == "per_ask":
             await self._read_each(sorted(self._watches, key=Decimal))
         else:
             await self._read_channel()
+
+    async def _check_archived(self) -> None:
+        """People cannot answer in an archived channel: that ends its asks like a deleted question.
+
+        Looked at every :data:`ARCHIVE_CHECK_SECONDS`, and in a round that a deadline asked for (a
+        timeout must not be decided in a channel archived since the last look). Answers seen before
+        need no look: they were given while people could answer.
+        """
+        now = time.monotonic()
+        if not self._deadline_due and now - self._archive_checked < ARCHIVE_CHECK_SECONDS:
+            return
+        self._archive_checked = now
+        self._deadline_due = False
+        try:
+            archived = await self.connection.alerter.is_archived(self.channel)
+        except ChatPermanentError as err:
+            if err.code != "missing_scope":
+                raise
+            self._archive_checked = math.inf  # no channels:read / groups:read: not our business then
+            log.warning("Cannot tell whether channel %s gets archived (%s); add channels:read", self.channel, err)
+            return
+        if archived:
+            raise ChatPermanentError(
+                f"is_archived: channel {self.channel} was archived while asks waited in it, so nobody can "
+                f"answer them; unarchive it and retry the tasks [connection {self.connection.conn_id!r}]",
+                conn_id=self.connection.conn_id,
+                channel=self.channel,
+                code="is_archived",
+            )
 
     async def _read_each(self, questions: Sequence[str]) -> None:
         """Read each question on its own; a failing one does not stop the others."""
@@ -300,11 +404,14 @@ class ChannelPoller:
                 await self._read_question(ts)
             except ChatTransientError as err:
                 transient = err
+                for watch in self._watches.get(ts, ()):
+                    watch.note_error(err)
         if transient is not None:
             raise transient
 
     async def _read_question(self, ts: str) -> None:
         """One per-message read: the question, its reactions and its thread."""
+        read_at = time.time()
         try:
             snapshot, replies = await self.connection.alerter.read_thread(MessageRef(channel=self.channel, ts=ts))
         except ChatQuestionDeletedError as err:
@@ -312,12 +419,17 @@ class ChannelPoller:
                 watch.fail(err)
             self._threads.pop(ts, None)
             return
-        self._deliver(ts, snapshot, replies)
+        self._stale.discard(ts)
+        self._threads[ts] = ThreadState.of(snapshot, replies, read_at)
+        self._deliver(ts, snapshot, read_at)
 
     async def _read_channel(self) -> None:
         oldest = min(self._watches, key=Decimal)
+        read_at = time.time()
         with counting_calls() as count:
-            messages = await self.connection.alerter.read_channel(self.channel, oldest=oldest)
+            messages = await self.connection.alerter.read_channel(
+                self.channel, oldest=oldest, questions=set(self._watches)
+            )
         self._history = HistoryStats.observe(messages, count, page_cap=self.connection.page_cap)
         found = {message.ts: message for message in messages}
         to_read: list[str] = []
@@ -327,20 +439,24 @@ class ChannelPoller:
             snapshot, state = found.get(ts), self._threads.get(ts)
             if snapshot is None or (state is not None and state.replaced(snapshot)):
                 to_read.append(ts)  # deleted? a per-message read confirms it before anyone fails
+            elif ts in self._stale and snapshot.reply_count:
+                to_read.append(ts)  # an ask wants every reply's latest text (edits move no thread)
             elif state is None and snapshot.reply_count:
                 to_read.append(ts)  # first sight of a thread with replies
             elif state is not None and state.moved(snapshot):
                 to_read.append(ts)
                 moved += 1
             else:
-                self._deliver(ts, snapshot, state.replies if state else ())
+                if not snapshot.reply_count:
+                    self._threads[ts] = ThreadState.of(snapshot, (), read_at)
+                    self._stale.discard(ts)
+                self._deliver(ts, snapshot, read_at)
         self._moved_per_round += MOVED_SMOOTHING * (moved - self._moved_per_round)
         await self._read_each(to_read)
 
-    def _deliver(self, ts: str, snapshot: MessageSnapshot, replies: Sequence[Answer]) -> None:
+    def _deliver(self, ts: str, snapshot: MessageSnapshot, read_at: float) -> None:
         state = self._threads.get(ts)
-        if state is None or state.replies != tuple(replies) or state.moved(snapshot):
-            state = self._threads[ts] = ThreadState.of(snapshot, replies)
-        update = QuestionUpdate(snapshot, state.replies)
+        replies, replies_read_at = (state.replies, state.replies_read_at) if state else ((), 0.0)
+        update = QuestionUpdate(snapshot, replies, read_at, replies_read_at, self._app_user)
         for watch in self._watches.get(ts, ()):
             watch.deliver(update)

@@ -10,6 +10,7 @@ process. Waiting happens before the request starts, so it never counts against t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -23,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_chat_alerts.exceptions import ChatConfigError, ChatTransientError
 from airflow_chat_alerts.triggers.rate_budget import (
     RateBudget,
-    backoff_delay,
     budget_from_extras,
     page_limit_from_extras,
     shared_budget,
 )
+
+from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
 if TYPE_CHECKING:
     import aiohttp
@@ -38,9 +40,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-# User groups change rarely; one read serves every ask of the connection for this long.
-GROUP_TTL_SECONDS = 300.0
+# A user group read serves asks that are only looking for this long; a decision reads it again.
+GROUP_TTL_SECONDS = 60.0
 READ_STRATEGIES = ("auto", "channel", "per_ask")
+
+
+def _fingerprint(conn: Any) -> str:
+    """A digest of the connection's secrets: tells a rotated token apart without keeping a copy."""
+    secret = f"{conn.password or ''}\0{conn.extra or ''}"
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _import_clients() -> None:
@@ -135,6 +143,7 @@ class SharedConnection:
         session: aiohttp.ClientSession | None = None,
         read_strategy: str = "auto",
         page_cap: int | None = None,
+        fingerprint: str = "",
     ) -> None:
         self.conn_id = conn_id
         self.read_strategy = read_strategy
@@ -145,6 +154,8 @@ class SharedConnection:
         self.pollers: set[ChannelPoller] = set()
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._group_reads: dict[str, asyncio.Task[frozenset[str]]] = {}
+        self._fingerprint = fingerprint
+        self._reloading = asyncio.Lock()
 
     @classmethod
     async def open(cls, conn_id: str) -> SharedConnection:
@@ -156,8 +167,6 @@ class SharedConnection:
         # loop (every other trigger) does not stall for the import.
         await asyncio.to_thread(_import_clients)
         import aiohttp
-
-        from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
         hook = ChatAlerterHook(chat_conn_id=conn_id)
         conn = await hook.aget_connection()
@@ -182,36 +191,48 @@ class SharedConnection:
         except BaseException:
             await session.close()
             raise
-        return cls(conn_id, alerter, budget, session, read_strategy, page_limit_from_extras(extras))
+        return cls(conn_id, alerter, budget, session, read_strategy, page_limit_from_extras(extras), _fingerprint(conn))
 
-    async def group_members(self, group_id: str) -> frozenset[str]:
-        """Members of a user group: one read per connection every few minutes, shared by every ask.
+    async def group_members(self, group_id: str, fresh: bool = False) -> frozenset[str]:
+        """Members of a user group: one read shared by every ask of the connection.
 
-        Transient failures are retried here (with backoff), so a waiting ask never fails on them.
+        A copy younger than :data:`GROUP_TTL_SECONDS` serves asks that are only looking; ``fresh``
+        reads again (a decision that rests on a member's answer must see today's membership). A read
+        already under way serves both. A failure is raised at once: the asks try again on their next
+        read, so their deadlines bound the wait.
         """
         cached = self._groups.get(group_id)
-        if cached and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:
-            return cached[1]
         task = self._group_reads.get(group_id)
         if task is None:
+            if cached and not fresh and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:
+                return cached[1]
             task = asyncio.ensure_future(self._read_group(group_id))
             self._group_reads[group_id] = task
             task.add_done_callback(lambda _: self._group_reads.pop(group_id, None))
         return await asyncio.shield(task)
 
     async def _read_group(self, group_id: str) -> frozenset[str]:
-        attempt = 0
-        while True:
-            try:
-                members = await self.alerter.group_members(group_id)
-            except ChatTransientError as err:
-                attempt += 1
-                delay = backoff_delay(attempt, retry_after=err.retry_after)
-                log.warning("Reading user group %s failed (%s); retrying in %.1fs", group_id, err, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._groups[group_id] = (time.monotonic(), members)
-            return members
+        started = time.monotonic()
+        members = await self.alerter.group_members(group_id)
+        self._groups[group_id] = (started, members)
+        return members
+
+    async def reload_credentials(self, refused: BaseAlerter) -> bool:
+        """After Slack refused the credentials of ``refused``: look the connection up again, and when
+        its secret changed (a rotated token), carry on with a new alerter. False: nothing changed.
+        """
+        async with self._reloading:
+            if self.alerter is not refused:
+                return True  # another reader of this connection already picked up the new token
+            hook = ChatAlerterHook(chat_conn_id=self.conn_id)
+            conn = await hook.aget_connection()
+            if _fingerprint(conn) == self._fingerprint:
+                return False
+            self.alerter = await hook.aget_alerter(session=self.session, conn=conn)
+            self._fingerprint = _fingerprint(conn)
+            await refused.aclose()
+            log.warning("Connection %r has new credentials; waiting asks use them from now on", self.conn_id)
+            return True
 
     async def aclose(self) -> None:
         """Stop group reads and close the alerter and the session."""

@@ -1,0 +1,173 @@
+"""ChatAskTrigger never decides on a read that failed, a stale copy of a thread, a stale group or a
+message its app did not post; one person's unreadable profile or a garbled answer fails nobody.
+
+Each test drives real triggers (as a triggerer would) through the shared poller against the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import timedelta
+
+import pytest
+
+import airflow_chat_alerts.triggers.ask as ask_trigger
+from airflow_chat_alerts.decisions import AskPolicy
+
+from .test_ask_trigger import CHANNEL, first_event, iso_in, make_trigger
+
+
+@pytest.fixture
+def question(slack_emulator, ask_conn) -> str:
+    """The ts of a question the app posted (as ChatAskSensor would have)."""
+    return slack_emulator.act_as("chat-alerts").post(CHANNEL, "Deploy the model?")
+
+
+def read_channel_only(monkeypatch) -> None:
+    """The connection reads the channel's history (the shared read), never each thread unasked."""
+    env = "AIRFLOW_CONN_SLACK_API_DEFAULT"
+    conn = json.loads(os.environ[env])
+    conn["extra"]["read_strategy"] = "channel"
+    monkeypatch.setenv(env, json.dumps(conn))
+
+
+async def until(predicate, what: str, timeout: float = 60.0) -> None:
+    """Wait (on the loop, in small steps) until ``predicate()`` holds; fail saying what was awaited."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout
+    while not predicate():
+        if loop.time() > give_up:
+            raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+# -- the deadline rule ----------------------------------------------------------------------------
+def test_a_rejection_before_the_deadline_wins_when_the_read_at_the_deadline_is_rate_limited(
+    slack_emulator, question
+):
+    """The read after the deadline waits out a long Retry-After instead of applying on_timeout blind."""
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "reject - the numbers look off")
+    slack_emulator.faults.add("*", "429", count=1, retry_after=12)  # longer than poll interval + 10 s
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(0))
+
+    event = first_event(trigger, within=60)
+
+    assert event["status"] == "rejected"
+    assert event["decision"]["by"] == ["U0ALICE"]
+
+
+def test_no_read_after_the_deadline_is_an_error_not_a_timeout(slack_emulator, question, monkeypatch):
+    monkeypatch.setattr(ask_trigger, "LAST_READ_LIMIT", timedelta(seconds=3))
+    slack_emulator.faults.add("*", "503", count=10_000)
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(0.5)), within=60)
+
+    assert event["status"] == "error"
+    assert event["code"] == "service_unavailable"
+    assert "could not be read after its deadline" in event["message"]
+    assert "slack_api_default" in event["message"]
+
+
+def test_an_archived_channel_fails_the_ask_instead_of_timing_out(slack_emulator, question):
+    """Nobody can answer in an archived channel: on_timeout must not apply there."""
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(1.5))
+
+    async def main() -> dict:
+        run = asyncio.ensure_future(anext(trigger.run()))
+        await until(lambda: slack_emulator.journal.count("conversations.history") + slack_emulator.journal.count("conversations.replies"), "a first read")
+        await asyncio.to_thread(slack_emulator.archive_channel, CHANNEL)
+        return (await asyncio.wait_for(run, 60)).payload
+
+    event = asyncio.run(main())
+
+    assert event["status"] == "error"
+    assert event["code"] == "is_archived"
+    assert "archived" in event["message"] and "slack_api_default" in event["message"]
+
+
+# -- current reads only ---------------------------------------------------------------------------
+def test_an_edit_seen_only_by_reading_the_thread_again_decides(slack_emulator, question, monkeypatch):
+    """An edit moves no thread: a decision resting on an earlier copy of the replies reads them again."""
+    read_channel_only(monkeypatch)
+    policy = AskPolicy(required_approvals=2).to_dict()
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(60), policy=policy)
+    alice = slack_emulator.act_as("alice")
+
+    async def main() -> dict:
+        run = asyncio.ensure_future(anext(trigger.run()))
+        reply = await asyncio.to_thread(alice.reply, CHANNEL, question, "approve")
+        await until(lambda: slack_emulator.journal.count("conversations.replies"), "the thread's first read")
+        await asyncio.to_thread(alice.edit, CHANNEL, reply, "reject - changed my mind")
+        await asyncio.to_thread(slack_emulator.act_as("carol").react, CHANNEL, question, "white_check_mark")
+        return (await asyncio.wait_for(run, 60)).payload
+
+    event = asyncio.run(main())
+
+    assert event["status"] == "rejected"
+    assert event["decision"]["by"] == ["U0ALICE"]
+    assert event["decision"]["comment"] == "changed my mind"
+
+
+def test_a_message_the_app_did_not_post_is_not_waited_on(slack_emulator, ask_conn):
+    """A trigger only decides on its own app's question, whatever the answers say."""
+    forged = slack_emulator.act_as("bob").post(CHANNEL, "pizza on Friday?")
+    slack_emulator.act_as("alice").react(CHANNEL, forged, "white_check_mark")
+
+    event = first_event(make_trigger(slack_emulator, forged, deadline=iso_in(30)))
+
+    assert event["status"] == "error"
+    assert event["code"] == "not_our_question"
+
+
+def test_two_copies_reading_the_same_thread_fire_the_same_outcome(slack_emulator, question):
+    """Airflow may run a trigger twice: both copies read one history and must agree."""
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "approve - fine by me")
+    slack_emulator.act_as("dave").react(CHANNEL, question, "x")
+    copies = [make_trigger(slack_emulator, question, deadline=iso_in(30)) for _ in range(2)]
+
+    async def main() -> list[dict]:
+        return [event.payload for event in await asyncio.gather(*(anext(copy.run()) for copy in copies))]
+
+    first, second = asyncio.run(main())
+
+    assert first == second
+    assert first["status"] == "rejected" and first["decision"]["by"] == ["U0DAVE"]
+
+
+# -- containment ----------------------------------------------------------------------------------
+def test_only_the_questions_reactors_are_looked_up(slack_emulator, question, monkeypatch):
+    read_channel_only(monkeypatch)
+    chatter = slack_emulator.act_as("bob").post(CHANNEL, "lunch?")
+    for person in ("alice", "carol", "dave"):
+        slack_emulator.act_as(person).react(CHANNEL, chatter, "pizza")
+    slack_emulator.act_as("ci-bot").react(CHANNEL, question, "eyes")
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(0.5)))
+
+    assert event == {"status": "timed_out"}
+    looked_up = {call.args["user"] for call in slack_emulator.journal.calls("users.info")}
+    assert looked_up == {slack_emulator.user_id("ci-bot")}
+
+
+def test_an_unreadable_user_group_does_not_hold_a_timeout(slack_emulator, question):
+    """With nobody answering, the group's members do not matter: the deadline is kept."""
+    slack_emulator.faults.add("usergroups.users.list", "503", count=10_000)
+    policy = AskPolicy(approvers=["S0MLLEADS"]).to_dict()
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(1), policy=policy), within=30)
+
+    assert event == {"status": "timed_out"}
+
+
+def test_an_unreadable_user_group_with_an_answer_to_weigh_ends_in_an_error(slack_emulator, question, monkeypatch):
+    monkeypatch.setattr(ask_trigger, "LAST_READ_LIMIT", timedelta(seconds=3))
+    slack_emulator.act_as("carol").reply(CHANNEL, question, "approve")
+    slack_emulator.faults.add("usergroups.users.list", "503", count=10_000)
+    policy = AskPolicy(approvers=["S0MLLEADS"]).to_dict()
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(1), policy=policy), within=60)
+
+    assert event["status"] == "error"
+    assert event["code"] == "service_unavailable"
