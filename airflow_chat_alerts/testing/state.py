@@ -409,10 +409,9 @@ class State:
             "real_name_normalized": user.real_name,
             "display_name": user.name,
             "display_name_normalized": user.name,
+            "team": user.team_id or self.workspace.team_id,
             "image_48": f"https://emulated.invalid/avatars/{user.id}_48.png",
         }
-        team_id = user.team_id or self.workspace.team_id
-        profile["team"] = team_id
         if user.email and not user.is_bot:
             profile["email"] = user.email
         if user.is_bot:
@@ -449,6 +448,8 @@ class State:
         return {} if shared else {"is_stranger": True}
 
     def channel_object(self, ch: ChannelState, viewer: User | None) -> dict[str, Any]:
+        # A channel with members of another workspace is a Slack Connect (externally shared) channel.
+        shared = any((self.users[m].team_id or self.workspace.team_id) != self.workspace.team_id for m in ch.members)
         return {
             "id": ch.id,
             "name": ch.name,
@@ -460,8 +461,8 @@ class State:
             "is_private": ch.is_private,
             "is_archived": ch.is_archived,
             "is_general": False,
-            "is_shared": False,
-            "is_ext_shared": False,
+            "is_shared": shared,
+            "is_ext_shared": shared,
             "is_org_shared": False,
             "is_member": viewer is not None and viewer.id in ch.members,
             "created": ch.created,

@@ -160,6 +160,9 @@ def test_guests_external_members_and_users_the_app_cannot_see(slack_emulator, bo
     assert slack_emulator.client("alice").users_info(user=hidden)["user"]["id"] == hidden
     members = bot.conversations_members(channel=slack_emulator.channel_id("ml-alerts"))["members"]
     assert {slack_emulator.user_id(u) for u in ("gina", "xena", "nico")} <= set(members)
+    shared = bot.conversations_info(channel=slack_emulator.channel_id("ml-alerts"))["channel"]
+    assert shared["is_shared"] is True and shared["is_ext_shared"] is True
+    assert bot.conversations_info(channel=slack_emulator.channel_id("ml-private"))["channel"]["is_ext_shared"] is False
 
 
 def test_an_external_member_sharing_no_channel_with_the_app_is_a_stranger_and_guests_can_be_single_channel():
