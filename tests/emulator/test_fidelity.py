@@ -142,6 +142,8 @@ def test_archiving_mid_conversation_refuses_answers_and_keeps_history_readable(s
     assert history[1]["ts"] == question and history[1]["reply_count"] == 1
     assert [m["text"] for m in bot.conversations_replies(channel=ml, ts=question)["messages"]] == ["deploy?", "wait"]
     assert bot.conversations_info(channel=ml)["channel"]["is_archived"] is True
+    transcript = slack_emulator.transcript("ml-alerts")
+    assert transcript.startswith("#ml-alerts (archived)") and "alice: @alice archived the channel" in transcript
     assert slack_emulator.archive_channel("ops", by="bob")  # by a named member
 
 
