@@ -95,7 +95,18 @@ async def _fault_response(request: web.Request, fault: Fault) -> web.Response | 
         return _json({"ok": False, "error": "service_unavailable"}, 503)
     if fault.kind == "reset":
         await _reset_connection(request)
-    return None
+    return None  # a stall or a truncated body: the call is answered (see _truncated)
+
+
+def _truncated(response: web.Response) -> web.Response:
+    """The same answer with its JSON body cut off halfway (a ``"truncated"`` fault)."""
+    body = response.text or ""
+    return web.Response(
+        text=body[: len(body) // 2],
+        status=response.status,
+        content_type="application/json",
+        headers={k: v for k, v in response.headers.items() if k.lower() != "content-type"},
+    )
 
 
 def build_app(backend: Backend) -> web.Application:
@@ -164,12 +175,14 @@ def build_app(backend: Backend) -> web.Application:
                 body = {"ok": True, **handler(req)}
         except SlackError as err:
             journal(method, args, 200, err.code, actor.id, request.method, arrived)
-            return _json({"ok": False, "error": err.code, **err.extra}, headers=headers)
+            answer = _json({"ok": False, "error": err.code, **err.extra}, headers=headers)
+            return _truncated(answer) if fault is not None and fault.kind == "truncated" else answer
         if req.warnings:
             body["warning"] = ",".join(req.warnings)
             body.setdefault("response_metadata", {})["warnings"] = list(req.warnings)
         journal(method, args, 200, None, actor.id, request.method, arrived, tuple(req.warnings))
-        return _json(body, headers=headers)
+        answer = _json(body, headers=headers)
+        return _truncated(answer) if fault is not None and fault.kind == "truncated" else answer
 
     async def webhook(request: web.Request) -> web.StreamResponse:
         """Incoming webhook: plain-text answers with Slack's HTTP statuses."""

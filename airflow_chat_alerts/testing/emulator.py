@@ -22,7 +22,7 @@ from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.faults import Faults
 from airflow_chat_alerts.testing.journal import Journal
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
-from airflow_chat_alerts.testing.state import State
+from airflow_chat_alerts.testing.state import REACTION_USERS_SHOWN, State
 from airflow_chat_alerts.testing.transcript import render_transcript
 from airflow_chat_alerts.testing.workspace import Workspace
 
@@ -40,6 +40,8 @@ class SlackEmulator:
     :param rate_limits: ``"generous"`` (default: Slack's budgets x100), ``"realistic"`` or ``"off"``.
     :param clock_speed: emulated seconds per real second (message timestamps, rate-limit windows).
     :param start: start serving at once.
+    :param reaction_users_shown: how many users each reaction lists in ``conversations.history``,
+        ``conversations.replies`` and ``reactions.get`` without ``full=true`` (``count`` stays complete).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SlackEmulator:
         rate_limits: str = "generous",
         clock_speed: float = 1.0,
         start: bool = True,
+        reaction_users_shown: int = REACTION_USERS_SHOWN,
     ) -> None:
         if workspace is None:
             workspace = Workspace.default()
@@ -66,6 +69,8 @@ class SlackEmulator:
         self._backend = Backend(
             workspace, self.clock, self.rate_limits, self.faults, self.journal, State(workspace, self.clock)
         )
+        self._reaction_users_shown = reaction_users_shown
+        self.set_reaction_users_shown(reaction_users_shown)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[str, Any] = {}
@@ -144,6 +149,7 @@ class SlackEmulator:
         self.rate_limits.marketplace = True
         self.clock.resync(self._initial[1])
         self._backend.state = State(self.workspace, self.clock)
+        self.set_reaction_users_shown(self._reaction_users_shown)
 
     # --- addresses and identities -------------------------------------------------------------------
 
@@ -170,7 +176,8 @@ class SlackEmulator:
 
     @property
     def bot_token(self) -> str:
-        return self.workspace.bot.token
+        """The app's bot token now (a new one after `rotate_token`)."""
+        return self.state.token_of(self.workspace.bot)
 
     @property
     def bot_user_id(self) -> str:
@@ -185,8 +192,8 @@ class SlackEmulator:
         return self.workspace.app_id
 
     def token_for(self, user: str) -> str:
-        """Token acting as ``user`` (name or id)."""
-        return self.workspace.user(user).token
+        """Token acting as ``user`` (name or id) now."""
+        return self.state.token_of(self.workspace.user(user))
 
     def user_id(self, user: str) -> str:
         return self.workspace.user(user).id
@@ -237,14 +244,40 @@ class SlackEmulator:
         with self.state.lock:
             self.state.revoked.add(token)
 
+    def rotate_token(self, user: str | None = None) -> str:
+        """Revoke the current token of ``user`` (default: the app's bot) and issue a new one for the same
+        user and bot; returns it. Calls with the old token answer ``token_revoked``; `bot_token`,
+        `token_for` and `client` give the new one from now on."""
+        return self.state.rotate_token(self.workspace.user(user) if user else self.workspace.bot)
+
+    def set_reaction_users_shown(self, count: int) -> None:
+        """List at most ``count`` (>= 1) users per reaction in history, replies and ``reactions.get``
+        without ``full=true``, until the next `reset` (then the constructor's value again)."""
+        if count < 1:
+            raise ValueError("reaction_users_shown must be at least 1")
+        with self.state.lock:
+            self.state.reaction_users_shown = count
+
+    def set_usergroup_members(self, handle: str, users: list[str]) -> None:
+        """Make ``users`` (names or ids) the members of the user group ``handle`` (or id) from now on,
+        as ``usergroups.users.list`` and ``usergroups.list`` show it (until the next `reset`)."""
+        group = self.workspace.usergroup(handle)
+        ids = [self.workspace.user(u).id for u in users]
+        with self.state.lock:
+            self.state.usergroup_members[group.id] = ids
+
     def delete_message(self, channel: str, ts: str) -> None:
         """Delete a message as a workspace admin would (a thread parent with replies leaves a tombstone)."""
         if not self.state.delete(self.channel_id(channel), ts):
             raise KeyError(f"no message {ts} in {channel}")
 
-    def archive_channel(self, channel: str) -> None:
-        with self.state.lock:
-            self.state.channels[self.channel_id(channel)].is_archived = True
+    def archive_channel(self, channel: str, by: str | None = None) -> str:
+        """Archive ``channel`` as ``by`` (default: a workspace admin) does in Slack: a ``channel_archive``
+        message is posted into it, then posting and reacting answer ``is_archived`` while its history
+        stays readable. Returns the ts of the ``channel_archive`` message."""
+        if by is None:
+            by = next((u.name for u in self.workspace.users if u.is_admin and not u.is_bot), self.workspace.app_bot)
+        return self.state.archive(self.channel_id(channel), self.workspace.user(by)).ts
 
     def webhook_url(self, channel: str) -> str:
         """URL of an incoming webhook posting into ``channel`` as the app (stable across resets)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
-from airflow_chat_alerts.testing.state import ChannelState, Message, State, StoredFile, canonical_emoji
+from airflow_chat_alerts.testing.emoji_names import canonical_name
+from airflow_chat_alerts.testing.state import ChannelState, Message, State, StoredFile
 from airflow_chat_alerts.testing.workspace import User
 
 MAX_TEXT = 40_000
@@ -24,7 +24,6 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3_000
 MAX_HEADER_TEXT = 150
 MAX_METADATA_BYTES = 8_192
-EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+(::skin-tone-[2-6])?$")
 
 
 class SlackError(Exception):
@@ -224,6 +223,15 @@ def page_metadata(next_cursor: str) -> dict[str, Any]:
     return {"next_cursor": next_cursor}
 
 
+def app_metadata(req: Request) -> dict[str, Any] | None:
+    """The ``metadata`` argument, which only an app's bot token may send: Slack answers
+    ``metadata_must_be_sent_from_app`` to a user (``xoxp-``) token (chat.postMessage / chat.update errors)."""
+    metadata = parse_metadata(req.get("metadata"))
+    if metadata is not None and not req.actor.is_bot:
+        raise SlackError("metadata_must_be_sent_from_app")
+    return metadata
+
+
 def message_body(req: Request, default_text: str = "") -> tuple[str, list[dict[str, Any]] | None, bool]:
     """(text, blocks, has_content) from text / blocks / attachments."""
     blocks = parse_blocks(req.get("blocks"))
@@ -260,12 +268,13 @@ def chat_post_message(req: Request) -> dict[str, Any]:
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
         req.warnings.append("message_truncated")
-    metadata = parse_metadata(req.get("metadata"))
+    metadata = app_metadata(req)
     thread_ts = req.get("thread_ts")
     if thread_ts is not None:
         parent = ch.messages.get(str(thread_ts))
-        # Slack threads under the root; an unknown thread_ts posts to the channel.
-        thread_ts = None if parent is None else (parent.thread_ts if parent.is_reply else parent.ts)
+        # Slack threads under the root. A thread_ts that names no message is accepted (ok: true) but
+        # the reply is shown nowhere: not in the channel, and conversations.replies finds no thread.
+        thread_ts = str(thread_ts) if parent is None else (parent.thread_ts if parent.is_reply else parent.ts)
     msg = req.state.post(
         ch.id,
         req.actor,
@@ -286,7 +295,7 @@ def chat_update(req: Request) -> dict[str, Any]:
         raise SlackError("cant_update_message")
     blocks = parse_blocks(req.get("blocks"))
     text = req.get("text")
-    metadata = parse_metadata(req.get("metadata"))
+    metadata = app_metadata(req)
     if text is None and blocks is None and req.get("attachments") is None and metadata is None:
         raise SlackError("no_text")
     if text is not None and len(str(text)) > MAX_TEXT:
@@ -336,6 +345,13 @@ def _in_window(ts: str, oldest: float, latest: float, inclusive: bool) -> bool:
     return oldest < t < latest
 
 
+def _listed(req: Request, ch: ChannelState, msg: Message, include_metadata: bool) -> dict[str, Any]:
+    """A message as history and replies list it: reaction ``users`` cut short, ``count`` complete."""
+    return req.state.render(
+        ch, msg, include_metadata=include_metadata, reaction_users=req.state.reaction_users_shown, viewer=req.actor.id
+    )
+
+
 def conversations_history(req: Request) -> dict[str, Any]:
     ch = req.readable_channel("history")
     limit = _limit(req, 100, 999)
@@ -348,7 +364,7 @@ def conversations_history(req: Request) -> dict[str, Any]:
             messages = [m for m in messages if float(m.ts) <= start]
         page, rest = messages[:limit], messages[limit:]
         body: dict[str, Any] = {
-            "messages": [req.state.render(ch, m, include_metadata=metadata) for m in page],
+            "messages": [_listed(req, ch, m, metadata) for m in page],
             "has_more": bool(rest),
             "pin_count": 0,
             "channel_actions_ts": None,
@@ -385,7 +401,7 @@ def conversations_replies(req: Request) -> dict[str, Any]:
             thread = [root, *replies]  # the parent leads the first page
         page, rest = thread[:limit], thread[limit:]
         return {
-            "messages": [req.state.render(ch, m, include_metadata=metadata) for m in page],
+            "messages": [_listed(req, ch, m, metadata) for m in page],
             "has_more": bool(rest),
             "response_metadata": page_metadata(encode_cursor(f"next_ts:{rest[0].ts}") if rest else ""),
         }
@@ -444,8 +460,10 @@ def _reaction_target(req: Request) -> tuple[ChannelState, Message]:
 
 
 def _emoji(req: Request) -> str:
-    name = canonical_emoji(str(req.get("name", "")))
-    if not name or not EMOJI_NAME.match(name):
+    """The stored name of the ``name`` argument: a Slack emoji short name or a custom emoji of the
+    workspace, else ``invalid_name``."""
+    name = canonical_name(str(req.get("name", "")), frozenset(req.state.workspace.emoji))
+    if name is None:
         raise SlackError("invalid_name")
     return name
 
@@ -474,7 +492,10 @@ def reactions_get(req: Request) -> dict[str, Any]:
     req.need("reactions:read")
     ch, msg = _reaction_target(req)
     with req.state.lock:
-        message = req.state.render(ch, msg, include_metadata=False)
+        # Without full=true Slack may cut each reaction's users short ("If true always return the
+        # complete reaction list", reactions.get reference).
+        shown = None if req.flag("full") else req.state.reaction_users_shown
+        message = req.state.render(ch, msg, include_metadata=False, reaction_users=shown, viewer=req.actor.id)
         message["permalink"] = req.state.permalink(ch, msg)
     return {"type": "message", "channel": ch.id, "message": message}
 
@@ -487,11 +508,13 @@ def users_info(req: Request) -> dict[str, Any]:
     user = req.state.users.get(str(ref))
     if user is None:
         raise SlackError("user_not_found")
+    if not user.visible_to_app and req.actor.id == req.state.workspace.bot.id:
+        raise SlackError("user_not_visible")
     return {"user": req.state.user_object(user)}
 
 
 def _usergroup_object(req: Request, group: Any, include_users: bool) -> dict[str, Any]:
-    ids = [req.state.user(u).id for u in group.users]
+    ids = list(req.state.usergroup_members.get(group.id, []))
     body = {
         "id": group.id,
         "team_id": req.state.workspace.team_id,
@@ -523,7 +546,7 @@ def usergroups_users_list(req: Request) -> dict[str, Any]:
     group = next((g for g in req.state.workspace.usergroups if g.id == ref), None)
     if group is None or (group.disabled and not req.flag("include_disabled")):
         raise SlackError("no_such_subteam")
-    return {"users": [req.state.user(u).id for u in group.users]}
+    return {"users": list(req.state.usergroup_members.get(group.id, []))}
 
 
 def files_get_upload_url(req: Request) -> dict[str, Any]:

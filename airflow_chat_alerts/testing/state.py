@@ -15,15 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_chat_alerts.testing.clock import Clock
+from airflow_chat_alerts.testing.emoji_names import canonical_name
 from airflow_chat_alerts.testing.workspace import SeedMessage, User, Workspace
 
-# Slack stores a few emoji under their canonical name.
-EMOJI_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1", "simple_smile": "slightly_smiling_face"}
+# How many users a reaction lists outside `reactions.get(full=true)`. Slack documents that the list
+# "might not always contain all users that have reacted" while `count` is always complete
+# (reactions.list reference), without saying where it cuts: 50 is the emulator's own choice.
+REACTION_USERS_SHOWN = 50
 
 
 def canonical_emoji(name: str) -> str:
-    name = name.strip().strip(":")
-    return EMOJI_ALIASES.get(name, name)
+    """The name Slack stores a reaction under (``thumbsup`` -> ``+1``); a name that is no emoji is
+    kept as given (seeds are not checked: reactions.add refuses such names)."""
+    return canonical_name(name) or name.strip().strip(":")
 
 
 @dataclass
@@ -109,6 +113,11 @@ class State:
         self.channels: dict[str, ChannelState] = {}
         self.files: dict[str, StoredFile] = {}
         self.webhooks: dict[str, Webhook] = {}
+        self.reaction_users_shown = REACTION_USERS_SHOWN
+        # Live user-group membership (user ids): tests change it while an ask waits.
+        self.usergroup_members: dict[str, list[str]] = {
+            g.id: [workspace.user(u).id for u in g.users] for g in workspace.usergroups
+        }
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         created = int(clock.now()) - 86400
@@ -278,6 +287,32 @@ class State:
                 del reactions[name]
             return True
 
+    def archive(self, channel: str, user: User) -> Message:
+        """Archive a channel as ``user`` does in Slack: a ``channel_archive`` message is posted into it
+        first (Slack's message subtype reference: text ``<U…|@name> archived the channel``)."""
+        with self.lock:
+            msg = self.post(channel, user, text=f"<{user.id}|@{user.name}> archived the channel")
+            msg.subtype = "channel_archive"
+            msg.bot_id = msg.app_id = None
+            self.channels[channel].is_archived = True
+            return msg
+
+    def rotate_token(self, user: User) -> str:
+        """Revoke ``user``'s current token and issue a new one for the same user (and bot)."""
+        with self.lock:
+            old = self.token_of(user)
+            self.revoked.add(old)
+            del self.tokens[old]
+            base = user.token.split("-rotated-")[0]
+            new = f"{base}-rotated-{next(self._ids)}"
+            self.tokens[new] = user
+            return new
+
+    def token_of(self, user: User) -> str:
+        """The token that acts as ``user`` now (its seeded one until rotated)."""
+        with self.lock:
+            return next((t for t, u in self.tokens.items() if u.id == user.id), user.token)
+
     def webhook_for(self, channel: str) -> Webhook:
         return next(h for h in self.webhooks.values() if h.channel == channel)
 
@@ -294,8 +329,21 @@ class State:
             "team_id": self.workspace.team_id,
         }
 
-    def render(self, channel: ChannelState, msg: Message, *, include_metadata: bool = True) -> dict[str, Any]:
-        """The message as Slack's API shows it."""
+    def render(
+        self,
+        channel: ChannelState,
+        msg: Message,
+        *,
+        include_metadata: bool = True,
+        reaction_users: int | None = None,
+        viewer: str | None = None,
+    ) -> dict[str, Any]:
+        """The message as Slack's API shows it.
+
+        :param reaction_users: list at most this many users per reaction (None: all); ``count`` stays
+            complete, and the ``viewer``'s own reaction is always listed, as Slack documents.
+        :param viewer: user id of the caller.
+        """
         out: dict[str, Any] = {"type": "message"}
         if msg.subtype:
             out["subtype"] = msg.subtype
@@ -303,8 +351,11 @@ class State:
             out["user"] = msg.user
         out["text"] = msg.text
         out["ts"] = msg.ts
-        if not msg.tombstone:
-            out["team"] = self.workspace.team_id
+        if msg.tombstone:
+            out["hidden"] = True  # Slack marks a deleted thread parent's placeholder hidden
+        else:
+            author = self.users.get(msg.user or "")
+            out["team"] = (author.team_id if author else None) or self.workspace.team_id
         if msg.bot_id:
             out["bot_id"] = msg.bot_id
             out["app_id"] = msg.app_id
@@ -339,7 +390,8 @@ class State:
                 out["subscribed"] = False
         if msg.reactions:
             out["reactions"] = [
-                {"name": name, "users": list(users), "count": len(users)} for name, users in msg.reactions.items()
+                {"name": name, "users": _shown(users, reaction_users, viewer), "count": len(users)}
+                for name, users in msg.reactions.items()
             ]
         if msg.metadata is not None and include_metadata:
             out["metadata"] = copy.deepcopy(msg.metadata)
@@ -357,7 +409,7 @@ class State:
             "real_name_normalized": user.real_name,
             "display_name": user.name,
             "display_name_normalized": user.name,
-            "team": self.workspace.team_id,
+            "team": user.team_id or self.workspace.team_id,
             "image_48": f"https://emulated.invalid/avatars/{user.id}_48.png",
         }
         if user.email and not user.is_bot:
@@ -368,7 +420,7 @@ class State:
             profile["always_active"] = True
         return {
             "id": user.id,
-            "team_id": self.workspace.team_id,
+            "team_id": user.team_id or self.workspace.team_id,
             "name": user.name,
             "deleted": user.deleted,
             "real_name": user.real_name,
@@ -379,14 +431,25 @@ class State:
             "is_admin": user.is_admin,
             "is_owner": False,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": user.is_restricted,
+            "is_ultra_restricted": user.is_ultra_restricted,
             "is_bot": user.is_bot,
             "is_app_user": False,
             "updated": 1700000000,
-        }
+        } | self._stranger(user)
+
+    def _stranger(self, user: User) -> dict[str, Any]:
+        """``is_stranger: true`` for a member of another workspace who shares no channel with the app's
+        bot; absent otherwise (Slack's user object reference)."""
+        if not user.team_id or user.team_id == self.workspace.team_id:
+            return {}
+        bot = self.workspace.bot.id
+        shared = any(user.id in ch.members and bot in ch.members for ch in self.channels.values())
+        return {} if shared else {"is_stranger": True}
 
     def channel_object(self, ch: ChannelState, viewer: User | None) -> dict[str, Any]:
+        # A channel with members of another workspace is a Slack Connect (externally shared) channel.
+        shared = any((self.users[m].team_id or self.workspace.team_id) != self.workspace.team_id for m in ch.members)
         return {
             "id": ch.id,
             "name": ch.name,
@@ -398,8 +461,8 @@ class State:
             "is_private": ch.is_private,
             "is_archived": ch.is_archived,
             "is_general": False,
-            "is_shared": False,
-            "is_ext_shared": False,
+            "is_shared": shared,
+            "is_ext_shared": shared,
             "is_org_shared": False,
             "is_member": viewer is not None and viewer.id in ch.members,
             "created": ch.created,
@@ -409,3 +472,13 @@ class State:
             "purpose": {"value": ch.purpose, "creator": "", "last_set": 0},
             "previous_names": [],
         }
+
+
+def _shown(users: list[str], limit: int | None, viewer: str | None) -> list[str]:
+    """The users a reaction lists: the first ``limit`` (all if None), the viewer's own kept in."""
+    if limit is None or len(users) <= limit:
+        return list(users)
+    shown = users[:limit]
+    if viewer in users and viewer not in shown:
+        shown = [*shown[: limit - 1], viewer] if limit > 0 else []
+    return shown

@@ -8,7 +8,8 @@ from typing import Any
 
 from airflow_chat_alerts.testing.state import ChannelState, Message, State
 
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# `<@U…>` mentions, and the `<U…|@name>` form of Slack's channel_archive message text.
+_USER_MENTION = re.compile(r"<@?([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _GROUP_MENTION = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 
 

@@ -51,6 +51,10 @@ class User:
     :param token: the token acting as this user (``xoxb-`` for bots, ``xoxp-`` for humans).
     :param scopes: the scopes that token has.
     :param is_bot: a bot user (has ``bot_id`` and ``app_id``).
+    :param is_restricted: a guest (a multi-channel guest alone; with ``is_ultra_restricted``, a
+        single-channel guest), as ``users.info`` shows it.
+    :param team_id: the user's own workspace when it is not this one: an external (Slack Connect) member.
+    :param visible_to_app: False: ``users.info`` answers ``user_not_visible`` to the app's bot token.
     """
 
     name: str
@@ -65,6 +69,10 @@ class User:
     is_admin: bool = False
     tz: str = "UTC"
     email: str | None = None
+    is_restricted: bool = False
+    is_ultra_restricted: bool = False
+    team_id: str | None = None
+    visible_to_app: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class Workspace:
     :param domain: the workspace's subdomain (used in permalinks and ``auth.test``).
     :param app_id: id of the app whose bot token the code under test uses.
     :param app_bot: name of that app's bot user.
+    :param emoji: the workspace's custom emoji names (valid reaction names besides Slack's standard ones).
     """
 
     team_id: str
@@ -123,6 +132,7 @@ class Workspace:
     users: tuple[User, ...]
     usergroups: tuple[UserGroup, ...] = ()
     channels: tuple[Channel, ...] = ()
+    emoji: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [u.name for u in self.users]
@@ -219,6 +229,10 @@ class Workspace:
                     is_admin=bool(raw.get("is_admin", False)),
                     tz=raw.get("tz", "UTC"),
                     email=raw.get("email"),
+                    is_restricted=bool(raw.get("is_restricted", False) or raw.get("is_ultra_restricted", False)),
+                    is_ultra_restricted=bool(raw.get("is_ultra_restricted", False)),
+                    team_id=raw.get("team_id"),
+                    visible_to_app=bool(raw.get("visible_to_app", True)),
                 )
             )
         if app_bot is None:
@@ -263,6 +277,7 @@ class Workspace:
             users=tuple(users),
             usergroups=groups,
             channels=tuple(channels),
+            emoji=tuple(str(name).strip(":") for name in data.get("emoji", [])),
         )
 
     def with_scopes(self, user: str, scopes: list[str] | tuple[str, ...] | frozenset[str]) -> Workspace:

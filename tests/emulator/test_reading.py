@@ -160,7 +160,7 @@ def test_auth_test_for_bot_and_person(slack_emulator):
 
 def test_conversations_info_list_members(slack_emulator, bot, ml):
     info = bot.conversations_info(channel=ml, include_num_members=True)["channel"]
-    assert info["name"] == "ml-alerts" and info["is_member"] is True and info["num_members"] == 6
+    assert info["name"] == "ml-alerts" and info["is_member"] is True and info["num_members"] == 9
     private = slack_emulator.channel_id("ml-private")
     assert bot.conversations_info(channel=private)["channel"]["is_private"] is True
     assert error_of(slack_emulator.client("bob").conversations_info, channel=private)["error"] == "channel_not_found"
