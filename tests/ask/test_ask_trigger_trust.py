@@ -171,3 +171,77 @@ def test_an_unreadable_user_group_with_an_answer_to_weigh_ends_in_an_error(slack
 
     assert event["status"] == "error"
     assert event["code"] == "service_unavailable"
+
+
+def test_a_reactor_the_app_cannot_see_is_skipped_and_others_still_count(slack_emulator, question):
+    """users.info answers user_not_visible for a Slack Connect member: their reaction is skipped."""
+    slack_emulator.act_as("nico").react(CHANNEL, question, "x")  # would veto, if it could be weighed
+    slack_emulator.act_as("carol").react(CHANNEL, question, "white_check_mark")
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30)))
+
+    assert event["status"] == "approved"
+    assert event["decision"]["by"] == ["U0CAROL"]
+
+
+def test_a_reaction_list_cut_short_is_read_in_full(slack_emulator, question):
+    """Slack lists only the first users of a reaction (count stays complete): the rest are read too."""
+    slack_emulator.set_reaction_users_shown(1)
+    policy = AskPolicy(approvers=["U0CAROL"]).to_dict()
+    slack_emulator.act_as("bob").react(CHANNEL, question, "white_check_mark")  # listed, not an approver
+    slack_emulator.act_as("carol").react(CHANNEL, question, "white_check_mark")  # only in the count
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30), policy=policy))
+
+    assert event["status"] == "approved"
+    assert event["decision"]["by"] == ["U0CAROL"]
+    assert slack_emulator.journal.count("reactions.get") >= 1
+
+
+def test_a_garbled_answer_is_retried_not_a_failure(slack_emulator, question):
+    slack_emulator.faults.add("conversations.replies", "truncated", count=2)
+    slack_emulator.faults.add("conversations.history", "truncated", count=2)
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "approve")
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(30)), within=60)
+
+    assert event["status"] == "approved"
+
+
+def test_a_person_removed_from_the_approver_group_no_longer_approves(slack_emulator, question):
+    """Group members are read again before a group member's answer decides."""
+    policy = AskPolicy(approvers=["S0MLLEADS"]).to_dict()
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(3), policy=policy)
+
+    async def main() -> dict:
+        run = asyncio.ensure_future(anext(trigger.run()))
+        carol = slack_emulator.act_as("carol")
+        await asyncio.to_thread(carol.reply, CHANNEL, question, "hmm")  # the group is read for her
+        await until(lambda: slack_emulator.journal.count("usergroups.users.list"), "a first read of the group")
+        await asyncio.to_thread(slack_emulator.set_usergroup_members, "ml-leads", ["alice"])
+        await asyncio.to_thread(carol.reply, CHANNEL, question, "approve")
+        return (await asyncio.wait_for(run, 60)).payload
+
+    event = asyncio.run(main())
+
+    assert event == {"status": "timed_out"}
+    assert slack_emulator.journal.count("usergroups.users.list") >= 2
+
+
+def test_a_rotated_token_is_picked_up_by_a_waiting_ask(slack_emulator, question, monkeypatch):
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(60))
+
+    async def main() -> dict:
+        run = asyncio.ensure_future(anext(trigger.run()))
+        await until(lambda: slack_emulator.journal.count("conversations.replies"), "a first read")
+        env = "AIRFLOW_CONN_SLACK_API_DEFAULT"
+        conn = json.loads(os.environ[env])
+        conn["password"] = await asyncio.to_thread(slack_emulator.rotate_token)
+        monkeypatch.setenv(env, json.dumps(conn))  # the secret store now holds the new token
+        await asyncio.to_thread(slack_emulator.act_as("alice").reply, CHANNEL, question, "approve")
+        return (await asyncio.wait_for(run, 60)).payload
+
+    event = asyncio.run(main())
+
+    assert event["status"] == "approved"
+    assert slack_emulator.journal.count(error="token_revoked") >= 1
