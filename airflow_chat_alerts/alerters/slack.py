@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 200
+# Slack's largest page of history (999; replies allow 1,000): the fewer pages, the fewer rationed calls.
+PAGE_SIZE = 999
 # users.info is tier 4 (100+/min): a few lookups at a time keep a burst of new reactors polite.
 USER_LOOKUP_CONCURRENCY = 4
 # Errors about a channel that exists: its name makes the message clearer than its id alone.
@@ -509,31 +510,47 @@ class SlackAlerter(BaseAlerter):
     async def read_channel(
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None
     ) -> list[MessageSnapshot]:
-        """Every top-level message from ``oldest`` (inclusive) on, oldest first.
+        """Every top-level message from ``oldest`` (inclusive) on, oldest first (see
+        :meth:`read_channel_pages`)."""
+        messages = [snapshot async for page in self.read_channel_pages(channel, oldest=oldest, questions=questions) for snapshot in page]
+        return sorted(messages, key=lambda snapshot: ts_key(snapshot.ts))
+
+    async def read_channel_pages(
+        self, channel: str, *, oldest: str, questions: Collection[str] | None = None
+    ) -> AsyncIterator[list[MessageSnapshot]]:
+        """The top-level messages from ``oldest`` (inclusive) on, a page at a time as Slack returns
+        them (newest first), so a reader can act on each page before the next one is read.
 
         :param questions: the ts of the messages whose reactions matter: only their reactors are
             looked up (None: every message's), so chatter in a busy channel costs no user lookups and
             cannot fail a read.
         """
-        messages = await self._apages(
-            "conversations.history",
-            "messages",
-            channel=channel,
-            oldest=oldest,
-            inclusive=True,
-            include_all_metadata=True,
-        )
         self_id = await self.aself_user_id()
-        with self._parsing("conversations.history", channel):
-            messages.sort(key=lambda msg: ts_key(msg["ts"]))
-            wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
-        await self._complete_reactions(channel, wanted)
-        with self._parsing("conversations.history", channel):
-            reactors = set().union(*(_reactors(msg) for msg in wanted))
-        profiles = await self._people(reactors, self_id)
-        with self._parsing("conversations.history", channel):
-            keep = {id(msg) for msg in wanted}
-            return [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
+        cursor = None
+        while True:
+            data = await self._acall(
+                "conversations.history",
+                channel=channel,
+                oldest=oldest,
+                inclusive=True,
+                include_all_metadata=True,
+                limit=self.page_size,
+                **({"cursor": cursor} if cursor else {}),
+            )
+            with self._parsing("conversations.history", channel):
+                messages = list(data.get("messages") or [])
+                cursor = (data.get("response_metadata") or {}).get("next_cursor")
+                wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
+            await self._complete_reactions(channel, wanted)
+            with self._parsing("conversations.history", channel):
+                reactors = set().union(*(_reactors(msg) for msg in wanted))
+            profiles = await self._people(reactors, self_id)
+            with self._parsing("conversations.history", channel):
+                keep = {id(msg) for msg in wanted}
+                page = [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
+            yield page
+            if not cursor:
+                return
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         data = await self._acall("usergroups.users.list", usergroup=group_id)

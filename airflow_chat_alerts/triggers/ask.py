@@ -31,6 +31,8 @@ with the approver groups read again when a group member's answer decides.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -64,6 +66,16 @@ async def within(awaitable: Awaitable[T], timeout: float) -> T:
         task.cancel()
         raise asyncio.TimeoutError
     return task.result()
+
+
+def shared_policy(data: dict[str, Any]) -> AskPolicy:
+    """The policy of trigger kwargs, parsed once per process for all the asks that share it."""
+    return _parse_policy(json.dumps(data, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_policy(text: str) -> AskPolicy:
+    return AskPolicy.from_dict(json.loads(text))
 
 
 def parse_utc(value: str) -> datetime:
@@ -136,7 +148,7 @@ class ChatAskTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def _wait(self) -> dict[str, Any]:
-        policy = AskPolicy.from_dict(self.policy)
+        policy = shared_policy(self.policy)
         deadline = parse_utc(self.deadline)
         remind_at = parse_utc(self.remind_at) if self.remind_at else None
         give_up = deadline + LAST_READ_LIMIT
@@ -172,8 +184,10 @@ class ChatAskTrigger(BaseTrigger):
                 read_once = True
                 if event is not None:
                     return event
-                if update.read_at >= deadline.timestamp() and update.current:
-                    return {"status": "timed_out"}  # a complete read made after the deadline: no decision
+                if update.read_at >= deadline.timestamp():
+                    if update.current:
+                        return {"status": "timed_out"}  # a complete read made after the deadline: no decision
+                    watch.refresh()  # the replies are an earlier round's copy: read them again
 
     async def check_now(self) -> dict[str, Any] | None:
         """One read without waiting: the event if the question is already decided or past its deadline.
@@ -184,7 +198,7 @@ class ChatAskTrigger(BaseTrigger):
         (None: defer and let the trigger wait) when no read comes through within a poll interval plus
         :data:`REMINDER_READ_GRACE_SECONDS`. Permanent errors are raised.
         """
-        policy = AskPolicy.from_dict(self.policy)
+        policy = shared_policy(self.policy)
         deadline = parse_utc(self.deadline)
         budget = self.poll_interval + REMINDER_READ_GRACE_SECONDS
         async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from airflow_chat_alerts.alerters.base import Answer, MessageRef, MessageSnapshot
+from airflow_chat_alerts.alerters.base import Answer, BaseAlerter, MessageRef, MessageSnapshot
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatPermanentError,
@@ -81,6 +81,10 @@ class QuestionUpdate:
     def answers(self) -> list[Answer]:
         return [*self.snapshot.reactions, *self.replies]
 
+    def same_question(self, other: QuestionUpdate) -> bool:
+        """The question, its reactions and replies read the same as in ``other`` (whenever read)."""
+        return self.snapshot == other.snapshot and self.replies == other.replies and self.current == other.current
+
     @property
     def current(self) -> bool:
         """The whole question, its reactions and every reply's latest text, as of ``read_at``."""
@@ -102,6 +106,7 @@ class QuestionWatch:
         self.poll_interval = poll_interval
         self._read_group = read_group
         self._news = asyncio.Event()
+        self._wanted = True  # the ask wants the next read whatever it holds (its first, a deadline...)
         self._update: QuestionUpdate | None = None
         self._error: BaseException | None = None
         self._groups: dict[str, frozenset[str]] = {}
@@ -134,18 +139,25 @@ class QuestionWatch:
 
     def refresh(self) -> None:
         """Ask for a read of the whole thread (every reply's latest text) as soon as the budget allows."""
+        self._wanted = True
         if self.poller is not None:
             self.poller.refresh(self.ts)
 
     def wake(self, *, deadline: bool = False) -> None:
         """Ask for a read as soon as the budget allows (a reminder or, with ``deadline``, the deadline
         fell due: the read then also makes sure the channel was not archived meanwhile)."""
+        self._wanted = True
         if self.poller is not None:
             self.poller.wake(deadline=deadline)
 
     def deliver(self, update: QuestionUpdate) -> None:
+        """Hand over a read. The ask is woken only when the question changed since the update it last
+        got, or when it asked for a read: thousands of unanswered asks sleep through a round."""
+        changed = self._update is None or not update.same_question(self._update)
         self._update = update
-        self._news.set()
+        if changed or self._wanted:
+            self._wanted = False
+            self._news.set()
 
     def note_error(self, error: Exception) -> None:
         self.last_error = error
@@ -186,14 +198,14 @@ class HistoryStats:
     page_size: float
 
     @classmethod
-    def observe(cls, messages: Sequence[MessageSnapshot], count: CallCount, *, page_cap: int | None) -> HistoryStats:
-        """Stats of a read that returned ``messages`` with the calls in ``count``.
+    def observe(cls, message_ts: Iterable[str], count: CallCount, *, page_cap: int | None) -> HistoryStats:
+        """Stats of a read that returned messages with ``message_ts`` with the calls in ``count``.
 
         :param page_cap: the most messages a page holds for this connection (non-Marketplace: 15).
         """
         pages = max(1, count.calls.get("conversations.history", 0))
         page_size = min(count.page_limit or DEFAULT_PAGE_SIZE, page_cap or math.inf)
-        return cls(tuple(sorted(float(m.ts) for m in messages)), pages, page_size)
+        return cls(tuple(sorted(float(ts) for ts in message_ts)), pages, page_size)
 
     def pages_from(self, oldest: str) -> int:
         """Pages a read from ``oldest`` would take, judging by the last read."""
@@ -214,6 +226,10 @@ def choose_strategy(asks: int, history_pages: float, moved_per_round: float) -> 
 class ChannelPoller:
     """Polls one channel of one connection for every ask waiting there.
 
+    Two tasks share the work: the rounds (the channel's history, or each question on its own when
+    that is cheaper) and a reader of threads, fed by a queue, so neither waits for the other: a backlog
+    of thread reads never delays the next history read, whose budget is separate.
+
     :param connection: the shared client of the connection.
     :param channel: the channel id (as the asks name it).
     :param strategy: ``"auto"`` (by cost), ``"channel"`` (always one history read) or ``"per_ask"``.
@@ -228,7 +244,8 @@ class ChannelPoller:
         self.rounds: Counter[str] = Counter()  # rounds run, by strategy
         self._watches: dict[str, set[QuestionWatch]] = {}
         self._threads: dict[str, ThreadState] = {}
-        self._stale: set[str] = set()  # threads to read whole in the next round
+        self._queue: dict[str, None] = {}  # threads to read, in the order asked (an ordered set)
+        self._queued = asyncio.Event()
         self._history: HistoryStats | None = None
         self._moved_per_round = 0.0
         self._archive_checked = time.monotonic()  # the last look at whether it is archived
@@ -237,6 +254,7 @@ class ChannelPoller:
         self._app_user: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
         connection.pollers.add(self)
 
     # -- membership ------------------------------------------------------------------------------
@@ -253,6 +271,8 @@ class ChannelPoller:
         watch.poller = self
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"chat-alerts poller {self.channel}")
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_threads(), name=f"chat-alerts threads {self.channel}")
         self._wake.set()  # the new ask may want a shorter interval
 
     def remove(self, watch: QuestionWatch) -> None:
@@ -264,12 +284,11 @@ class ChannelPoller:
         if not watches:
             del self._watches[watch.ts]
             self._threads.pop(watch.ts, None)
-            self._stale.discard(watch.ts)
+            self._queue.pop(watch.ts, None)
 
     def refresh(self, ts: str) -> None:
-        """Read the whole thread of ``ts`` in the next round, and start that round now."""
-        self._stale.add(ts)
-        self.wake()
+        """Read the whole thread of ``ts`` (every reply's latest text) as soon as the budget allows."""
+        self._enqueue(ts)
 
     def wake(self, *, deadline: bool = False) -> None:
         """Start the next round without waiting out the interval (the rate budget still paces it)."""
@@ -280,9 +299,11 @@ class ChannelPoller:
     async def aclose(self) -> None:
         """Stop polling (the last ask left)."""
         self.connection.pollers.discard(self)
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait({self._task})  # unlike awaiting it, lets our own cancellation through
+        tasks = {task for task in (self._task, self._reader) if task is not None and not task.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)  # unlike awaiting them, lets our own cancellation through
 
     def fail_all(self, error: BaseException) -> None:
         """Hand ``error`` to every ask waiting here; they leave (the error says why)."""
@@ -291,9 +312,11 @@ class ChannelPoller:
                 watch.fail(error)
         self._watches.clear()
         self._threads.clear()
-        self._stale.clear()
+        self._queue.clear()
+        self._wake.set()
+        self._queued.set()
 
-    # -- the loop ---------------------------------------------------------------------------------
+    # -- the rounds -------------------------------------------------------------------------------
     def interval(self) -> float:
         return min((w.poll_interval for ws in self._watches.values() for w in ws), default=0.0)
 
@@ -313,20 +336,17 @@ class ChannelPoller:
                 attempt += 1
                 retry_in = backoff_delay(attempt, retry_after=err.retry_after)
                 log.warning("Reading channel %s failed (%s); retrying in %.1fs", self.channel, err, retry_in)
-                self._note_error(err)
+                self._note_error(err, self._watches)
             except ChatAlertError as err:
-                if err.code in CONNECTION_ERROR_CODES and await self.connection.reload_credentials(alerter):
-                    log.warning("Connection %r was refused (%s); its credentials changed, reading again", self.connection.conn_id, err.code)
+                if await self._carry_on_after(err, alerter):
                     continue
-                log.error("Reading channel %s failed for good: %s", self.channel, err)
-                self._fail(err)
                 return
             except Exception as err:  # a bug: fail the asks loudly rather than loop on it
                 log.exception("Reading channel %s failed unexpectedly", self.channel)
                 self.fail_all(err)
                 return
             # Sleep until the next round; an ask joining meanwhile may shorten the interval, and an
-            # ask that needs a read now (a deadline, a decision to confirm) ends the sleep.
+            # ask that needs a read now (a deadline, a reminder) ends the sleep.
             while self._watches and (retry_in is not None or not self._due):
                 remaining = started + (self.interval() if retry_in is None else retry_in) - loop.time()
                 if remaining <= 0:
@@ -337,16 +357,23 @@ class ChannelPoller:
                 except asyncio.TimeoutError:
                     break
 
-    def _note_error(self, error: Exception) -> None:
-        for watches in self._watches.values():
-            for watch in watches:
-                watch.note_error(error)
-
-    def _fail(self, error: ChatAlertError) -> None:
+    async def _carry_on_after(self, error: ChatAlertError, alerter: BaseAlerter) -> bool:
+        """A permanent error: True when the connection's credentials changed and reading goes on;
+        otherwise the asks concerned fail (all of the connection's for a credentials error)."""
+        if error.code in CONNECTION_ERROR_CODES and await self.connection.reload_credentials(alerter):
+            log.warning("Connection %r was refused (%s); it has new credentials now", self.connection.conn_id, error.code)
+            return True
+        log.error("Reading channel %s failed for good: %s", self.channel, error)
         if error.code in CONNECTION_ERROR_CODES:
             for poller in list(self.connection.pollers):
                 poller.fail_all(error)
         self.fail_all(error)
+        return False
+
+    def _note_error(self, error: Exception, questions: Iterable[str]) -> None:
+        for ts in questions:
+            for watch in self._watches.get(ts, ()):
+                watch.note_error(error)
 
     def planned_strategy(self) -> Literal["channel", "per_ask"]:
         if self.strategy != "auto":
@@ -382,7 +409,7 @@ class ChannelPoller:
         except ChatPermanentError as err:
             if err.code != "missing_scope":
                 raise
-            self._archive_checked = math.inf  # no channels:read / groups:read: not our business then
+            self._archive_checked = math.inf  # no channels:read / groups:read: archiving goes unnoticed
             log.warning("Cannot tell whether channel %s gets archived (%s); add channels:read", self.channel, err)
             return
         if archived:
@@ -404,8 +431,7 @@ class ChannelPoller:
                 await self._read_question(ts)
             except ChatTransientError as err:
                 transient = err
-                for watch in self._watches.get(ts, ()):
-                    watch.note_error(err)
+                self._note_error(err, [ts])
         if transient is not None:
             raise transient
 
@@ -419,40 +445,45 @@ class ChannelPoller:
                 watch.fail(err)
             self._threads.pop(ts, None)
             return
-        self._stale.discard(ts)
+        self._queue.pop(ts, None)
         self._threads[ts] = ThreadState.of(snapshot, replies, read_at)
         self._deliver(ts, snapshot, read_at)
 
     async def _read_channel(self) -> None:
+        """One history read from the oldest pending question; each page's questions are handed over as
+        the page arrives, and threads that moved are queued for the thread reader."""
         oldest = min(self._watches, key=Decimal)
         read_at = time.time()
-        with counting_calls() as count:
-            messages = await self.connection.alerter.read_channel(
-                self.channel, oldest=oldest, questions=set(self._watches)
-            )
-        self._history = HistoryStats.observe(messages, count, page_cap=self.connection.page_cap)
-        found = {message.ts: message for message in messages}
-        to_read: list[str] = []
+        seen: list[str] = []
         moved = 0
-        # Asks that joined during the read are served too when the read covered their question.
-        for ts in [ts for ts in self._watches if Decimal(ts) >= Decimal(oldest)]:
-            snapshot, state = found.get(ts), self._threads.get(ts)
-            if snapshot is None or (state is not None and state.replaced(snapshot)):
-                to_read.append(ts)  # deleted? a per-message read confirms it before anyone fails
-            elif ts in self._stale and snapshot.reply_count:
-                to_read.append(ts)  # an ask wants every reply's latest text (edits move no thread)
-            elif state is None and snapshot.reply_count:
-                to_read.append(ts)  # first sight of a thread with replies
-            elif state is not None and state.moved(snapshot):
-                to_read.append(ts)
-                moved += 1
-            else:
-                if not snapshot.reply_count:
-                    self._threads[ts] = ThreadState.of(snapshot, (), read_at)
-                    self._stale.discard(ts)
-                self._deliver(ts, snapshot, read_at)
+        with counting_calls() as count:
+            pages = self.connection.alerter.read_channel_pages(self.channel, oldest=oldest, questions=set(self._watches))
+            async for page in pages:
+                for snapshot in page:
+                    seen.append(snapshot.ts)
+                    if snapshot.ts in self._watches:
+                        moved += self._consider(snapshot, read_at)
+        self._history = HistoryStats.observe(seen, count, page_cap=self.connection.page_cap)
         self._moved_per_round += MOVED_SMOOTHING * (moved - self._moved_per_round)
-        await self._read_each(to_read)
+        # Not in the history: deleted? A per-message read confirms it before anyone fails. (Asks that
+        # joined during the read are read on their own once, the same way.)
+        found = set(seen)
+        for ts in [ts for ts in self._watches if ts not in found]:
+            self._enqueue(ts)
+
+    def _consider(self, snapshot: MessageSnapshot, read_at: float) -> int:
+        """Hand over the question as the history shows it, or queue its thread: 1 when it moved."""
+        ts, state = snapshot.ts, self._threads.get(snapshot.ts)
+        if state is not None and state.replaced(snapshot):
+            self._enqueue(ts)  # a deleted thread parent shows as a tombstone by another user
+            return 0
+        if snapshot.reply_count and (state is None or state.moved(snapshot)):
+            self._enqueue(ts)  # first sight of a thread with replies, or new replies
+            return int(state is not None)
+        if not snapshot.reply_count:
+            self._threads[ts] = ThreadState.of(snapshot, (), read_at)
+        self._deliver(ts, snapshot, read_at)
+        return 0
 
     def _deliver(self, ts: str, snapshot: MessageSnapshot, read_at: float) -> None:
         state = self._threads.get(ts)
@@ -460,3 +491,41 @@ class ChannelPoller:
         update = QuestionUpdate(snapshot, replies, read_at, replies_read_at, self._app_user)
         for watch in self._watches.get(ts, ()):
             watch.deliver(update)
+
+    # -- the thread reader ------------------------------------------------------------------------
+    def _enqueue(self, ts: str) -> None:
+        if ts in self._watches:
+            self._queue[ts] = None
+            self._queued.set()
+
+    async def _read_threads(self) -> None:
+        """Read the queued threads one after another, at the pace of the replies budget."""
+        attempt = 0
+        while True:
+            if not self._queue:
+                if not self._watches:
+                    return
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            ts = next(iter(self._queue))
+            alerter = self.connection.alerter
+            try:
+                await self._read_question(ts)
+                attempt = 0
+            except ChatTransientError as err:
+                attempt += 1
+                self._note_error(err, [ts])
+                if ts in self._queue:  # to the back: one thread that fails does not hold the rest
+                    del self._queue[ts]
+                    self._queue[ts] = None
+                delay = backoff_delay(attempt, retry_after=err.retry_after)
+                log.warning("Reading a thread in channel %s failed (%s); retrying in %.1fs", self.channel, err, delay)
+                await asyncio.sleep(delay)
+            except ChatAlertError as err:
+                if not await self._carry_on_after(err, alerter):
+                    return
+            except Exception as err:  # a bug: fail the asks loudly rather than loop on it
+                log.exception("Reading threads in channel %s failed unexpectedly", self.channel)
+                self.fail_all(err)
+                return

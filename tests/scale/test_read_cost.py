@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from airflow_chat_alerts.alerters.base import MessageSnapshot
 from airflow_chat_alerts.triggers.channel_poller import HistoryStats, choose_strategy
 from airflow_chat_alerts.triggers.shared_connection import CallCount
 
 
 def stats(count: int, *, pages: int, limit: int | None = 200, cap: int | None = None) -> HistoryStats:
-    messages = [MessageSnapshot(ts=f"{1700000000 + i}.000100") for i in range(count)]
+    message_ts = [f"{1700000000 + i}.000100" for i in range(count)]
     calls = CallCount()
     calls.calls["conversations.history"] = pages
     calls.page_limit = limit
-    return HistoryStats.observe(messages, calls, page_cap=cap)
+    return HistoryStats.observe(message_ts, calls, page_cap=cap)
 
 
 def test_few_asks_in_a_busy_channel_are_read_one_by_one() -> None:

@@ -33,9 +33,16 @@ def post_questions(emu: Any, count: int, channel: str = "ml-alerts") -> list[str
     return [bot.chat_postMessage(channel=emu.channel_id(channel), text=f"Deploy model {i}?")["ts"] for i in range(count)]
 
 
+async def read(watch: Any) -> QuestionUpdate:
+    """The next read of the question, whether or not it changed (an ask is woken only on a change
+    unless it asks, as the trigger does at a deadline)."""
+    watch.wake()
+    return await watch.next()
+
+
 async def updates(conn_id: str, channel: str, ts: str, count: int, poll: float = 0.2) -> list[QuestionUpdate]:
     async with watch_question(conn_id, channel, ts, poll_interval=poll) as watch:
-        return [await watch.next() for _ in range(count)]
+        return [await read(watch) for _ in range(count)]
 
 
 async def gather(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
@@ -143,12 +150,12 @@ def test_a_429_pauses_the_method_for_every_ask_in_the_process(slack_emulator, sc
 
     async def ask(channel: str, ts: str) -> None:
         async with watch_question(conn_id, channel, ts, poll_interval=0.2) as watch:
-            await watch.next()
+            await read(watch)
             if not armed:
                 armed.append(True)
                 slack_emulator.faults.add("conversations.history", "429", retry_after=retry_after)
             for _ in range(3):
-                await watch.next()
+                await read(watch)
 
     run(gather(*(ask(channel, ts) for channel, ts in asks)))
     history = slack_emulator.journal.calls("conversations.history")
@@ -189,13 +196,13 @@ def test_a_deleted_question_fails_only_its_own_ask(slack_emulator, scale_conn) -
 
     async def ask(ts: str) -> object:
         async with watch_question(conn_id, channel, ts, poll_interval=0.2) as watch:
-            await watch.next()
+            await read(watch)
             await asyncio.sleep(0.3)  # every ask has had its first read
             if ts == kept:
                 await in_thread(slack_emulator.delete_message, "ml-alerts", gone)
                 await in_thread(slack_emulator.delete_message, "ml-alerts", gone_with_thread)
             try:
-                return [(await watch.next()).snapshot.ts for _ in range(3)]
+                return [(await read(watch)).snapshot.ts for _ in range(3)]
             except ChatQuestionDeletedError as err:
                 return err
 
@@ -213,7 +220,7 @@ def test_a_busy_channel_with_few_asks_is_read_per_question(slack_emulator, scale
     channel = slack_emulator.channel_id("ml-alerts")
     oldest = post_questions(slack_emulator, 1)[0]
     alice = slack_emulator.state.user("alice")
-    for i in range(450):  # chatter after the question: history from it spans 3 pages of 200
+    for i in range(2100):  # chatter after the question: history from it spans 3 pages of 999
         slack_emulator.state.post(channel, alice, text=f"training log line {i}")
     newest = post_questions(slack_emulator, 1)[0]
     slack_emulator.journal.clear()
@@ -230,7 +237,8 @@ def test_a_busy_channel_with_few_asks_is_read_per_question(slack_emulator, scale
     assert poller.rounds["per_ask"] >= 3  # ...then two reads per round beat three pages
     journal = slack_emulator.journal
     assert journal.count("conversations.history") == 3
-    assert journal.count("conversations.replies") == 2 * poller.rounds["per_ask"]
+    # Each ask's three later reads were per question (a round begun as they left may read fewer).
+    assert 2 * 3 <= journal.count("conversations.replies") <= 2 * poller.rounds["per_ask"]
 
 
 def test_a_revoked_token_fails_every_ask_of_the_connection(slack_emulator, scale_conn) -> None:
@@ -240,12 +248,12 @@ def test_a_revoked_token_fails_every_ask_of_the_connection(slack_emulator, scale
 
     async def ask(channel: str, ts: str) -> object:
         async with watch_question(conn_id, channel, ts, poll_interval=0.2) as watch:
-            await watch.next()
+            await read(watch)
             await asyncio.sleep(0.3)
             slack_emulator.revoke_token(slack_emulator.bot_token)
             try:
                 while True:
-                    await watch.next()
+                    await read(watch)
             except ChatPermanentError as err:
                 return err
 
@@ -282,7 +290,7 @@ def test_each_event_loop_gets_its_own_session(slack_emulator, scale_conn) -> Non
 
     async def main() -> None:
         async with watch_question(conn_id, channel, question, poll_interval=0.2) as watch:
-            await watch.next()
+            await read(watch)
             sessions.append(active_connections()[conn_id].session)
 
     run(main())
