@@ -38,6 +38,11 @@ ALL_SCOPES = (
 )
 
 
+def default_app_token(app_id: str) -> str:
+    """The app-level token an app gets unless the workspace names one."""
+    return f"xapp-1-{app_id}-emulator"
+
+
 def _slug_id(prefix: str, name: str) -> str:
     return prefix + "0" + re.sub(r"[^A-Z0-9]", "", name.upper())[:10]
 
@@ -113,6 +118,9 @@ class Workspace:
     :param domain: the workspace's subdomain (used in permalinks and ``auth.test``).
     :param app_id: id of the app whose bot token the code under test uses.
     :param app_bot: name of that app's bot user.
+    :param app_token: the app-level token (``xapp-…``) that opens Socket Mode connections
+        (default: derived from ``app_id``).
+    :param app_token_scopes: that token's scopes.
     """
 
     team_id: str
@@ -123,8 +131,12 @@ class Workspace:
     users: tuple[User, ...]
     usergroups: tuple[UserGroup, ...] = ()
     channels: tuple[Channel, ...] = ()
+    app_token: str = ""
+    app_token_scopes: frozenset[str] = frozenset({"connections:write"})
 
     def __post_init__(self) -> None:
+        if not self.app_token:
+            object.__setattr__(self, "app_token", default_app_token(self.app_id))
         names = [u.name for u in self.users]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate user names in workspace: {names}")
@@ -263,6 +275,8 @@ class Workspace:
             users=tuple(users),
             usergroups=groups,
             channels=tuple(channels),
+            app_token=app.get("app_token", default_app_token(app_id)),
+            app_token_scopes=frozenset(app.get("app_token_scopes", ("connections:write",))),
         )
 
     def with_scopes(self, user: str, scopes: list[str] | tuple[str, ...] | frozenset[str]) -> Workspace:
