@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,9 +21,9 @@ from airflow_chat_alerts.testing.app import Backend, build_app
 from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.faults import Faults
 from airflow_chat_alerts.testing.journal import Journal
-from airflow_chat_alerts.testing.events import block_actions_payload
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
-from airflow_chat_alerts.testing.socket_mode import ClickFailed, SocketHub
+from airflow_chat_alerts.testing.socket_controls import ButtonClicks, SocketModeControls
+from airflow_chat_alerts.testing.socket_mode import SocketHub
 from airflow_chat_alerts.testing.state import State
 from airflow_chat_alerts.testing.transcript import render_transcript
 from airflow_chat_alerts.testing.workspace import Workspace
@@ -34,10 +32,8 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
     from slack_sdk.web.async_client import AsyncWebClient
 
-T = TypeVar("T")
 
-
-class SlackEmulator:
+class SlackEmulator(SocketModeControls):
     """A stateful Slack Web API emulator.
 
     :param workspace: a `Workspace`, a path to a workspace JSON file, or None for `Workspace.default()`.
@@ -199,11 +195,6 @@ class SlackEmulator:
     def app_id(self) -> str:
         return self.workspace.app_id
 
-    @property
-    def app_token(self) -> str:
-        """The app-level token (``xapp-…``) that opens Socket Mode connections."""
-        return self.workspace.app_token
-
     def token_for(self, user: str) -> str:
         """Token acting as ``user`` (name or id)."""
         return self.workspace.user(user).token
@@ -277,79 +268,6 @@ class SlackEmulator:
         with self.state.lock:
             self.state.webhook_for(self.channel_id(channel)).revoked = True
 
-    # --- Socket Mode --------------------------------------------------------------------------------
-
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """Run ``coro`` on the emulator's loop and wait for its result (from another thread)."""
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("the Slack emulator is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def configure_sockets(self, *, ack_timeout: float = 3.0, seed: int | None = None) -> None:
-        """Socket Mode settings until the next `reset()`: how long Slack waits for an ack (real
-        seconds; Slack's is 3 s), and a seed making the choice of connection per envelope repeatable.
-        Also disarms the ack and connection faults below."""
-        self.sockets.configure(ack_timeout=ack_timeout, seed=seed)
-
-    def open_sockets(self) -> int:
-        """How many Socket Mode connections the app holds now."""
-        return len(self.sockets.live())
-
-    def wait_for_sockets(self, count: int, timeout: float = 15.0) -> None:
-        """Wait until the app holds exactly ``count`` connections (raises TimeoutError after ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        while self.open_sockets() != count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {timeout} s for {count} open sockets; {self.open_sockets()} are open")
-            time.sleep(0.02)
-
-    def drop_sockets(self, count: int | None = None, *, abrupt: bool = False) -> int:
-        """Close ``count`` of the app's sockets from the server side (oldest first; None: all);
-        ``abrupt``: cut the TCP connection without a close frame. Returns how many were closed."""
-        return self._run(self.sockets.drop(count, abrupt=abrupt))
-
-    def send_disconnect(
-        self, reason: str = "refresh_requested", *, count: int | None = None, close_after: float | None = None
-    ) -> int:
-        """Send Slack's ``disconnect`` message (``warning``, ``refresh_requested`` or ``link_disabled``)
-        to ``count`` sockets (None: all). Unless ``reason`` is ``warning``, the server closes each of
-        them ``close_after`` seconds later (default 10) if the client has not left by then."""
-        return self._run(self.sockets.disconnect(reason, count, close_after))
-
-    def lose_acks(self, count: int = 1) -> None:
-        """The next ``count`` acks the app sends are lost on the way (as if never sent)."""
-        self.sockets.lost_acks += count
-
-    def delay_acks(self, seconds: float) -> None:
-        """Every ack reaches Slack ``seconds`` late from now on (0: on time again)."""
-        self.sockets.ack_delay = float(seconds)
-
-    def refuse_sockets(self, count: int = 1) -> None:
-        """The next ``count`` websocket handshakes are refused with HTTP 503 (the ticket stays valid).
-        To make ``apps.connections.open`` itself fail, arm a fault on it (``faults.add``)."""
-        self.sockets.refused_connections += count
-
-    def ephemeral_messages(self, user: str, channel: str | None = None) -> list[dict[str, Any]]:
-        """The ephemeral messages shown to ``user`` (name or id), oldest first, optionally in one channel."""
-        user_id = self.user_id(user)
-        channel_id = self.channel_id(channel) if channel else None
-        with self.state.lock:
-            shown = [dict(m) for m in self.state.ephemeral.get(user_id, [])]
-        return [m for m in shown if channel_id is None or m["channel"] == channel_id]
-
-    def _click_payload(self, user: str, channel: str, ts: str, action_id: str, value: str | None) -> dict[str, Any]:
-        state = self.state
-        person = self.workspace.user(user)
-        with state.lock:
-            ch = state.channels[self.channel_id(channel)]
-            msg = ch.messages.get(ts)
-            if msg is None or msg.tombstone:
-                raise KeyError(f"no message {ts} in {channel}")
-            if ch.is_private and person.id not in ch.members:
-                raise PermissionError(f"{person.name} cannot see {channel}")
-            return block_actions_payload(state, ch, msg, person, action_id, value, self.root_url)
-
     # --- inspection ---------------------------------------------------------------------------------
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
@@ -373,7 +291,7 @@ class SlackEmulator:
             return render_transcript(self.state, self.channel_id(channel))
 
 
-class Actor:
+class Actor(ButtonClicks):
     """A user acting through the Web API (``emu.act_as("alice")``); channels by name or id."""
 
     def __init__(self, emulator: SlackEmulator, user: str) -> None:
@@ -403,33 +321,3 @@ class Actor:
 
     def delete(self, channel: str, ts: str) -> None:
         self.client.chat_delete(channel=self._channel(channel), ts=ts)
-
-    def click(self, channel: str, message_ts: str, action_id: str, *, value: str | None = None) -> dict[str, Any]:
-        """Click the button ``action_id`` (and ``value``, if several share it) on a message: Slack sends
-        a ``block_actions`` interaction to one socket of the app and waits for its ack. Blocks until
-        then; from a coroutine, use `click_async`.
-
-        :returns: the ``block_actions`` payload that was acknowledged.
-        :raises ClickFailed: no socket was open (at once), or none acknowledged within the ack timeout;
-            nothing is delivered later, and clicking again is a new interaction.
-        :raises ButtonNotFound: the message has no such button.
-        """
-        payload = self.emulator._click_payload(self.user, channel, message_ts, action_id, value)
-        outcome = self.emulator._run(self.emulator.sockets.interact(payload))
-        if outcome != "acknowledged":
-            raise ClickFailed(outcome, payload)
-        return payload
-
-    async def click_async(
-        self, channel: str, message_ts: str, action_id: str, *, value: str | None = None
-    ) -> dict[str, Any]:
-        """`click` for a caller running on an event loop (which keeps running meanwhile)."""
-        payload = self.emulator._click_payload(self.user, channel, message_ts, action_id, value)
-        loop = self.emulator._loop
-        if loop is None:
-            raise RuntimeError("the Slack emulator is not running")
-        delivery = asyncio.run_coroutine_threadsafe(self.emulator.sockets.interact(payload), loop)
-        outcome = await asyncio.wrap_future(delivery)
-        if outcome != "acknowledged":
-            raise ClickFailed(outcome, payload)
-        return payload

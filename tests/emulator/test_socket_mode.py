@@ -192,6 +192,42 @@ def test_replies_and_reactions_arrive_as_events_in_channels_the_app_is_in(slack_
     assert len(slack_emulator.journal.calls("socket.ack", error=None)) == 6
 
 
+def test_deleting_a_thread_parent_with_replies_is_a_change_to_a_tombstone(slack_emulator):
+    alice = slack_emulator.act_as("alice")
+    parent = alice.post("ml-private", "question")
+    alice.reply("ml-private", parent, "answer")
+
+    async def scenario():
+        async with App(slack_emulator) as app:
+            await until(lambda: app.messages, "hello")
+            await in_thread(alice.delete, "ml-private", parent)
+            await until(lambda: app.events(), "the event")
+            return app.events()
+
+    [event] = asyncio.run(scenario())
+    assert event["subtype"] == "message_changed" and event["channel_type"] == "group"
+    assert event["message"]["subtype"] == "tombstone" and event["previous_message"]["text"] == "question"
+
+
+def test_revoking_the_app_token_closes_its_sockets(slack_emulator):
+    async def scenario():
+        app = App(slack_emulator)
+        app.client.auto_reconnect_enabled = app.client.default_auto_reconnect_enabled = False
+        await app.client.connect()
+        try:
+            await until(lambda: app.messages, "hello")
+            await in_thread(slack_emulator.revoke_token, slack_emulator.app_token)
+            await until(lambda: slack_emulator.open_sockets() == 0, "the socket to close")
+            with pytest.raises(SlackApiError) as info:
+                await app.client.web_client.apps_connections_open(app_token=slack_emulator.app_token)
+            return info.value.response["error"]
+        finally:
+            await app.__aexit__()
+
+    assert asyncio.run(scenario()) == "token_revoked"
+    assert slack_emulator.journal.calls("socket.close")[0].args["by"] == "server"
+
+
 def test_events_are_not_delivered_while_no_socket_is_open(slack_emulator):
     slack_emulator.act_as("alice").post("ml-alerts", "nobody listens")
 
