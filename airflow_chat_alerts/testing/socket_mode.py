@@ -167,15 +167,16 @@ class SocketHub:
                                     "debug_info": {"host": HOST}})
             await ws.close()
             return ws
-        self._connections.append(conn)
-        self._record("socket.open", {"connection": conn.id, "num_connections": len(self.live(app_id))})
+        count = len(self.live(app_id)) + 1
+        self._record("socket.open", {"connection": conn.id, "num_connections": count})
         try:
             await ws.send_json({
                 "type": "hello",
-                "num_connections": len(self.live(app_id)),
+                "num_connections": count,
                 "debug_info": {"host": HOST, "build_number": 1, "approximate_connection_time": CONNECTION_TIME},
                 "connection_info": {"app_id": app_id},
             })
+            self._connections.append(conn)  # after hello: no envelope may come before it
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     self._received(conn, msg.data)
