@@ -18,8 +18,10 @@ from airflow_chat_alerts.lazy_exports import lazy_getattr
 if TYPE_CHECKING:
     from airflow_chat_alerts.testing.clock import Clock
     from airflow_chat_alerts.testing.emulator import Actor, SlackEmulator
+    from airflow_chat_alerts.testing.events import ButtonNotFound
     from airflow_chat_alerts.testing.faults import Faults
     from airflow_chat_alerts.testing.journal import Call, Journal
+    from airflow_chat_alerts.testing.socket_mode import ClickFailed
     from airflow_chat_alerts.testing.workspace import Channel, User, UserGroup, Workspace
 
 _EXPORTS = {
@@ -33,6 +35,8 @@ _EXPORTS = {
     "Faults": "airflow_chat_alerts.testing.faults",
     "Journal": "airflow_chat_alerts.testing.journal",
     "Call": "airflow_chat_alerts.testing.journal",
+    "ClickFailed": "airflow_chat_alerts.testing.socket_mode",
+    "ButtonNotFound": "airflow_chat_alerts.testing.events",
 }
 
 __all__ = list(_EXPORTS)

@@ -22,6 +22,7 @@ from airflow_chat_alerts.testing.faults import Fault, Faults
 from airflow_chat_alerts.testing.journal import Call, Journal
 from airflow_chat_alerts.testing.methods import METHODS, Request, SlackError, parse_blocks
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
+from airflow_chat_alerts.testing.socket_mode import OPEN_METHOD, SocketHub
 from airflow_chat_alerts.testing.state import State
 from airflow_chat_alerts.testing.workspace import Workspace
 
@@ -37,6 +38,7 @@ class Backend:
     journal: Journal
     state: State
     root_url: str = ""
+    sockets: SocketHub | None = None
 
 
 class _BadRequest(Exception):
@@ -144,7 +146,7 @@ def build_app(backend: Backend) -> web.Application:
                 return response
 
         handler = METHODS.get(method)
-        if handler is None:
+        if handler is None and not (backend.sockets is not None and method == OPEN_METHOD):
             journal(method, args, 200, "unknown_method", None, request.method, arrived)
             return _json({"ok": False, "error": "unknown_method", "req_method": method})
         if not token:
@@ -153,6 +155,11 @@ def build_app(backend: Backend) -> web.Application:
         if token in state.revoked:
             journal(method, args, 200, "token_revoked", None, request.method, arrived)
             return _json({"ok": False, "error": "token_revoked"})
+        if backend.sockets is not None and backend.sockets.handles(method, str(token)):
+            status, body, headers = backend.sockets.web_call(method, str(token), state)
+            app_id = backend.workspace.app_id if str(token) == backend.workspace.app_token else None
+            journal(method, args, status, body.get("error"), app_id, request.method, arrived)
+            return _json(body, status, headers)
         actor = state.tokens.get(str(token))
         if actor is None or actor.deleted:
             journal(method, args, 200, "invalid_auth", None, request.method, arrived)
@@ -274,4 +281,6 @@ def build_app(backend: Backend) -> web.Application:
     app.router.add_route("*", "/api/{method}", api)
     app.router.add_post("/services/{team}/{hook}/{secret}", webhook)
     app.router.add_post("/upload/v1/{file_id}", upload)
+    if backend.sockets is not None:
+        app.router.add_get("/link/", backend.sockets.websocket)
     return app

@@ -23,6 +23,9 @@ from airflow_chat_alerts.testing.faults import Faults
 from airflow_chat_alerts.testing.journal import Journal
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
 from airflow_chat_alerts.testing.state import REACTION_USERS_SHOWN, State
+from airflow_chat_alerts.testing.socket_controls import ButtonClicks, SocketModeControls
+from airflow_chat_alerts.testing.socket_mode import SocketHub
+
 from airflow_chat_alerts.testing.transcript import render_transcript
 from airflow_chat_alerts.testing.workspace import Workspace
 
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
 
-class SlackEmulator:
+class SlackEmulator(SocketModeControls):
     """A stateful Slack Web API emulator.
 
     :param workspace: a `Workspace`, a path to a workspace JSON file, or None for `Workspace.default()`.
@@ -71,6 +74,9 @@ class SlackEmulator:
         )
         self._reaction_users_shown = reaction_users_shown
         self.set_reaction_users_shown(reaction_users_shown)
+        self.sockets = SocketHub(workspace, self.clock, self.journal, self.rate_limits)
+        self._backend.sockets = self.sockets
+        self.sockets.events.watch(self._backend.state)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[str, Any] = {}
@@ -107,6 +113,7 @@ class SlackEmulator:
             loop.run_until_complete(site.start())
             self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             self._backend.root_url = f"http://{self._host}:{self._port}/"
+            self.sockets.root_url, self.sockets.loop = f"ws://{self._host}:{self._port}/", loop
         except BaseException as err:  # report any start failure to the starting thread
             failure.append(err)
             loop.run_until_complete(runner.cleanup())
@@ -148,8 +155,13 @@ class SlackEmulator:
         self.rate_limits.set_profile(self._initial[0])
         self.rate_limits.marketplace = True
         self.clock.resync(self._initial[1])
+        if self._loop is not None:
+            self._run(self.sockets.reset())
+        else:
+            self.sockets.configure()
         self._backend.state = State(self.workspace, self.clock)
         self.set_reaction_users_shown(self._reaction_users_shown)
+        self.sockets.events.watch(self._backend.state)
 
     # --- addresses and identities -------------------------------------------------------------------
 
@@ -240,9 +252,11 @@ class SlackEmulator:
         self.rate_limits.marketplace = listed
 
     def revoke_token(self, token: str) -> None:
-        """Every later call with ``token`` answers ``token_revoked``."""
+        """Every later call with ``token`` answers ``token_revoked`` (the app token: its sockets close)."""
         with self.state.lock:
             self.state.revoked.add(token)
+        if token == self.app_token and self._loop is not None:
+            self._run(self.sockets.drop())
 
     def rotate_token(self, user: str | None = None) -> str:
         """Revoke the current token of ``user`` (default: the app's bot) and issue a new one for the same
@@ -311,7 +325,7 @@ class SlackEmulator:
             return render_transcript(self.state, self.channel_id(channel))
 
 
-class Actor:
+class Actor(ButtonClicks):
     """A user acting through the Web API (``emu.act_as("alice")``); channels by name or id."""
 
     def __init__(self, emulator: SlackEmulator, user: str) -> None:

@@ -324,6 +324,31 @@ def chat_get_permalink(req: Request) -> dict[str, Any]:
     return {"channel": ch.id, "permalink": req.state.permalink(ch, msg)}
 
 
+def chat_post_ephemeral(req: Request) -> dict[str, Any]:
+    """A message only ``user`` sees: kept per user (`State.ephemeral`), never in the channel's history."""
+    req.need("chat:write")
+    ch = req.writable_channel()
+    recipient = req.state.users.get(str(req.get("user", "")))
+    if recipient is None or recipient.id not in ch.members:
+        raise SlackError("user_not_in_channel")
+    text, blocks, has_content = message_body(req)
+    if not has_content:
+        raise SlackError("no_text")
+    if len(text) > MAX_TEXT:
+        raise SlackError("msg_too_long")
+    ts = req.state.new_ts()
+    message: dict[str, Any] = {"type": "message", "channel": ch.id, "user": req.actor.id,
+                               "text": text, "ts": ts}
+    if blocks:
+        message["blocks"] = blocks
+    if req.get("thread_ts") is not None:
+        message["thread_ts"] = str(req.get("thread_ts"))
+    if req.actor.is_bot:
+        message["bot_id"], message["app_id"] = req.actor.bot_id, req.actor.app_id
+    req.state.ephemeral.setdefault(recipient.id, []).append(message)
+    return {"message_ts": ts}
+
+
 def _limit(req: Request, default: int, maximum: int) -> int:
     limit = req.integer("limit", default)
     if limit < 1:
@@ -633,6 +658,7 @@ METHODS: dict[str, Handler] = {
     "chat.update": chat_update,
     "chat.delete": chat_delete,
     "chat.getPermalink": chat_get_permalink,
+    "chat.postEphemeral": chat_post_ephemeral,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "conversations.info": conversations_info,

@@ -29,6 +29,7 @@ PROFILES = {"realistic": 1.0, "generous": 100.0}
 
 # Tier per method (from the reference data); chat.postMessage is paced per channel instead.
 METHOD_TIERS = {
+    "apps.connections.open": "t1",
     "auth.test": "t5",
     "chat.delete": "t3",
     "chat.getPermalink": "t5",

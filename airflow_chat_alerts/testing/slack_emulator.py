@@ -4,7 +4,7 @@
     chat-alerts-slack-emulator --port 8765
 
 Prints the base URL (for slack_sdk's ``base_url`` or a connection's ``base_url`` extra), the tokens
-of the seeded users, and an incoming webhook URL per channel.
+of the seeded users, the app-level token, and an incoming webhook URL per channel.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     for user in ws.users:
         role = "app bot" if user.name == ws.app_bot else ("bot" if user.is_bot else "user")
         print(f"  {user.name:<16} {user.id:<14} {role:<8} {user.token}")
+    print(f"app-level token (Socket Mode): {ws.app_token}")
     print("channels:")
     for ch in ws.channels:
         print(f"  #{ch.name:<15} {ch.id:<14} webhook: {emulator.webhook_url(ch.name)}")

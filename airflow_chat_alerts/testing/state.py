@@ -11,6 +11,7 @@ import copy
 import hashlib
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,9 @@ class State:
         self.usergroup_members: dict[str, list[str]] = {
             g.id: [workspace.user(u).id for u in g.users] for g in workspace.usergroups
         }
+        self.ephemeral: dict[str, list[dict[str, Any]]] = {}  # user id -> messages only they saw
+        # Called under the lock after each change to a message (events.py turns them into events).
+        self.observers: list[Callable[..., None]] = []
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         created = int(clock.now()) - 86400
@@ -220,6 +224,7 @@ class State:
             ch.messages[msg.ts] = msg
             if msg.is_reply:
                 ch.threads.setdefault(msg.thread_ts or "", []).append(msg.ts)
+            self._notify("posted", ch, msg)
             return msg
 
     def update(
@@ -234,6 +239,7 @@ class State:
     ) -> Message:
         with self.lock:
             msg = self.channels[channel].messages[ts]
+            previous = self.render(self.channels[channel], msg) if self.observers else None
             if text is not None:
                 msg.text = text
             if blocks is not None:
@@ -241,6 +247,7 @@ class State:
             if metadata is not None:
                 msg.metadata = metadata
             msg.edited = {"user": editor.id, "ts": self.new_ts()}
+            self._notify("changed", self.channels[channel], msg, previous=previous)
             return msg
 
     def delete(self, channel: str, ts: str) -> bool:
@@ -250,6 +257,7 @@ class State:
             msg = ch.messages.get(ts)
             if msg is None or msg.tombstone:
                 return False
+            previous = self.render(ch, msg) if self.observers else None
             if not msg.is_reply and ch.replies(ts):
                 msg.tombstone = True
                 msg.subtype = "tombstone"
@@ -258,6 +266,7 @@ class State:
                 msg.bot_id = msg.app_id = None
                 msg.reactions.clear()
                 msg.edited = None
+                self._notify("changed", ch, msg, previous=previous)
             else:
                 del ch.messages[ts]
                 if msg.is_reply:
@@ -265,6 +274,7 @@ class State:
                     parent = ch.messages.get(msg.thread_ts or "")
                     if parent is not None and parent.tombstone and not ch.replies(parent.ts):
                         del ch.messages[parent.ts]
+                self._notify("deleted", ch, msg, previous=previous)
             return True
 
     def react(self, channel: str, ts: str, user_id: str, name: str) -> bool:
@@ -274,6 +284,8 @@ class State:
             if user_id in users:
                 return False
             users.append(user_id)
+            self._notify("reaction_added", self.channels[channel], self.channels[channel].messages[ts],
+                         user=user_id, reaction=canonical_emoji(name))
             return True
 
     def unreact(self, channel: str, ts: str, user_id: str, name: str) -> bool:
@@ -285,6 +297,8 @@ class State:
             reactions[name].remove(user_id)
             if not reactions[name]:
                 del reactions[name]
+            self._notify("reaction_removed", self.channels[channel], self.channels[channel].messages[ts],
+                         user=user_id, reaction=name)
             return True
 
     def archive(self, channel: str, user: User) -> Message:
@@ -312,6 +326,9 @@ class State:
         """The token that acts as ``user`` now (its seeded one until rotated)."""
         with self.lock:
             return next((t for t, u in self.tokens.items() if u.id == user.id), user.token)
+    def _notify(self, change: str, channel: ChannelState, msg: Message, **details: Any) -> None:
+        for observer in self.observers:
+            observer(change, channel, msg, **details)
 
     def webhook_for(self, channel: str) -> Webhook:
         return next(h for h in self.webhooks.values() if h.channel == channel)

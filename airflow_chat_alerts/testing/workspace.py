@@ -38,6 +38,11 @@ ALL_SCOPES = (
 )
 
 
+def default_app_token(app_id: str) -> str:
+    """The app-level token an app gets unless the workspace names one."""
+    return f"xapp-1-{app_id}-emulator"
+
+
 def _slug_id(prefix: str, name: str) -> str:
     return prefix + "0" + re.sub(r"[^A-Z0-9]", "", name.upper())[:10]
 
@@ -122,6 +127,9 @@ class Workspace:
     :param app_id: id of the app whose bot token the code under test uses.
     :param app_bot: name of that app's bot user.
     :param emoji: the workspace's custom emoji names (valid reaction names besides Slack's standard ones).
+    :param app_token: the app-level token (``xapp-…``) that opens Socket Mode connections
+        (default: derived from ``app_id``).
+    :param app_token_scopes: that token's scopes.
     """
 
     team_id: str
@@ -133,8 +141,12 @@ class Workspace:
     usergroups: tuple[UserGroup, ...] = ()
     channels: tuple[Channel, ...] = ()
     emoji: tuple[str, ...] = ()
+    app_token: str = ""
+    app_token_scopes: frozenset[str] = frozenset({"connections:write"})
 
     def __post_init__(self) -> None:
+        if not self.app_token:
+            object.__setattr__(self, "app_token", default_app_token(self.app_id))
         names = [u.name for u in self.users]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate user names in workspace: {names}")
@@ -278,6 +290,8 @@ class Workspace:
             usergroups=groups,
             channels=tuple(channels),
             emoji=tuple(str(name).strip(":") for name in data.get("emoji", [])),
+            app_token=app.get("app_token", default_app_token(app_id)),
+            app_token_scopes=frozenset(app.get("app_token_scopes", ("connections:write",))),
         )
 
     def with_scopes(self, user: str, scopes: list[str] | tuple[str, ...] | frozenset[str]) -> Workspace:

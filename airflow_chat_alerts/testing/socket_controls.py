@@ -1,0 +1,152 @@
+"""The test-facing side of Socket Mode: what `SlackEmulator` and `Actor` offer on top of the Web API
+(mixed into them), so a test can watch and break the app's sockets and click buttons as a person.
+
+The hub itself (socket_mode.py) lives on the emulator's event loop; these methods are called from the
+test's thread (or from a coroutine on another loop, for `click_async`) and hand work to that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_chat_alerts.testing.events import block_actions_payload
+from airflow_chat_alerts.testing.socket_mode import ClickFailed, SocketHub
+from airflow_chat_alerts.testing.workspace import Workspace
+
+if TYPE_CHECKING:
+    from airflow_chat_alerts.testing.emulator import SlackEmulator
+    from airflow_chat_alerts.testing.state import State
+
+T = TypeVar("T")
+
+
+class SocketModeControls:
+    """Socket Mode controls and inspection of `SlackEmulator` (its ``sockets`` hub, ``_loop``)."""
+
+    sockets: SocketHub
+    workspace: Workspace
+    _loop: asyncio.AbstractEventLoop | None
+
+    if TYPE_CHECKING:  # provided by SlackEmulator
+        state: State
+        root_url: str
+
+        def channel_id(self, channel: str) -> str: ...
+
+        def user_id(self, user: str) -> str: ...
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token (``xapp-…``) that opens Socket Mode connections."""
+        return self.workspace.app_token
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the emulator's loop and wait for its result (from another thread)."""
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("the Slack emulator is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def configure_sockets(self, *, ack_timeout: float = 3.0, seed: int | None = None) -> None:
+        """Socket Mode settings until the next `reset()`: how long Slack waits for an ack (real
+        seconds; Slack's is 3 s), and a seed making the choice of connection per envelope repeatable.
+        Also disarms the ack and connection faults below."""
+        self.sockets.configure(ack_timeout=ack_timeout, seed=seed)
+
+    def open_sockets(self) -> int:
+        """How many Socket Mode connections the app holds now."""
+        return len(self.sockets.live())
+
+    def wait_for_sockets(self, count: int, timeout: float = 15.0) -> None:
+        """Wait until the app holds exactly ``count`` connections (raises TimeoutError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while self.open_sockets() != count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout} s for {count} open sockets; {self.open_sockets()} are open")
+            time.sleep(0.02)
+
+    def drop_sockets(self, count: int | None = None, *, abrupt: bool = False) -> int:
+        """Close ``count`` of the app's sockets from the server side (oldest first; None: all);
+        ``abrupt``: cut the TCP connection without a close frame. Returns how many were closed."""
+        return self._run(self.sockets.drop(count, abrupt=abrupt))
+
+    def send_disconnect(
+        self, reason: str = "refresh_requested", *, count: int | None = None, close_after: float | None = None
+    ) -> int:
+        """Send Slack's ``disconnect`` message (``warning``, ``refresh_requested`` or ``link_disabled``)
+        to ``count`` sockets (None: all). Unless ``reason`` is ``warning``, the server closes each of
+        them ``close_after`` seconds later (default 10) if the client has not left by then."""
+        return self._run(self.sockets.disconnect(reason, count, close_after))
+
+    def lose_acks(self, count: int = 1) -> None:
+        """The next ``count`` acks the app sends are lost on the way (as if never sent)."""
+        self.sockets.lost_acks += count
+
+    def delay_acks(self, seconds: float) -> None:
+        """Every ack reaches Slack ``seconds`` late from now on (0: on time again)."""
+        self.sockets.ack_delay = float(seconds)
+
+    def refuse_sockets(self, count: int = 1) -> None:
+        """The next ``count`` websocket handshakes are refused with HTTP 503 (the ticket stays valid).
+        To make ``apps.connections.open`` itself fail, arm a fault on it (``faults.add``)."""
+        self.sockets.refused_connections += count
+
+    def ephemeral_messages(self, user: str, channel: str | None = None) -> list[dict[str, Any]]:
+        """The ephemeral messages shown to ``user`` (name or id), oldest first, optionally in one channel."""
+        user_id = self.user_id(user)
+        channel_id = self.channel_id(channel) if channel else None
+        with self.state.lock:
+            shown = [dict(m) for m in self.state.ephemeral.get(user_id, [])]
+        return [m for m in shown if channel_id is None or m["channel"] == channel_id]
+
+    def _click_payload(self, user: str, channel: str, ts: str, action_id: str, value: str | None) -> dict[str, Any]:
+        state = self.state
+        person = self.workspace.user(user)
+        with state.lock:
+            ch = state.channels[self.channel_id(channel)]
+            msg = ch.messages.get(ts)
+            if msg is None or msg.tombstone:
+                raise KeyError(f"no message {ts} in {channel}")
+            if ch.is_private and person.id not in ch.members:
+                raise PermissionError(f"{person.name} cannot see {channel}")
+            return block_actions_payload(state, ch, msg, person, action_id, value, self.root_url)
+
+
+class ButtonClicks:
+    """What a person does with buttons (mixed into `Actor`)."""
+
+    emulator: SlackEmulator
+    user: str
+
+    def click(self, channel: str, message_ts: str, action_id: str, *, value: str | None = None) -> dict[str, Any]:
+        """Click the button ``action_id`` (and ``value``, if several share it) on a message: Slack sends
+        a ``block_actions`` interaction to one socket of the app and waits for its ack. Blocks until
+        then; from a coroutine, use `click_async`.
+
+        :returns: the ``block_actions`` payload that was acknowledged.
+        :raises ClickFailed: no socket was open (at once), or none acknowledged within the ack timeout;
+            nothing is delivered later, and clicking again is a new interaction.
+        :raises ButtonNotFound: the message has no such button.
+        """
+        payload = self.emulator._click_payload(self.user, channel, message_ts, action_id, value)
+        return _clicked(self.emulator._run(self.emulator.sockets.interact(payload)), payload)
+
+    async def click_async(
+        self, channel: str, message_ts: str, action_id: str, *, value: str | None = None
+    ) -> dict[str, Any]:
+        """`click` for a caller running on an event loop (which keeps running meanwhile)."""
+        payload = self.emulator._click_payload(self.user, channel, message_ts, action_id, value)
+        loop = self.emulator._loop
+        if loop is None:
+            raise RuntimeError("the Slack emulator is not running")
+        delivery = asyncio.run_coroutine_threadsafe(self.emulator.sockets.interact(payload), loop)
+        return _clicked(await asyncio.wrap_future(delivery), payload)
+
+
+def _clicked(outcome: str, payload: dict[str, Any]) -> dict[str, Any]:
+    if outcome != "acknowledged":
+        raise ClickFailed(outcome, payload)
+    return payload
