@@ -49,17 +49,21 @@ class ChatAlerterHook(BaseHook):
         """The alerter for this connection (sync: workers and callbacks)."""
         return self._alerter(self._connection())
 
-    async def aget_connection(self) -> Connection:
+    @classmethod
+    async def aget_connection(cls, conn_id: str) -> Connection:
         """The Airflow connection, looked up without blocking the event loop (the triggerer).
 
+        Same signature as Airflow's ``BaseHook.aget_connection`` (a classmethod taking the id).
+
+        :param conn_id: the connection id.
         :raises ChatConfigError: the connection is not defined.
         """
         from airflow.providers.common.compat.connection import get_async_connection
 
         try:
-            return await get_async_connection(self.chat_conn_id)
+            return await get_async_connection(conn_id)
         except Exception as err:
-            raise self._not_found(err) from err
+            raise _not_found(conn_id, err) from err
 
     async def aget_alerter(
         self, *, session: aiohttp.ClientSession | None = None, conn: Connection | None = None
@@ -69,7 +73,7 @@ class ChatAlerterHook(BaseHook):
         :param session: an aiohttp session the alerter's async client shares (not closed by it).
         :param conn: the connection, when the caller has looked it up already.
         """
-        conn = conn or await self.aget_connection()
+        conn = conn or await self.aget_connection(self.chat_conn_id)
         # The slack provider's parsing reads the extras synchronously (it masks secrets through the
         # supervisor); in a worker thread that is safe and keeps the loop free.
         return await asyncio.to_thread(self._alerter, conn, session)
@@ -98,17 +102,7 @@ class ChatAlerterHook(BaseHook):
         try:
             return self.get_connection(self.chat_conn_id)
         except Exception as err:
-            raise self._not_found(err) from err
-
-    def _not_found(self, err: Exception) -> Exception:
-        if type(err).__name__ == "AirflowNotFoundException":
-            return ChatConfigError(
-                f"Connection {self.chat_conn_id!r} is not defined: add it with `airflow connections add "
-                f"{self.chat_conn_id} --conn-type slack --conn-password xoxb-…` or set "
-                f"AIRFLOW_CONN_{self.chat_conn_id.upper()}",
-                conn_id=self.chat_conn_id,
-            )
-        return err
+            raise _not_found(self.chat_conn_id, err) from err
 
     def _alerter(self, conn: Connection, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
         from airflow.providers.slack.utils import ConnectionExtraConfig
@@ -171,3 +165,14 @@ class ChatAlerterHook(BaseHook):
                 code="not_authed",
             )
         return ChatConfigError(f"Connection {self.chat_conn_id!r} has invalid extras: {err}", conn_id=self.chat_conn_id)
+
+
+def _not_found(conn_id: str, err: Exception) -> Exception:
+    """A missing connection as a ChatConfigError saying how to add it; other errors unchanged."""
+    if type(err).__name__ == "AirflowNotFoundException":
+        return ChatConfigError(
+            f"Connection {conn_id!r} is not defined: add it with `airflow connections add "
+            f"{conn_id} --conn-type slack --conn-password xoxb-…` or set AIRFLOW_CONN_{conn_id.upper()}",
+            conn_id=conn_id,
+        )
+    return err

@@ -160,7 +160,7 @@ class SharedConnection:
         from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
         hook = ChatAlerterHook(chat_conn_id=conn_id)
-        conn = await hook.aget_connection()
+        conn = await hook.aget_connection(conn_id)
         extras = await asyncio.to_thread(lambda: dict(conn.extra_dejson))
         read_strategy = str(extras.get("read_strategy") or "auto")
         if read_strategy not in READ_STRATEGIES:
