@@ -1,7 +1,8 @@
 """Faults on demand: the next N calls of a method fail the way a real service fails.
 
 Kinds: ``"429"`` (rate limited, integer ``Retry-After``), ``"500"`` and ``"503"`` (server errors),
-``"reset"`` (the connection is reset without an answer) and ``"stall"`` (the answer is held back for
+``"reset"`` (the connection is reset without an answer), ``"lost"`` (the call is carried out, then the
+connection is reset: the answer is lost) and ``"stall"`` (the answer is held back for
 ``delay`` seconds, then given normally, so a client with a shorter timeout times out).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-KINDS = ("429", "500", "503", "reset", "stall")
+KINDS = ("429", "500", "503", "reset", "lost", "stall")
 
 
 @dataclass
