@@ -123,7 +123,11 @@ class ChatAlerterHook(BaseHook):
         from airflow.providers.slack.hooks.slack import SlackHook
 
         from airflow_chat_alerts.alerters.slack import PAGE_SIZE, SlackAlerter
-        from airflow_chat_alerts.triggers.rate_budget import page_limit_from_extras
+        from airflow_chat_alerts.triggers.rate_budget import (
+            SECONDS_PER_MINUTE,
+            budget_from_extras,
+            page_limit_from_extras,
+        )
 
         try:
             params = SlackHook(slack_conn_id=self.chat_conn_id)._get_conn_params(conn)
@@ -138,6 +142,7 @@ class ChatAlerterHook(BaseHook):
             default_channel=channel,
             session=session,
             page_size=page_limit_from_extras(conn.extra_dejson) or PAGE_SIZE,  # non-Marketplace apps: 15
+            history_interval=SECONDS_PER_MINUTE / budget_from_extras(conn.extra_dejson)["conversations.history"],
         )
 
     def _webhook_alerter(self, conn: Connection, channel: str | None):
