@@ -380,6 +380,30 @@ def test_after_an_unclear_post_failure_the_question_is_looked_for_before_posting
     assert result.decision["ts"] == questions(slack_emulator)[0]["ts"]
 
 
+def test_a_retry_that_cannot_finish_its_lookup_fails_rather_than_ask_twice(
+    run_ask, slack_emulator, tmp_path, monkeypatch
+):
+    from airflow_chat_alerts.alerters.slack import MAX_LOOKUP_PAGES, PAGE_SIZE
+
+    resume = tmp_path / "resume"
+    monkeypatch.setenv("ASK_TEST_RESUME", str(resume))
+
+    def chatter(emu, ts):  # while the first try is lost: more messages than the retry's lookup reads
+        bob, channel = emu.state.user("bob"), emu.channel_id(CHANNEL)
+        for n in range(MAX_LOOKUP_PAGES * PAGE_SIZE + 1):
+            emu.state.post(channel, bob, text=f"chatter {n}")
+        resume.touch()
+
+    result = run_ask("ask_retry_in_a_busy_channel", chatter)
+
+    assert result.states["ask"] == "failed"
+    [failure] = result.failures
+    assert "Could not finish looking for the question" in failure["error"]
+    assert "lookup_incomplete" in failure["error"] and "no second question is posted" in failure["error"]
+    assert len(questions(slack_emulator)) == 1
+    assert slack_emulator.journal.count("conversations.history") == MAX_LOOKUP_PAGES
+
+
 # -- branches checked before asking --------------------------------------------------------------
 @pytest.mark.parametrize(
     ("dag_id", "error"),

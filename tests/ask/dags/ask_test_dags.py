@@ -35,14 +35,27 @@ class CrashAfterPostingAskSensor(ChatAskSensor):
 
     lost_for = 0.0  # seconds between posting and the crash
 
+    def lost(self) -> None:
+        time.sleep(self.lost_for)
+
     def execute(self, context):
         if context["ti"].try_number > 1:
             return super().execute(context)
         try:
             super().execute(context)
         except TaskDeferred:
-            time.sleep(self.lost_for)
+            self.lost()
             raise RuntimeError("simulated crash between posting the question and deferring") from None
+
+
+class LostUntilToldAskSensor(CrashAfterPostingAskSensor):
+    """Lost until the file named by ``ASK_TEST_RESUME`` exists (the test's people acted meanwhile)."""
+
+    def lost(self) -> None:
+        path = os.environ["ASK_TEST_RESUME"]
+        give_up = time.monotonic() + 30
+        while not os.path.exists(path) and time.monotonic() < give_up:
+            time.sleep(0.05)
 
 
 class AnsweredWhileDownAskSensor(CrashAfterPostingAskSensor):
@@ -138,3 +151,4 @@ ask_dag(
     timeout=2,
 )
 ask_dag("ask_branch_unknown", branches={"rejected": "nowhere"}, downstream=("deploy",), timeout=2)
+ask_dag("ask_retry_in_a_busy_channel", sensor=LostUntilToldAskSensor, retries=1, retry_delay=timedelta(0))
