@@ -136,7 +136,7 @@ class SlackAlerter(BaseAlerter):
         self._client: WebClient | None = None
         self._async_client: AsyncWebClient | None = None
         self._self_user_id: str | None = None
-        self._self_bot_id: str | None = None
+        self._own_ids: tuple[str | None, str | None] | None = None  # (user id, bot id) from auth.test
         self._user_is_bot: dict[str, bool] = {}
         self._channel_names: dict[str, str] = {}  # id -> name, learned from posts by name
 
@@ -278,14 +278,14 @@ class SlackAlerter(BaseAlerter):
         """Slack's ``auth.test`` for this token (team, bot user id); also caches the app's user and bot ids."""
         data = self._call("auth.test")
         self._self_user_id = data.get("user_id")
-        self._self_bot_id = data.get("bot_id")
+        self._own_ids = (data.get("user_id"), data.get("bot_id"))
         return data
 
     def _posted_by_us(self, msg: Mapping[str, Any]) -> bool:
         """Whether this app posted ``msg``: its bot user and, for a bot token, its bot id (auth.test)."""
-        if self._self_user_id is None:
+        if self._own_ids is None:
             self.auth_test()
-        return msg.get("user") == self._self_user_id and msg.get("bot_id") == self._self_bot_id
+        return (msg.get("user"), msg.get("bot_id")) == self._own_ids
 
     def self_user_id(self) -> str | None:
         """The app's own user id (its answers never count)."""
