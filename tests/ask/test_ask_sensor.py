@@ -327,9 +327,15 @@ def test_a_revoked_token_fails_clearly(run_ask, slack_emulator):
 
 
 # -- question identity and at most one question --------------------------------------------------
-@pytest.mark.parametrize("attacker", ["ci-bot", "bob"])  # another app; a person with a user token
+@pytest.mark.parametrize(
+    ("attacker", "deadline"),
+    [
+        ("ci-bot", "2999-01-01T00:00:00+00:00"),  # another app; adopted, an approver's ✅ on it approved
+        ("bob", "2000-01-01T00:00:00+00:00"),  # a person's user token; adopted, it timed out → approved
+    ],
+)
 def test_a_copy_of_the_questions_metadata_posted_by_someone_else_decides_nothing(
-    run_ask, slack_emulator, tmp_path, monkeypatch, attacker
+    run_ask, slack_emulator, tmp_path, monkeypatch, attacker, deadline
 ):
     identity = tmp_path / "identity.json"
     monkeypatch.setenv("ASK_TEST_IDENTITY", str(identity))
@@ -339,7 +345,7 @@ def test_a_copy_of_the_questions_metadata_posted_by_someone_else_decides_nothing
     def attack():
         # Between the failed first try and its retry: "pizza on Friday? ✅" with the ask's metadata.
         wait_for(identity.exists, what="the first try to name its task instance")
-        payload = {**json.loads(identity.read_text()), "try_number": 1, "deadline": "2999-01-01T00:00:00+00:00"}
+        payload = {**json.loads(identity.read_text()), "try_number": 1, "deadline": deadline}
         metadata = {"event_type": ASK_EVENT_TYPE, "event_payload": payload}
         pizza.append(emu.act_as(attacker).post(CHANNEL, "pizza on Friday? ✅", metadata=metadata))
         emu.act_as("alice").react(CHANNEL, pizza[0], "white_check_mark")  # an approver likes pizza
@@ -354,6 +360,7 @@ def test_a_copy_of_the_questions_metadata_posted_by_someone_else_decides_nothing
     attacker_thread.start()
     result = run_ask("ask_hijacked")
     attacker_thread.join(timeout=30)
+    assert not attacker_thread.is_alive(), "the attacker never finished"
 
     [ours] = [q for q in questions(emu) if q.get("user") == emu.bot_user_id]
     assert result.decision["outcome"] == "rejected" and result.decision["ts"] == ours["ts"]

@@ -142,7 +142,9 @@ ask_dag(
     retries=1,
     retry_delay=timedelta(0),
 )
-ask_dag("ask_hijacked", sensor=FailsBeforeAskingAskSensor, retries=1, retry_delay=timedelta(0))
+ask_dag(
+    "ask_hijacked", sensor=FailsBeforeAskingAskSensor, retries=1, retry_delay=timedelta(0), on_timeout="approve"
+)
 ask_dag(
     "ask_branch_not_downstream",
     branches={"approved": ["deploy", "elsewhere"]},
