@@ -190,9 +190,17 @@ class BaseAlerter(ABC):
         return self.post(message, channel=channel)
 
     def find_question(
-        self, channel: str, *, match: Mapping[str, Any], oldest: str | None = None
+        self,
+        channel: str,
+        *,
+        match: Mapping[str, Any],
+        oldest: str | None = None,
+        timeout: float | None = None,
+        clock_skew: float = 0.0,
     ) -> PostedQuestion | None:
-        """Find the newest undecided question whose metadata payload contains all of ``match``."""
+        """Find the newest undecided question this app posted whose metadata payload contains all of
+        ``match`` (and, when ``timeout`` is given, whose deadline lies within ``timeout`` + ``clock_skew``
+        of its post); other messages are ignored. The lookup is bounded (pages, rate)."""
         self._require("ask")
         raise NotImplementedError
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -77,11 +78,28 @@ class Profile:
 
     is_bot: bool
     is_guest: bool
+# Methods never re-sent after a dropped connection: Slack may have done them, and the answer was lost.
+NOT_RESENT_METHODS = ("chat.postMessage", "files.completeUploadExternal")
+# A worker's question lookup reads at most this many pages of history (newest first).
+MAX_LOOKUP_PAGES = 5
 
 
 def ts_key(ts: str) -> Decimal:
     """Slack ts strings compared as numbers (floats lose the last digits)."""
     return Decimal(ts)
+
+
+def _no_resend_retry_handler():
+    """slack_sdk's connection-error retry, except for methods that must not run twice (a post)."""
+    from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+
+    class NoResendRetryHandler(ConnectionErrorRetryHandler):
+        def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+            if request.url.rstrip("/").endswith(NOT_RESENT_METHODS):
+                return False
+            return super()._can_retry(state=state, request=request, response=response, error=error)
+
+    return NoResendRetryHandler()
 
 
 def _is_bot_message(msg: Mapping[str, Any], self_user_id: str | None) -> bool:
@@ -105,6 +123,8 @@ class SlackAlerter(BaseAlerter):
     :param session: an aiohttp session to share between async calls (not closed by this alerter).
     :param page_size: messages asked for per page of history/replies (a non-Marketplace app gets at
         most 15, so it asks for no more).
+    :param history_interval: seconds between two pages of a worker's ``conversations.history`` reads
+        (the connection's rate budget for that method).
     """
 
     capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=False, files=True)
@@ -120,6 +140,7 @@ class SlackAlerter(BaseAlerter):
         default_channel: str | None = None,
         session: aiohttp.ClientSession | None = None,
         page_size: int = PAGE_SIZE,
+        history_interval: float = 0.0,
     ) -> None:
         super().__init__(conn_id=conn_id, default_channel=default_channel)
         if not token:
@@ -134,11 +155,13 @@ class SlackAlerter(BaseAlerter):
         self.proxy = proxy
         self._session = session
         self.page_size = page_size
+        self.history_interval = history_interval
         self._client: WebClient | None = None
         self._async_client: AsyncWebClient | None = None
         self._self_user_id: str | None = None
         self._team_id: str | None = None
         self._profiles: dict[str, tuple[float, Profile | None]] = {}  # user -> (read at, profile)
+        self._own_ids: tuple[str | None, str | None] | None = None  # (user id, bot id) from auth.test
         self._channel_names: dict[str, str] = {}  # id -> name, learned from posts by name
 
     def __repr__(self) -> str:
@@ -151,18 +174,16 @@ class SlackAlerter(BaseAlerter):
 
     @property
     def client(self) -> WebClient:
-        """The sync client (workers), built on first use; waits out 429s and retries dropped connections."""
+        """The sync client (workers), built on first use; waits out 429s and retries dropped connections,
+        except for posts (see :func:`_no_resend_retry_handler`)."""
         if self._client is None:
             from slack_sdk import WebClient
-            from slack_sdk.http_retry.builtin_handlers import (
-                ConnectionErrorRetryHandler,
-                RateLimitErrorRetryHandler,
-            )
+            from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
             self._client = WebClient(
                 **self._client_kwargs(),
                 logger=log,
-                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), ConnectionErrorRetryHandler()],
+                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), _no_resend_retry_handler()],
             )
         return self._client
 
@@ -283,10 +304,17 @@ class SlackAlerter(BaseAlerter):
 
     # -- identity ------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
-        """Slack's ``auth.test`` for this token (team, bot user id); also caches the app's user id."""
+        """Slack's ``auth.test`` for this token (team, bot user id); also caches the app's user and bot ids."""
         data = self._call("auth.test")
         self._self_user_id = data.get("user_id")
+        self._own_ids = (data.get("user_id"), data.get("bot_id"))
         return data
+
+    def _posted_by_us(self, msg: Mapping[str, Any]) -> bool:
+        """Whether this app posted ``msg``: its bot user and, for a bot token, its bot id (auth.test)."""
+        if self._own_ids is None:
+            self.auth_test()
+        return (msg.get("user"), msg.get("bot_id")) == self._own_ids
 
     def self_user_id(self) -> str | None:
         """The app's own user id (its answers never count)."""
@@ -429,11 +457,29 @@ class SlackAlerter(BaseAlerter):
 
     # -- asking --------------------------------------------------------------------------------
     def find_question(
-        self, channel: str, *, match: Mapping[str, Any], oldest: str | None = None
+        self,
+        channel: str,
+        *,
+        match: Mapping[str, Any],
+        oldest: str | None = None,
+        timeout: float | None = None,
+        clock_skew: float = 0.0,
     ) -> PostedQuestion | None:
+        """The newest undecided question this app posted whose metadata payload contains ``match``.
+
+        Reads history newest first from ``oldest``, at most :data:`MAX_LOOKUP_PAGES` pages, one page per
+        ``history_interval``. A message whose metadata matches but that another app or a person posted,
+        or whose deadline is not within ``timeout`` (+ ``clock_skew``) of its own ts, is ignored with a
+        warning.
+
+        :raises ChatTransientError: the lookup could not finish (``lookup_incomplete``: more pages than
+            the cap; or the read failed transiently).
+        """
         channel = self.channel_id(channel)
         cursor = None
-        while True:
+        for page in range(MAX_LOOKUP_PAGES):
+            if page:
+                time.sleep(self.history_interval)  # the connection's rate budget, not a 429 later
             data = self._call(
                 "conversations.history",
                 channel=channel,
@@ -446,15 +492,48 @@ class SlackAlerter(BaseAlerter):
                 metadata = msg.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if (
-                    metadata.get("event_type") == ASK_EVENT_TYPE
-                    and "outcome" not in payload
-                    and all(payload.get(key) == value for key, value in match.items())
+                    metadata.get("event_type") != ASK_EVENT_TYPE
+                    or "outcome" in payload
+                    or not all(payload.get(key) == value for key, value in match.items())
                 ):
-                    ref = MessageRef(channel=channel, ts=msg["ts"], permalink=self.permalink(channel, msg["ts"]))
-                    return PostedQuestion(ref=ref, payload=dict(payload))
+                    continue
+                why_not = self._not_our_question(msg, payload, timeout=timeout, clock_skew=clock_skew)
+                if why_not:
+                    log.warning("Ignoring message %s in %s as this task's question: %s", msg["ts"], channel, why_not)
+                    continue
+                ref = MessageRef(channel=channel, ts=msg["ts"], permalink=self.permalink(channel, msg["ts"]))
+                return PostedQuestion(ref=ref, payload=dict(payload))
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
+        raise ChatTransientError(
+            f"lookup_incomplete: more than {MAX_LOOKUP_PAGES} pages of {self.page_size} messages in "
+            f"{channel_label(channel)} since {oldest or 'the start'}; the question an earlier try may have "
+            f"posted was not found in them [connection {self.conn_id!r}, conversations.history]",
+            conn_id=self.conn_id,
+            channel=channel,
+            code="lookup_incomplete",
+        )
+
+    def _not_our_question(
+        self, msg: Mapping[str, Any], payload: Mapping[str, Any], *, timeout: float | None, clock_skew: float
+    ) -> str | None:
+        """Why a message with matching metadata is not a question this app asked (None: it is)."""
+        if not self._posted_by_us(msg):
+            who = msg.get("bot_id") or msg.get("user") or "unknown"
+            return f"posted by {who}, not by this app"
+        if timeout is None:
+            return None
+        try:
+            deadline = datetime.fromisoformat(str(payload.get("deadline")))
+            if deadline.tzinfo is None:
+                raise ValueError("no time zone")
+        except ValueError:
+            return f"its deadline {payload.get('deadline')!r} is not a time"
+        after_post = deadline.timestamp() - float(msg["ts"])
+        if not -clock_skew <= after_post <= timeout + clock_skew:
+            return f"its deadline {payload.get('deadline')} is not within the ask's timeout ({timeout:g} s) of its post"
+        return None
 
     async def read_thread(self, ref: MessageRef, *, oldest: str | None = None) -> tuple[MessageSnapshot, list[Answer]]:
         messages = await self._apages(

@@ -55,14 +55,16 @@ class WebhookAlerter(BaseAlerter):
     @property
     def client(self) -> WebhookClient:
         if self._client is None:
-            from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+            from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
             from slack_sdk.webhook import WebhookClient
 
             kwargs = {"timeout": self.timeout, "proxy": self.proxy}
+            # Only 429s are retried (Slack refused the post): after a dropped connection Slack may have
+            # posted it, and sending it again would post it twice.
             self._client = WebhookClient(
                 url=self._url,
                 logger=log,
-                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), ConnectionErrorRetryHandler()],
+                retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
                 **{key: value for key, value in kwargs.items() if value is not None},
             )
         return self._client

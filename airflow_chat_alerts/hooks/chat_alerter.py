@@ -49,17 +49,21 @@ class ChatAlerterHook(BaseHook):
         """The alerter for this connection (sync: workers and callbacks)."""
         return self._alerter(self._connection())
 
-    async def aget_connection(self) -> Connection:
+    @classmethod
+    async def aget_connection(cls, conn_id: str) -> Connection:
         """The Airflow connection, looked up without blocking the event loop (the triggerer).
 
+        Same signature as Airflow's ``BaseHook.aget_connection`` (a classmethod taking the id).
+
+        :param conn_id: the connection id.
         :raises ChatConfigError: the connection is not defined.
         """
         from airflow.providers.common.compat.connection import get_async_connection
 
         try:
-            return await get_async_connection(self.chat_conn_id)
+            return await get_async_connection(conn_id)
         except Exception as err:
-            raise self._not_found(err) from err
+            raise _not_found(conn_id, err) from err
 
     async def aget_alerter(
         self, *, session: aiohttp.ClientSession | None = None, conn: Connection | None = None
@@ -69,7 +73,7 @@ class ChatAlerterHook(BaseHook):
         :param session: an aiohttp session the alerter's async client shares (not closed by it).
         :param conn: the connection, when the caller has looked it up already.
         """
-        conn = conn or await self.aget_connection()
+        conn = conn or await self.aget_connection(self.chat_conn_id)
         # The slack provider's parsing reads the extras synchronously (it masks secrets through the
         # supervisor); in a worker thread that is safe and keeps the loop free.
         return await asyncio.to_thread(self._alerter, conn, session)
@@ -98,17 +102,7 @@ class ChatAlerterHook(BaseHook):
         try:
             return self.get_connection(self.chat_conn_id)
         except Exception as err:
-            raise self._not_found(err) from err
-
-    def _not_found(self, err: Exception) -> Exception:
-        if type(err).__name__ == "AirflowNotFoundException":
-            return ChatConfigError(
-                f"Connection {self.chat_conn_id!r} is not defined: add it with `airflow connections add "
-                f"{self.chat_conn_id} --conn-type slack --conn-password xoxb-…` or set "
-                f"AIRFLOW_CONN_{self.chat_conn_id.upper()}",
-                conn_id=self.chat_conn_id,
-            )
-        return err
+            raise _not_found(self.chat_conn_id, err) from err
 
     def _alerter(self, conn: Connection, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
         from airflow.providers.slack.utils import ConnectionExtraConfig
@@ -129,7 +123,11 @@ class ChatAlerterHook(BaseHook):
         from airflow.providers.slack.hooks.slack import SlackHook
 
         from airflow_chat_alerts.alerters.slack import PAGE_SIZE, SlackAlerter
-        from airflow_chat_alerts.triggers.rate_budget import page_limit_from_extras
+        from airflow_chat_alerts.triggers.rate_budget import (
+            SECONDS_PER_MINUTE,
+            budget_from_extras,
+            page_limit_from_extras,
+        )
 
         try:
             params = SlackHook(slack_conn_id=self.chat_conn_id)._get_conn_params(conn)
@@ -144,6 +142,7 @@ class ChatAlerterHook(BaseHook):
             default_channel=channel,
             session=session,
             page_size=page_limit_from_extras(conn.extra_dejson) or PAGE_SIZE,  # non-Marketplace apps: 15
+            history_interval=SECONDS_PER_MINUTE / budget_from_extras(conn.extra_dejson)["conversations.history"],
         )
 
     def _webhook_alerter(self, conn: Connection, channel: str | None):
@@ -171,3 +170,14 @@ class ChatAlerterHook(BaseHook):
                 code="not_authed",
             )
         return ChatConfigError(f"Connection {self.chat_conn_id!r} has invalid extras: {err}", conn_id=self.chat_conn_id)
+
+
+def _not_found(conn_id: str, err: Exception) -> Exception:
+    """A missing connection as a ChatConfigError saying how to add it; other errors unchanged."""
+    if type(err).__name__ == "AirflowNotFoundException":
+        return ChatConfigError(
+            f"Connection {conn_id!r} is not defined: add it with `airflow connections add "
+            f"{conn_id} --conn-type slack --conn-password xoxb-…` or set AIRFLOW_CONN_{conn_id.upper()}",
+            conn_id=conn_id,
+        )
+    return err

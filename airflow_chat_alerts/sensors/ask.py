@@ -34,7 +34,7 @@ from airflow_chat_alerts.decisions import (
     DEFAULT_REJECT_REACTIONS,
     AskPolicy,
 )
-from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError
+from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError, ChatTransientError
 from airflow_chat_alerts.utils import LAST_READ_LIMIT
 
 if TYPE_CHECKING:
@@ -47,8 +47,14 @@ BRANCH_KEYS = frozenset({"approved", "rejected", "timed_out"})
 # How long past the deadline Airflow waits for the trigger before failing the task itself: longer than
 # the trigger keeps trying to read after the deadline, so the trigger's own clearer error comes first.
 BACKSTOP_MARGIN = LAST_READ_LIMIT + timedelta(minutes=5)
-# How far before the DAG run started a question of this run may have been posted (clock skew).
+# Clock skew allowed between Airflow and Slack: how far before the DAG run started a question of this
+# run may have been posted, and how far a question's deadline may lie beyond its ts + timeout.
 CLOCK_SKEW = timedelta(minutes=5)
+# Errors after which Slack may have posted the question although the call failed (no answer, or a
+# server error that may have come after the post).
+MAY_HAVE_POSTED_CODES = frozenset(
+    {"connection_error", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
 
 
 def _seconds(value: timedelta | float | int, name: str) -> float:
@@ -159,6 +165,7 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
     # -- Airflow entry points ------------------------------------------------------------------
     def execute(self, context: Context) -> bool:
         ti = context["ti"]
+        self._check_branches()
         with self._alerter() as alerter:
             channel = self.channel or alerter.default_channel
             if not channel:
@@ -167,16 +174,22 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
                     f"{self.chat_conn_id!r}",
                     conn_id=self.chat_conn_id,
                 )
-            found = self._find_question(alerter, channel, context)
             now = datetime.now(timezone.utc)
-            if found is not None and found.payload.get("deadline"):
-                ref, payload = found.ref, found.payload
-                self.log.info("Reusing the question an earlier try posted: %s (ts %s)", ref.permalink, ref.ts)
+            # Only an earlier try of this task instance can have posted its question.
+            found = self._find_question(alerter, channel, context, now) if ti.try_number > 1 else None
+            if found is not None:
+                self.log.info(
+                    "Reusing the question an earlier try posted: %s (ts %s)", found.ref.permalink, found.ref.ts
+                )
             else:
                 deadline = _utc_iso(now + timedelta(seconds=self.timeout))
                 payload = {**self._identity(context), "try_number": ti.try_number, "deadline": deadline}
-                ref = alerter.post_question(self._question(context, payload), channel=channel)
-                self.log.info("Asked in %s: %s (ts %s); waiting until %s", ref.channel, ref.permalink, ref.ts, deadline)
+                found = self._post_question(alerter, channel, context, payload, now)
+                ref = found.ref
+                self.log.info(
+                    "Asked in %s: %s (ts %s); waiting until %s", ref.channel, ref.permalink, ref.ts, deadline
+                )
+        ref, payload = found.ref, found.payload
         question = {
             "channel": ref.channel,
             "ts": ref.ts,
@@ -185,7 +198,7 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
             "payload": payload,
         }
         ti.xcom_push(key="question", value=question)
-        return self._defer(context, question, now, answered_already_possible=found is not None)
+        return self._defer(context, question, now, answered_already_possible=payload.get("try_number") != ti.try_number)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> bool:
         ti = context["ti"]
@@ -346,10 +359,64 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
         return approved
 
     # -- helpers -------------------------------------------------------------------------------
-    def _find_question(self, alerter: BaseAlerter, channel: str, context: Context) -> PostedQuestion | None:
-        """The undecided question an earlier try of this task instance posted, if any."""
+    def _check_branches(self) -> None:
+        """Every task ``branches`` names is directly downstream: checked before anything is posted."""
+        downstream = self.downstream_task_ids
+        for task_id in sorted({task_id for ids in self.branches.values() for task_id in ids} - downstream):
+            if self.dag is not None and self.dag.has_task(task_id):
+                raise ChatConfigError(
+                    f"branches names task {task_id!r}, which is not directly downstream of {self.task_id!r}: "
+                    f"add `{self.task_id} >> {task_id}` or remove it from branches"
+                )
+            raise ChatConfigError(f"branches names task {task_id!r}, which is not a task of this DAG")
+
+    def _post_question(
+        self, alerter: BaseAlerter, channel: str, context: Context, payload: dict[str, Any], now: datetime
+    ) -> PostedQuestion:
+        """Post the question. A post is never re-sent blindly: after a failure that leaves unclear whether
+        Slack posted it, look for it first, and post again (once) only if it is not there."""
+        from airflow_chat_alerts.alerters.base import PostedQuestion
+
+        message = self._question(context, payload)
         try:
-            return alerter.find_question(channel, match=self._identity(context), oldest=self._oldest(context))
+            return PostedQuestion(ref=alerter.post_question(message, channel=channel), payload=payload)
+        except ChatTransientError as err:
+            if not _may_have_posted(err):
+                raise
+            self.log.warning("Posting the question may have failed (%s): looking for it before posting again", err)
+        found = self._find_question(alerter, channel, context, now)
+        if found is not None:
+            return found
+        return PostedQuestion(ref=alerter.post_question(message, channel=channel), payload=payload)
+
+    def _find_question(
+        self, alerter: BaseAlerter, channel: str, context: Context, now: datetime
+    ) -> PostedQuestion | None:
+        """The undecided question this app posted for this task instance within the ask's timeout, if any.
+
+        :raises ChatTransientError: the bounded lookup could not finish; the try fails so that Airflow's
+            retry looks again, rather than risk posting a second question.
+        """
+        oldest = now - timedelta(seconds=self.timeout) - CLOCK_SKEW
+        run_start = self._run_start(context)
+        if run_start is not None:
+            oldest = max(oldest, run_start - CLOCK_SKEW)
+        try:
+            return alerter.find_question(
+                channel,
+                match=self._identity(context),
+                oldest=f"{oldest.timestamp():.6f}",
+                timeout=self.timeout,
+                clock_skew=CLOCK_SKEW.total_seconds(),
+            )
+        except ChatTransientError as err:
+            raise ChatTransientError(
+                f"Could not finish looking for the question this task instance may have posted in {channel} "
+                f"({err}); not asking again, so that no second question is posted: a retry of the task looks again",
+                conn_id=self.chat_conn_id,
+                channel=channel,
+                code=err.code,
+            ) from err
         except ChatPermanentError as err:
             # E.g. a token without channels:history: posting may still work, and fails clearly if not.
             self.log.warning("Cannot look for a question an earlier try posted (%s); asking anew", err)
@@ -367,12 +434,9 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
         return {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "map_index": ti.map_index}
 
     @staticmethod
-    def _oldest(context: Context) -> str | None:
+    def _run_start(context: Context) -> datetime | None:
         dag_run = context.get("dag_run")
-        started = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
-        if started is None:
-            return None
-        return f"{(started - CLOCK_SKEW).timestamp():.6f}"
+        return getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
 
     def _question(self, context: Context, payload: dict[str, Any]) -> Message:
         """The question as posted by the try that ``payload`` (its metadata payload) names."""
@@ -409,6 +473,11 @@ class ChatAskSensor(BaseSensorOperator, BranchMixIn):
             extra_blocks=blocks,
             metadata={"event_type": ASK_EVENT_TYPE, "event_payload": payload},
         )
+
+
+def _may_have_posted(err: ChatTransientError) -> bool:
+    code = err.code or ""
+    return code in MAY_HAVE_POSTED_CODES or code.startswith("http_5")
 
 
 def _branch_map(branches: Mapping[str, str | Iterable[str]] | None) -> dict[str, list[str]]:

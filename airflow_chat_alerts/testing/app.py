@@ -188,6 +188,8 @@ def build_app(backend: Backend) -> web.Application:
             body["warning"] = ",".join(req.warnings)
             body.setdefault("response_metadata", {})["warnings"] = list(req.warnings)
         journal(method, args, 200, None, actor.id, request.method, arrived, tuple(req.warnings))
+        if fault is not None and fault.kind == "lost":
+            await _reset_connection(request)  # done, but the caller never hears so
         answer = _json(body, headers=headers)
         return _truncated(answer) if fault is not None and fault.kind == "truncated" else answer
 
@@ -249,7 +251,10 @@ def build_app(backend: Backend) -> web.Application:
                 thread_ts=(parent.thread_ts or parent.ts) if parent is not None else None,
                 webhook_app=state.user(state.workspace.app_bot),
             )
-        return answer("ok", 200, payload)
+        response = answer("ok", 200, payload)
+        if fault is not None and fault.kind == "lost":
+            await _reset_connection(request)  # posted, but the caller never hears so
+        return response
 
     async def upload(request: web.Request) -> web.StreamResponse:
         """The upload URL handed out by files.getUploadURLExternal."""

@@ -1,10 +1,10 @@
 """Faults on demand: the next N calls of a method fail the way a real service fails.
 
 Kinds: ``"429"`` (rate limited, integer ``Retry-After``), ``"500"`` and ``"503"`` (server errors),
-``"reset"`` (the connection is reset without an answer) and ``"stall"`` (the answer is held back for
-``delay`` seconds, then given normally, so a client with a shorter timeout times out) and
-``"truncated"`` (the call is carried out, but its HTTP 200 JSON body is cut off halfway: malformed JSON;
-Web API methods only).
+``"reset"`` (the connection is reset without an answer), ``"lost"`` (the call is carried out, then the
+connection is reset: the answer is lost), ``"stall"`` (the answer is held back for ``delay`` seconds,
+then given normally, so a client with a shorter timeout times out) and ``"truncated"`` (the call is
+carried out, but its HTTP 200 JSON body is cut off halfway: malformed JSON; Web API methods only).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-KINDS = ("429", "500", "503", "reset", "stall", "truncated")
+KINDS = ("429", "500", "503", "reset", "lost", "stall", "truncated")
 
 
 @dataclass

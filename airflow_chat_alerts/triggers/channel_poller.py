@@ -360,9 +360,13 @@ class ChannelPoller:
     async def _carry_on_after(self, error: ChatAlertError, alerter: BaseAlerter) -> bool:
         """A permanent error: True when the connection's credentials changed and reading goes on;
         otherwise the asks concerned fail (all of the connection's for a credentials error)."""
-        if error.code in CONNECTION_ERROR_CODES and await self.connection.reload_credentials(alerter):
-            log.warning("Connection %r was refused (%s); it has new credentials now", self.connection.conn_id, error.code)
-            return True
+        if error.code in CONNECTION_ERROR_CODES:
+            try:
+                if await self.connection.reload_credentials(alerter):
+                    log.warning("Connection %r was refused (%s); it has new credentials now", self.connection.conn_id, error.code)
+                    return True
+            except Exception:  # the connection itself cannot be read again: the refusal stands
+                log.exception("Looking connection %r up again failed", self.connection.conn_id)
         log.error("Reading channel %s failed for good: %s", self.channel, error)
         if error.code in CONNECTION_ERROR_CODES:
             for poller in list(self.connection.pollers):

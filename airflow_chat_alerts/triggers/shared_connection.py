@@ -169,7 +169,7 @@ class SharedConnection:
         import aiohttp
 
         hook = ChatAlerterHook(chat_conn_id=conn_id)
-        conn = await hook.aget_connection()
+        conn = await hook.aget_connection(conn_id)
         extras = await asyncio.to_thread(lambda: dict(conn.extra_dejson))
         read_strategy = str(extras.get("read_strategy") or "auto")
         if read_strategy not in READ_STRATEGIES:
@@ -225,7 +225,7 @@ class SharedConnection:
             if self.alerter is not refused:
                 return True  # another reader of this connection already picked up the new token
             hook = ChatAlerterHook(chat_conn_id=self.conn_id)
-            conn = await hook.aget_connection()
+            conn = await hook.aget_connection(self.conn_id)
             if _fingerprint(conn) == self._fingerprint:
                 return False
             self.alerter = await hook.aget_alerter(session=self.session, conn=conn)

@@ -6,12 +6,17 @@ a few seconds and the sensor polls every 0.2 s, so each test takes seconds.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from datetime import datetime, timedelta
 
+import pytest
+
+from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
 from airflow_chat_alerts.sensors.ask import BACKSTOP_MARGIN
 
-from .people import CHANNEL, questions
+from .people import CHANNEL, questions, wait_for
 
 
 def reply_by(name: str, text: str = "approve"):
@@ -319,3 +324,111 @@ def test_a_revoked_token_fails_clearly(run_ask, slack_emulator):
     assert "token_revoked" in failure["error"]
     assert "slack_api_default" in failure["error"]
     assert slack_emulator.bot_token not in failure["error"]
+
+
+# -- question identity and at most one question --------------------------------------------------
+@pytest.mark.parametrize(
+    ("attacker", "deadline"),
+    [
+        ("ci-bot", "2999-01-01T00:00:00+00:00"),  # another app; adopted, an approver's ✅ on it approved
+        ("bob", "2000-01-01T00:00:00+00:00"),  # a person's user token; adopted, it timed out → approved
+    ],
+)
+def test_a_copy_of_the_questions_metadata_posted_by_someone_else_decides_nothing(
+    run_ask, slack_emulator, tmp_path, monkeypatch, attacker, deadline
+):
+    identity = tmp_path / "identity.json"
+    monkeypatch.setenv("ASK_TEST_IDENTITY", str(identity))
+    emu = slack_emulator
+    pizza = []
+
+    def attack():
+        # Between the failed first try and its retry: "pizza on Friday? ✅" with the ask's metadata.
+        wait_for(identity.exists, what="the first try to name its task instance")
+        payload = {**json.loads(identity.read_text()), "try_number": 1, "deadline": deadline}
+        metadata = {"event_type": ASK_EVENT_TYPE, "event_payload": payload}
+        if attacker == "bob":  # Slack refuses metadata from user tokens; should one pass, it is still not ours
+            posted = emu.state.post(emu.channel_id(CHANNEL), emu.state.user("bob"), text="pizza on Friday? ✅",
+                                    metadata=metadata)
+            pizza.append(posted.ts)
+        else:
+            pizza.append(emu.act_as(attacker).post(CHANNEL, "pizza on Friday? ✅", metadata=metadata))
+        emu.act_as("alice").react(CHANNEL, pizza[0], "white_check_mark")  # an approver likes pizza
+        (tmp_path / "identity.json.done").touch()
+        ours = wait_for(
+            lambda: [q for q in questions(emu) if q.get("user") == emu.bot_user_id],
+            what="the app's own question",
+        )
+        emu.act_as("alice").reply(CHANNEL, ours[0]["ts"], "reject - not ready")
+
+    attacker_thread = threading.Thread(target=attack, daemon=True)
+    attacker_thread.start()
+    result = run_ask("ask_hijacked")
+    attacker_thread.join(timeout=30)
+    assert not attacker_thread.is_alive(), "the attacker never finished"
+
+    [ours] = [q for q in questions(emu) if q.get("user") == emu.bot_user_id]
+    assert result.decision["outcome"] == "rejected" and result.decision["ts"] == ours["ts"]
+    assert result.xcom("return_value") is False
+    copy = next(m for m in emu.messages(CHANNEL) if m["ts"] == pizza[0])
+    assert copy["text"] == "pizza on Friday? ✅" and "outcome" not in copy["metadata"]["event_payload"]
+
+
+@pytest.mark.parametrize(("fault", "statuses"), [("lost", [200]), ("500", [500, 200])])
+def test_after_an_unclear_post_failure_the_question_is_looked_for_before_posting_again(
+    run_ask, slack_emulator, fault, statuses
+):
+    # "lost": Slack posted the question but the answer never came; "500": it did not post it.
+    slack_emulator.faults.add("chat.postMessage", fault)
+
+    result = run_ask("ask_anyone", reply_by("alice", "approve"))
+
+    assert result.states == {"ask": "success", "after": "success"}
+    assert result.decision["outcome"] == "approved"
+    assert len(questions(slack_emulator)) == 1
+    question_posts = [c for c in slack_emulator.journal.calls("chat.postMessage") if c.args.get("metadata")]
+    assert [c.status for c in question_posts] == statuses
+    assert slack_emulator.journal.count("conversations.history") == 1
+    assert result.decision["ts"] == questions(slack_emulator)[0]["ts"]
+
+
+def test_a_retry_that_cannot_finish_its_lookup_fails_rather_than_ask_twice(
+    run_ask, slack_emulator, tmp_path, monkeypatch
+):
+    from airflow_chat_alerts.alerters.slack import MAX_LOOKUP_PAGES, PAGE_SIZE
+
+    resume = tmp_path / "resume"
+    monkeypatch.setenv("ASK_TEST_RESUME", str(resume))
+
+    def chatter(emu, ts):  # while the first try is lost: more messages than the retry's lookup reads
+        bob, channel = emu.state.user("bob"), emu.channel_id(CHANNEL)
+        for n in range(MAX_LOOKUP_PAGES * PAGE_SIZE + 1):
+            emu.state.post(channel, bob, text=f"chatter {n}")
+        resume.touch()
+
+    result = run_ask("ask_retry_in_a_busy_channel", chatter)
+
+    assert result.states["ask"] == "failed"
+    [failure] = result.failures
+    assert "Could not finish looking for the question" in failure["error"]
+    assert "lookup_incomplete" in failure["error"] and "no second question is posted" in failure["error"]
+    assert len(questions(slack_emulator)) == 1
+    assert slack_emulator.journal.count("conversations.history") == MAX_LOOKUP_PAGES
+
+
+# -- branches checked before asking --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("dag_id", "error"),
+    [
+        ("ask_branch_not_downstream", "branches names task 'elsewhere', which is not directly downstream of 'ask'"),
+        ("ask_branch_unknown", "branches names task 'nowhere', which is not a task of this DAG"),
+    ],
+)
+def test_branches_naming_a_task_not_directly_downstream_fail_before_asking(run_ask, slack_emulator, dag_id, error):
+    result = run_ask(dag_id)
+
+    assert result.states["ask"] == "failed"
+    [failure] = result.failures
+    assert error in failure["error"]
+    assert slack_emulator.messages(CHANNEL) == []
+    assert slack_emulator.journal.count("chat.postMessage") == 0

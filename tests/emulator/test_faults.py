@@ -51,6 +51,21 @@ def test_reset_fault_drops_the_connection(slack_emulator, bot):
     assert slack_emulator.journal.calls("auth.test")[0].error == "connection_reset"
 
 
+def test_lost_fault_does_the_call_then_drops_the_answer(slack_emulator, bot):
+    slack_emulator.faults.add("chat.postMessage", "lost")
+    with pytest.raises(ConnectionError):
+        bot.chat_postMessage(channel=slack_emulator.channel_id("ml-alerts"), text="accepted, answer lost")
+    assert [m["text"] for m in slack_emulator.messages("ml-alerts")] == ["accepted, answer lost"]
+    assert [c.status for c in slack_emulator.journal.calls("chat.postMessage")] == [200]
+
+    from slack_sdk.webhook import WebhookClient
+
+    slack_emulator.faults.add("webhook", "lost")
+    with pytest.raises(ConnectionError):
+        WebhookClient(slack_emulator.webhook_url("ml-alerts"), retry_handlers=[]).send(text="posted, answer lost")
+    assert slack_emulator.messages("ml-alerts")[-1]["text"] == "posted, answer lost"
+
+
 def test_reset_fault_with_async_client(slack_emulator):
     # aiohttp itself retries an idempotent GET once on a dropped connection: two resets to see one
     slack_emulator.faults.add("conversations.history", "reset", count=2)

@@ -104,6 +104,19 @@ def test_an_undefined_connection_says_how_to_add_it():
         ChatAlerterHook(chat_conn_id="no_such_conn").get_alerter()
     with pytest.raises(ChatConfigError, match="'no_such_conn' is not defined"):
         asyncio.run(ChatAlerterHook(chat_conn_id="no_such_conn").aget_alerter())
+    # Airflow's own signature (a classmethod taking the id), with the same clear error.
+    with pytest.raises(ChatConfigError, match="'no_such_conn' is not defined"):
+        asyncio.run(ChatAlerterHook.aget_connection("no_such_conn"))
+
+
+def test_aget_connection_matches_airflows_signature(slack_conn):
+    import inspect
+
+    from airflow.sdk import BaseHook
+
+    assert inspect.signature(ChatAlerterHook.aget_connection) == inspect.signature(BaseHook.aget_connection)
+    conn = asyncio.run(ChatAlerterHook.aget_connection(slack_conn))
+    assert conn.conn_id == slack_conn and conn.conn_type == "slack"
 
 
 def test_test_connection(slack_emulator, slack_conn):

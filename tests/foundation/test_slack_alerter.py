@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import datetime, timezone
 
 import pytest
 
 from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE, Message, MessageRef, PipelineContext
-from airflow_chat_alerts.alerters.slack import SlackAlerter
+from airflow_chat_alerts.alerters.slack import MAX_LOOKUP_PAGES, SlackAlerter
 from airflow_chat_alerts.exceptions import (
     ChatConfigError,
     ChatPermanentError,
@@ -26,6 +28,11 @@ def alerter_for(emu: SlackEmulator, *, token: str | None = None, **kwargs) -> Sl
 def question(emu: SlackEmulator, alerter: SlackAlerter, **payload) -> MessageRef:
     metadata = {"event_type": ASK_EVENT_TYPE, "event_payload": {"dag_id": "d", "run_id": "r", **payload}}
     return alerter.post_question(Message(text="Deploy?", metadata=metadata))
+
+
+def deadline_in(emu: SlackEmulator, seconds: float) -> str:
+    """An ask deadline ``seconds`` after the emulator's now (its clock dates the messages)."""
+    return datetime.fromtimestamp(emu.clock.now() + seconds, timezone.utc).isoformat()
 
 
 # -- posting -----------------------------------------------------------------------------------
@@ -186,6 +193,31 @@ def test_a_429_is_waited_out_once_then_surfaces_with_retry_after(slack_emulator)
     assert [m["text"] for m in slack_emulator.messages("ml-alerts")] == ["after one 429"]
 
 
+def test_a_post_whose_answer_was_lost_is_not_sent_again(slack_emulator):
+    alerter = alerter_for(slack_emulator)
+    slack_emulator.faults.add("chat.postMessage", "lost")
+    with pytest.raises(ChatTransientError) as info:
+        alerter.post(Message(text="accepted once"))
+    assert info.value.code == "connection_error"
+    assert [m["text"] for m in slack_emulator.messages("ml-alerts")] == ["accepted once"]
+    assert slack_emulator.journal.count("chat.postMessage") == 1
+
+    # Reads are still retried after a dropped connection: reading twice does no harm.
+    slack_emulator.faults.add("auth.test", "reset")
+    assert alerter.auth_test()["user_id"] == slack_emulator.bot_user_id
+
+
+def test_a_webhook_post_whose_answer_was_lost_is_not_sent_again(slack_emulator, slack_webhook_conn):
+    from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+
+    alerter = ChatAlerterHook(chat_conn_id=slack_webhook_conn).get_alerter()
+    slack_emulator.faults.add("webhook", "lost")
+    with pytest.raises(ChatTransientError, match="connection_error"):
+        alerter.post(Message(text="accepted once"))
+    assert [m["text"] for m in slack_emulator.messages("ml-alerts")] == ["accepted once"]
+    assert slack_emulator.journal.count("webhook") == 1
+
+
 @pytest.mark.parametrize("kind", ["500", "503", "reset"])
 def test_server_errors_and_resets_are_transient(slack_emulator, kind):
     alerter = alerter_for(slack_emulator)
@@ -228,6 +260,74 @@ def test_find_question_returns_the_newest_undecided_match(slack_emulator):
     assert alerter.find_question(channel, match={"task_id": "ask"}).ref.ts == first.ts
     assert alerter.find_question(channel, match={"task_id": "missing"}) is None
     assert alerter.find_question(channel, match={"task_id": "ask"}, oldest=second.ts) is None
+
+
+@pytest.mark.parametrize(
+    ("poster", "deadline_after", "why"),
+    [
+        ("ci-bot", 60, "posted by B0CIBOT, not by this app"),  # another app
+        ("bob", 60, "posted by U0BOB, not by this app"),  # a person with a user token
+        (None, 10 * 86400, "is not within the ask's timeout (3600 s) of its post"),  # our app, forged deadline
+        (None, -3600, "is not within the ask's timeout (3600 s) of its post"),  # a deadline before the post
+    ],
+)
+def test_find_question_ignores_copies_not_posted_as_a_question_by_this_app(
+    slack_emulator, caplog, poster, deadline_after, why
+):
+    alerter = alerter_for(slack_emulator)
+    channel = slack_emulator.channel_id("ml-alerts")
+    ours = question(slack_emulator, alerter, task_id="ask", try_number=1, deadline=deadline_in(slack_emulator, 3600))
+    payload = {"dag_id": "d", "run_id": "r", "task_id": "ask", "try_number": 1}
+    metadata = {
+        "event_type": ASK_EVENT_TYPE,
+        "event_payload": {**payload, "deadline": deadline_in(slack_emulator, deadline_after)},
+    }
+    if poster is None:
+        copy = alerter.post(Message(text="pizza on Friday? ✅", metadata=metadata)).ts
+    elif poster == "bob":  # Slack refuses metadata from user tokens; should it ever pass, it is still not ours
+        user = slack_emulator.state.user(poster)
+        copy = slack_emulator.state.post(channel, user, text="pizza on Friday? ✅", metadata=metadata).ts
+    else:
+        copy = slack_emulator.act_as(poster).post("ml-alerts", "pizza on Friday? ✅", metadata=metadata)
+
+    with caplog.at_level(logging.WARNING, logger="airflow_chat_alerts.alerters.slack"):
+        found = alerter.find_question(channel, match=payload, timeout=3600, clock_skew=300)
+
+    assert found is not None and found.ref.ts == ours.ts
+    [warning] = [r.getMessage() for r in caplog.records if copy in r.getMessage()]
+    assert why in warning
+    # Without a question of our own, the copy is not adopted either.
+    alerter.update(ours, Message(text="decided", metadata={**metadata, "event_payload": {"outcome": "approved"}}))
+    assert alerter.find_question(channel, match=payload, timeout=3600, clock_skew=300) is None
+
+
+@pytest.mark.parametrize(("messages_since", "history_calls"), [(40, 3), (1000, MAX_LOOKUP_PAGES)])
+def test_a_lookup_in_a_busy_channel_is_paced_and_bounded(slack_emulator, messages_since, history_calls):
+    # A non-Marketplace app: 15 messages a page, 1 history read a minute. The clock runs a minute per
+    # second, so the pace the connection's budget sets (0.9 of Slack's rate) is scaled the same way.
+    emu = slack_emulator
+    emu.clock.speed = 60
+    alerter = alerter_for(emu, page_size=15, history_interval=60 / 0.9 / 60)
+    channel = emu.channel_id("ml-alerts")
+    ours = question(emu, alerter, task_id="ask", try_number=1, deadline=deadline_in(emu, 3600))
+    bob = emu.state.user("bob")
+    for n in range(messages_since):
+        emu.state.post(channel, bob, text=f"chatter {n}")
+    emu.set_marketplace(False)
+    emu.set_rate_limits("realistic")
+    emu.journal.clear()
+    lookup = {"channel": channel, "match": {"task_id": "ask"}, "timeout": 3600, "clock_skew": 300}
+    oldest = f"{emu.clock.now() - 3600 - 300:.6f}"
+
+    if messages_since < 15 * MAX_LOOKUP_PAGES:
+        assert alerter.find_question(**lookup, oldest=oldest).ref.ts == ours.ts
+    else:
+        with pytest.raises(ChatTransientError, match="lookup_incomplete: more than 5 pages of 15 messages") as info:
+            alerter.find_question(**lookup, oldest=oldest)
+        assert info.value.code == "lookup_incomplete"
+    calls = emu.journal.calls("conversations.history")
+    assert len(calls) == history_calls
+    assert [c.status for c in calls] == [200] * history_calls  # paced: never a 429
 
 
 def test_channel_names_resolve_to_ids_once_and_unknown_names_are_permanent(slack_emulator):

@@ -35,14 +35,27 @@ class CrashAfterPostingAskSensor(ChatAskSensor):
 
     lost_for = 0.0  # seconds between posting and the crash
 
+    def lost(self) -> None:
+        time.sleep(self.lost_for)
+
     def execute(self, context):
         if context["ti"].try_number > 1:
             return super().execute(context)
         try:
             super().execute(context)
         except TaskDeferred:
-            time.sleep(self.lost_for)
+            self.lost()
             raise RuntimeError("simulated crash between posting the question and deferring") from None
+
+
+class LostUntilToldAskSensor(CrashAfterPostingAskSensor):
+    """Lost until the file named by ``ASK_TEST_RESUME`` exists (the test's people acted meanwhile)."""
+
+    def lost(self) -> None:
+        path = os.environ["ASK_TEST_RESUME"]
+        give_up = time.monotonic() + 30
+        while not os.path.exists(path) and time.monotonic() < give_up:
+            time.sleep(0.05)
 
 
 class AnsweredWhileDownAskSensor(CrashAfterPostingAskSensor):
@@ -56,7 +69,31 @@ class AnsweredWhileDownAskSensor(CrashAfterPostingAskSensor):
         raise RuntimeError("the retry deferred although its question was answered already")
 
 
-def ask_dag(dag_id: str, *, sensor: type[ChatAskSensor] = ChatAskSensor, downstream=("after",), **ask_kwargs) -> DAG:
+class FailsBeforeAskingAskSensor(ChatAskSensor):
+    """Its first try writes its identity to the file named by ``ASK_TEST_IDENTITY``, waits for the file
+    ``<that>.done`` (someone acted meanwhile), then fails before posting anything."""
+
+    def execute(self, context):
+        if context["ti"].try_number > 1:
+            return super().execute(context)
+        path = os.environ["ASK_TEST_IDENTITY"]
+        with open(path + ".tmp", "w") as out:
+            json.dump(self._identity(context), out)
+        os.replace(path + ".tmp", path)
+        give_up = time.monotonic() + 30
+        while not os.path.exists(path + ".done") and time.monotonic() < give_up:
+            time.sleep(0.05)
+        raise RuntimeError("simulated failure before the question was posted")
+
+
+def ask_dag(
+    dag_id: str,
+    *,
+    sensor: type[ChatAskSensor] = ChatAskSensor,
+    downstream=("after",),
+    unrelated=(),
+    **ask_kwargs,
+) -> DAG:
     with DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["tests"]) as dag:
         ask = sensor(
             task_id="ask",
@@ -65,6 +102,8 @@ def ask_dag(dag_id: str, *, sensor: type[ChatAskSensor] = ChatAskSensor, downstr
             **{**FAST, **ask_kwargs},
         )
         ask >> [EmptyOperator(task_id=task_id) for task_id in downstream]
+        for task_id in unrelated:  # in the DAG, not downstream of the ask
+            EmptyOperator(task_id=task_id)
     return dag
 
 
@@ -103,3 +142,15 @@ ask_dag(
     retries=1,
     retry_delay=timedelta(0),
 )
+ask_dag(
+    "ask_hijacked", sensor=FailsBeforeAskingAskSensor, retries=1, retry_delay=timedelta(0), on_timeout="approve"
+)
+ask_dag(
+    "ask_branch_not_downstream",
+    branches={"approved": ["deploy", "elsewhere"]},
+    downstream=("deploy",),
+    unrelated=("elsewhere",),
+    timeout=2,
+)
+ask_dag("ask_branch_unknown", branches={"rejected": "nowhere"}, downstream=("deploy",), timeout=2)
+ask_dag("ask_retry_in_a_busy_channel", sensor=LostUntilToldAskSensor, retries=1, retry_delay=timedelta(0))
