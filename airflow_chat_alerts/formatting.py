@@ -190,7 +190,7 @@ def code_block(text: str, limit: int = MAX_SECTION_TEXT) -> str:
     """
     body = truncate(slack_escape(text), limit - 8)  # 3 + 3 for the fences, 2 for the padding below
     # A backtick next to a fence would lengthen it: Slack would close the block early.
-    if body.startswith("`"):
+    if not body or body.startswith("`"):
         body = _ZERO_WIDTH_SPACE + body
     if body.endswith("`"):
         body += _ZERO_WIDTH_SPACE

@@ -74,6 +74,29 @@ def test_the_slack_escape_filter_in_an_operator_template(slack_emulator, slack_c
         assert markup not in posted_strings(posted)
 
 
+def test_every_post_passes_through_the_secrets_masker(slack_emulator, slack_conn, slack_webhook_conn):
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(DB_PASSWORD)
+    alerter = ChatAlerterHook(chat_conn_id=slack_conn).get_alerter()
+    leak = f"password {DB_PASSWORD}"
+    blocks = [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": leak}]}]}]
+
+    parent = alerter.post(Message(text=leak, blocks=blocks, metadata={"event_type": "x", "event_payload": {"note": leak}}))
+    alerter.post(Message(text=leak), channel=parent.channel, thread_ts=parent.ts)
+    alerter.post_file(b"data", filename="r.csv", channel=parent.channel, thread_ts=parent.ts, title=leak, comment=leak)
+    reply = alerter.post(Message(text="pending"), channel=parent.channel, thread_ts=parent.ts)
+    alerter.update(reply, Message(text=leak))
+
+    ChatAlerterHook(chat_conn_id=slack_webhook_conn).get_alerter().post(Message(text=leak, blocks=blocks))
+
+    transcript = json.dumps(slack_emulator.thread("ml-alerts", parent.ts), ensure_ascii=False)
+    assert DB_PASSWORD not in transcript
+    assert transcript.count("password ***") >= 6  # text, block, metadata, reply, file title and comment, update
+    [*_, through_webhook] = slack_emulator.messages("ml-alerts")
+    assert through_webhook["text"] == "password ***" and DB_PASSWORD not in json.dumps(through_webhook["blocks"])
+
+
 # -- secrets in logs and errors ---------------------------------------------------------------------
 @pytest.fixture
 def every_log_record(caplog):
