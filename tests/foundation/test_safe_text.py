@@ -62,6 +62,9 @@ def test_the_default_notification_escapes_and_masks_the_exception(slack_emulator
 
     # The author's message keeps its own markup; the filter escapes what the author marked untrusted.
     assert run_alert["text"] == "<!here> *Run failed:* &lt;!channel&gt; now"
+    # Neither parse nor link_names is sent: Slack links no bare @channel or @name in the text.
+    for call in slack_emulator.journal.calls("chat.postMessage"):
+        assert not {"parse", "link_names"} & set(call.args)
 
 
 def test_the_slack_escape_filter_in_an_operator_template(slack_emulator, slack_conn, load_dag):
