@@ -144,6 +144,20 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_ZERO_WIDTH_SPACE = "\u200b"
+
+
+def slack_escape(value: Any) -> str:
+    """``value`` as text that Slack shows literally wherever it is put in mrkdwn: it cannot mention
+    (``<@U…>``, ``<!subteam^…>``), broadcast (``<!channel>``, ``<!here>``), disguise a link
+    (``<https://…|label>``) or open or close a code block (a zero-width space splits every run of
+    backticks). For text that does not come from the DAG author: exception text, XCom, ids.
+
+    :param value: any value; non-strings are shown as ``str(value)``.
+    """
+    return re.sub(r"`(?=`)", "`" + _ZERO_WIDTH_SPACE, escape(str(value)))
+
+
 def mention(user_or_group_id: str) -> str:
     """Slack mention markup: ``<@U…>`` for a user (U…/W…), ``<!subteam^S…>`` for a user group.
 
@@ -163,8 +177,24 @@ def slack_link(url: str, label: str) -> str:
 
 
 def _code(value: Any) -> str:
+    """An untrusted value in inline code, or escaped plain text when it holds a backtick or a newline."""
     text = str(value)
-    return f"`{escape(text)}`" if "`" not in text and "\n" not in text else escape(text)
+    return f"`{escape(text)}`" if "`" not in text and "\n" not in text else slack_escape(text)
+
+
+def code_block(text: str, limit: int = MAX_SECTION_TEXT) -> str:
+    """Untrusted ``text`` in a code block of at most ``limit`` characters that it cannot break out of.
+
+    :param text: the text (exception output, logs).
+    :param limit: the maximum length, fences included.
+    """
+    body = truncate(slack_escape(text), limit - 8)  # 3 + 3 for the fences, 2 for the padding below
+    # A backtick next to a fence would lengthen it: Slack would close the block early.
+    if not body or body.startswith("`"):
+        body = _ZERO_WIDTH_SPACE + body
+    if body.endswith("`"):
+        body += _ZERO_WIDTH_SPACE
+    return f"```{body}```"
 
 
 def slack_date(when: datetime) -> str:
@@ -194,9 +224,20 @@ def format_duration(duration: float | timedelta) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Blocks
 # ---------------------------------------------------------------------------------------------------
-def section(text: str, *, block_id: str | None = None) -> dict[str, Any]:
-    """A mrkdwn section block (text truncated visibly to 3,000 characters)."""
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}}
+def _mrkdwn(text: str, *, verbatim: bool = False) -> dict[str, Any]:
+    """A mrkdwn text object; ``verbatim`` for untrusted text: Slack then turns no bare URL, channel
+    name or mention word into a link (explicit ``<…>`` markup, which we write ourselves, still works)."""
+    return {"type": "mrkdwn", "text": text, **({"verbatim": True} if verbatim else {})}
+
+
+def section(text: str, *, block_id: str | None = None, verbatim: bool = False) -> dict[str, Any]:
+    """A mrkdwn section block (text truncated visibly to 3,000 characters).
+
+    :param text: the text (mrkdwn).
+    :param block_id: the block's id.
+    :param verbatim: the text holds untrusted values (see :func:`_mrkdwn`).
+    """
+    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(truncate(text, MAX_SECTION_TEXT), verbatim=verbatim)}
     if block_id:
         block["block_id"] = block_id
     return block
@@ -262,16 +303,17 @@ def fit_blocks(blocks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def context_block(ctx: PipelineContext) -> dict[str, Any]:
-    """A context line: DAG, run, task (with map index), try, and a link "Open in Airflow"."""
+    """A context line: DAG, run, task (with map index), try, and a link "Open in Airflow". Every value
+    is escaped (they come from the run, not from the DAG author's message)."""
     parts = [f"*DAG* {_code(ctx.dag_id)}", f"*Run* {_code(ctx.run_id)}"]
     if ctx.task_id:
         task = ctx.task_id if ctx.map_index is None or ctx.map_index < 0 else f"{ctx.task_id}[{ctx.map_index}]"
         parts.append(f"*Task* {_code(task)}")
     if ctx.try_number is not None:
-        parts.append(f"*Try* {ctx.try_number}")
+        parts.append(f"*Try* {slack_escape(ctx.try_number)}")
     if ctx.link:
         parts.append(slack_link(ctx.link, "Open in Airflow"))
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(" · ".join(parts), MAX_CONTEXT_TEXT)}]}
+    return {"type": "context", "elements": [_mrkdwn(truncate(" · ".join(parts), MAX_CONTEXT_TEXT), verbatim=True)]}
 
 
 def _text_sections(text: str, room: int) -> list[dict[str, Any]]:
@@ -324,6 +366,9 @@ def task_state_message(
 ) -> Message:
     """The notifier's default message about a task (or DAG run) reaching a state.
 
+    Every value is escaped with :func:`slack_escape` (the exception in a code block it cannot leave):
+    ids and exception text come from the run, not from the DAG author.
+
     :param state: the state, e.g. ``failed``, ``success``, ``up_for_retry``.
     :param dag_id: the DAG id.
     :param run_id: the DAG run id.
@@ -342,25 +387,26 @@ def task_state_message(
     title = f"{'Task' if task_id else 'DAG run'} {STATE_WORDS.get(state, state.replace('_', ' '))}: {what}"
     head = f"{emoji} {title}".strip()
 
-    fields = [f"*Run*\n{_code(run_id)}", f"*State*\n{escape(state)}"]
+    fields = [f"*Run*\n{_code(run_id)}", f"*State*\n{slack_escape(state)}"]
     if try_number is not None:
-        fields.append(f"*Try*\n{try_number}")
+        fields.append(f"*Try*\n{slack_escape(try_number)}")
     if duration is not None:
         fields.append(f"*Duration*\n{format_duration(duration)}")
     blocks: list[dict[str, Any]] = [
-        header(head),
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": truncate(f, MAX_FIELD_TEXT)} for f in fields]},
+        header(head),  # plain text: Slack parses no markup in it
+        {"type": "section", "fields": [_mrkdwn(truncate(f, MAX_FIELD_TEXT), verbatim=True) for f in fields]},
     ]
     if exception:
-        # Truncate before fencing so the closing ``` is never cut off.
-        blocks.append(section(f"```{truncate(exception.strip(), MAX_SECTION_TEXT - 8)}```"))
+        blocks.append(section(code_block(exception.strip()), verbatim=True))
     if link:
-        blocks.append(section(slack_link(link, "View the task log in Airflow" if task_id else "Open the run in Airflow")))
+        label = "View the task log in Airflow" if task_id else "Open the run in Airflow"
+        blocks.append(section(slack_link(link, label), verbatim=True))
 
     summary = exception.strip().splitlines()[-1] if exception and exception.strip() else ""
-    text = f"{head} (run {run_id}" + (f", try {try_number}" if try_number is not None else "") + ")"
+    text = f"{emoji} {slack_escape(title)}".strip() + f" (run {slack_escape(run_id)}"
+    text += (f", try {slack_escape(try_number)}" if try_number is not None else "") + ")"
     if summary:
-        text += f": {summary}"
+        text += f": {slack_escape(summary)}"
     ctx = PipelineContext(dag_id=dag_id, run_id=run_id, task_id=task_id, try_number=try_number, map_index=map_index, link=link)
     return Message(text=fit_text(text), blocks=fit_blocks(blocks), context=ctx)
 
@@ -469,7 +515,10 @@ def outcome_line(
     else:
         raise ChatConfigError(f"outcome must be approved, rejected or timed_out, got {outcome!r}")
     if comment and comment.strip() and outcome != "timed_out":
-        line += f": “{truncate(' '.join(comment.split()), 1_000)}”"
+        # Someone's Slack text (Slack-escaped already): quoted literally, so that our app's post cannot
+        # mention, broadcast or link on their behalf.
+        literal = " ".join(comment.split()).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        line += f": “{truncate(slack_escape(literal), 1_000)}”"
     return line
 
 

@@ -280,6 +280,54 @@ def test_task_state_message_huge_exception_stays_fenced_and_within_limits():
     assert len(msg.text) <= fmt.MAX_TEXT
 
 
+UNSAFE = "<!channel> <!here> <!everyone> <@U0ALICE> <!subteam^S0OPS> <https://evil.example|Open in Airflow> ``` &"
+LIVE_MARKUP = re.compile(r"<[!@#]|<https?:|```")
+
+
+def test_task_state_message_escapes_every_value_it_did_not_write():
+    msg = fmt.task_state_message(
+        state="failed", dag_id=f"d{UNSAFE}", run_id=f"r{UNSAFE}", task_id=f"t{UNSAFE}", try_number=1,
+        exception=f"Traceback\nValueError: {UNSAFE}", link="http://af/log?a=1|<!here>",
+    )
+    # The header is plain text (Slack parses nothing in it); everything else is mrkdwn.
+    for text, _ in all_texts(msg.blocks[1:]):
+        assert not LIVE_MARKUP.search(text.replace("<http://af/log", "").strip("`").removesuffix("```")), text
+    assert not LIVE_MARKUP.search(msg.text)
+    assert "&lt;!channel&gt;" in msg.text and "`\u200b`\u200b`" in msg.text
+    assert section_text(msg.blocks[-1]) == "<http://af/log?a=1%7C&lt;!here&gt;|View the task log in Airflow>"
+    # Untrusted mrkdwn is verbatim: no bare URL, channel name or mention word is linked.
+    assert all(f.get("verbatim") for f in msg.blocks[1]["fields"])
+    assert all(b["text"].get("verbatim") for b in msg.blocks[2:])
+
+
+def test_context_block_escapes_ids():
+    ctx = PipelineContext(dag_id="<!here>", run_id="a`b", task_id="<@U0ALICE>", map_index=2, link="http://af")
+    [element] = fmt.context_block(ctx)["elements"]
+    assert element["verbatim"] is True
+    assert element["text"] == "*DAG* `&lt;!here&gt;` · *Run* a`b · *Task* `&lt;@U0ALICE&gt;[2]` · <http://af|Open in Airflow>"
+
+
+def test_outcome_comment_is_quoted_literally():
+    line = fmt.outcome_line("rejected", by=["U0BOB"], comment="no &lt;!channel&gt; <!here> <https://x|y> a &amp; b")
+    assert line == "❌ Rejected by <@U0BOB>: “no &lt;!channel&gt; &lt;!here&gt; &lt;https://x|y&gt; a &amp; b”"
+
+
+@given(st.text(alphabet=st.sampled_from("`<>&!@|x \n"), max_size=60))
+def test_slack_escape_leaves_no_markup_and_code_block_no_way_out(text):
+    escaped = fmt.slack_escape(text)
+    assert "<" not in escaped and ">" not in escaped and "``" not in escaped
+    assert escaped.replace("\u200b", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text
+    fenced = fmt.code_block(text, limit=40)
+    assert len(fenced) <= 40 and fenced.startswith("```") and fenced.endswith("```")
+    body = fenced[3:-3]  # no backtick run inside, none touching a fence
+    assert body and "``" not in body and not body.startswith("`") and not body.endswith("`")
+
+
+def test_slack_escape_of_any_value():
+    assert fmt.slack_escape(3) == "3"
+    assert fmt.slack_escape({"a": "<!here>"}) == "{'a': '&lt;!here&gt;'}"
+
+
 def test_format_duration():
     assert [fmt.format_duration(s) for s in (0.04, 59.9, 60, 3599.6, 3600)] == ["0.0s", "59.9s", "1m 00s", "1h 00m 00s", "1h 00m 00s"]
 

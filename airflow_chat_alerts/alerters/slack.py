@@ -30,6 +30,7 @@ from airflow_chat_alerts.alerters.base import (
     MessageSnapshot,
     PostedQuestion,
 )
+from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction, redact_strings
 from airflow_chat_alerts.alerters.slack_errors import (
     channel_label,
     looks_like_channel_id,
@@ -125,6 +126,7 @@ class SlackAlerter(BaseAlerter):
         most 15, so it asks for no more).
     :param history_interval: seconds between two pages of a worker's ``conversations.history`` reads
         (the connection's rate budget for that method).
+    :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
     capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=False, files=True)
@@ -141,6 +143,7 @@ class SlackAlerter(BaseAlerter):
         session: aiohttp.ClientSession | None = None,
         page_size: int = PAGE_SIZE,
         history_interval: float = 0.0,
+        redact: Redact = no_redaction,
     ) -> None:
         super().__init__(conn_id=conn_id, default_channel=default_channel)
         if not token:
@@ -150,6 +153,9 @@ class SlackAlerter(BaseAlerter):
                 code="not_authed",
             )
         self._token = token
+        self._redact = redact
+        # slack_sdk's log lines go through this (it redacts the Authorization header, not the rest).
+        self._client_logger = ScrubbingLogger(log, Scrubber(token))
         self.base_url = base_url
         self.timeout = timeout
         self.proxy = proxy
@@ -182,7 +188,7 @@ class SlackAlerter(BaseAlerter):
 
             self._client = WebClient(
                 **self._client_kwargs(),
-                logger=log,
+                logger=self._client_logger,
                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), _no_resend_retry_handler()],
             )
         return self._client
@@ -200,7 +206,7 @@ class SlackAlerter(BaseAlerter):
             self._async_client = AsyncWebClient(
                 **self._client_kwargs(),
                 session=self._session,
-                logger=log,
+                logger=self._client_logger,
                 retry_handlers=[AsyncRateLimitErrorRetryHandler(), AsyncConnectionErrorRetryHandler()],
             )
         return self._async_client
@@ -350,7 +356,7 @@ class SlackAlerter(BaseAlerter):
             payload["blocks"] = formatting.fit_blocks(list(message.blocks))
         if message.metadata:
             payload["metadata"] = message.metadata
-        return payload
+        return redact_strings(payload, self._redact)
 
     def _learn_channel(self, asked: str, channel_id: str) -> None:
         if asked and not looks_like_channel_id(asked):
@@ -448,8 +454,8 @@ class SlackAlerter(BaseAlerter):
             channel=target,
             content=content,
             filename=filename,
-            title=title or filename,
-            initial_comment=comment,
+            title=self._redact(title or filename),
+            initial_comment=self._redact(comment) if comment else None,
             thread_ts=thread_ts,
         )
         file_info = data.get("file") or (data.get("files") or [{}])[0]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities, Message, MessageRef
+from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction, redact_strings
 from airflow_chat_alerts.alerters.slack_errors import retry_after_seconds, slack_error
 from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError, ChatTransientError
 
@@ -26,10 +27,11 @@ class WebhookAlerter(BaseAlerter):
     """Posts messages through a Slack incoming webhook.
 
     :param conn_id: the Airflow connection (named in every error).
-    :param url: the webhook URL (a secret: never logged).
+    :param url: the webhook URL (a secret: never logged, and shown as its host only in errors).
     :param timeout: seconds to wait for Slack; slack_sdk's default when None.
     :param proxy: an HTTP proxy URL.
     :param default_channel: only for display; the webhook decides where messages go.
+    :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
     capabilities = Capabilities()
@@ -42,9 +44,12 @@ class WebhookAlerter(BaseAlerter):
         timeout: int | None = None,
         proxy: str | None = None,
         default_channel: str | None = None,
+        redact: Redact = no_redaction,
     ) -> None:
         super().__init__(conn_id=conn_id, default_channel=default_channel)
         self._url = url
+        self._redact = redact
+        self._scrub = Scrubber(url)
         self.timeout = timeout
         self.proxy = proxy
         self._client: WebhookClient | None = None
@@ -63,7 +68,7 @@ class WebhookAlerter(BaseAlerter):
             # posted it, and sending it again would post it twice.
             self._client = WebhookClient(
                 url=self._url,
-                logger=log,
+                logger=ScrubbingLogger(log, self._scrub),  # slack_sdk logs the URL it posts to
                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
                 **{key: value for key, value in kwargs.items() if value is not None},
             )
@@ -83,15 +88,26 @@ class WebhookAlerter(BaseAlerter):
         body: dict[str, Any] = {"text": formatting.fit_text(message.text or "")}
         if message.blocks:
             body["blocks"] = formatting.fit_blocks(list(message.blocks))
+        from slack_sdk.errors import SlackClientError
+
+        # Errors are raised `from None`: the original's text (and traceback) can quote the URL.
         try:
-            response = self.client.send_dict(body)
+            response = self.client.send_dict(redact_strings(body, self._redact))
         except OSError as err:
             raise ChatTransientError(
                 f"connection_error: could not reach the incoming webhook of connection {self.conn_id!r} "
-                f"({type(err).__name__})",
+                f"({type(err).__name__}: {self._scrub(str(err))})",
                 conn_id=self.conn_id,
                 code="connection_error",
-            ) from err
+            ) from None
+        except (SlackClientError, ValueError) as err:  # a URL urllib or slack_sdk cannot use
+            raise ChatConfigError(
+                f"invalid_webhook_url: connection {self.conn_id!r} holds a webhook URL that cannot be used "
+                f"({type(err).__name__}: {self._scrub(str(err))}); put the https://hooks.slack.com/services/… "
+                "URL of the incoming webhook in its password",
+                conn_id=self.conn_id,
+                code="invalid_webhook_url",
+            ) from None
         if response.status_code != 200:
             code = (response.body or "").strip() or f"http_{response.status_code}"
             raise slack_error(

@@ -6,6 +6,9 @@ Connection types (both defined by apache-airflow-providers-slack, whose hooks pa
 - ``slackwebhook``: an incoming webhook → WebhookAlerter (post only).
 
 Our own optional extra, for either type: ``channel`` (or ``extra__slack__channel``), the default channel.
+
+Every alerter built here redacts what it posts through Airflow's secrets masker (``airflow.sdk.log.redact``):
+text Airflow shows as ``***`` in task logs is posted as ``***``.
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ class ChatAlerterHook(BaseHook):
             session=session,
             page_size=page_limit_from_extras(conn.extra_dejson) or PAGE_SIZE,  # non-Marketplace apps: 15
             history_interval=SECONDS_PER_MINUTE / budget_from_extras(conn.extra_dejson)["conversations.history"],
+            redact=_redact,
         )
 
     def _webhook_alerter(self, conn: Connection, channel: str | None):
@@ -160,6 +164,7 @@ class ChatAlerterHook(BaseHook):
             timeout=params.get("timeout"),
             proxy=params.get("proxy"),
             default_channel=channel,
+            redact=_redact,
         )
 
     def _bad_connection(self, err: Exception, secret: str) -> ChatConfigError:
@@ -181,3 +186,11 @@ def _not_found(conn_id: str, err: Exception) -> Exception:
             conn_id=conn_id,
         )
     return err
+
+
+def _redact(text: str) -> str:
+    """Airflow's secrets masker on one string: registered secrets (connection passwords, values given to
+    ``mask_secret``) become ``***``."""
+    from airflow.sdk.log import redact
+
+    return redact(text)

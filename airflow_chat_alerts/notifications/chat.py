@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
+from airflow_chat_alerts.templating import ChatTemplateFilters
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -36,7 +38,7 @@ def _run_link(dag_id: str, run_id: str) -> str:
     return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
 
 
-class ChatNotifier(BaseNotifier):
+class ChatNotifier(ChatTemplateFilters, BaseNotifier):
     """Post a task's or DAG run's state to chat; for ``on_failure_callback`` / ``on_success_callback``.
 
     The default message names the DAG, run, task, state, try, duration, a summary of the exception and
@@ -46,7 +48,9 @@ class ChatNotifier(BaseNotifier):
     :param chat_conn_id: the Airflow connection (``slack`` or ``slackwebhook``); templated.
     :param channel: the channel id or name; the connection's ``channel`` extra when None; templated.
     :param message: a template replacing the default message's text, e.g.
-        ``"{{ ti.task_id }} failed: {{ exception }}"``; templated with the callback's context.
+        ``"{{ ti.task_id }} failed: {{ exception | slack_escape }}"``; templated with the callback's
+        context. It is posted as written (mrkdwn): escape untrusted values with ``slack_escape``. The
+        default message escapes every value itself.
     """
 
     template_fields: Sequence[str] = ("message", "channel", "chat_conn_id")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_chat_alerts.exceptions import ChatAlertError, ChatCapabilityError, ChatConfigError
+from airflow_chat_alerts.templating import ChatTemplateFilters
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,7 +35,7 @@ def pipeline_context(context: Context) -> PipelineContext:
     )
 
 
-class ChatPostOperator(BaseOperator):
+class ChatPostOperator(ChatTemplateFilters, BaseOperator):
     """Post a message to a chat channel through an Airflow connection.
 
     The message goes out as Block Kit sections with a context line (DAG, run, task, try and a link to
@@ -45,7 +46,9 @@ class ChatPostOperator(BaseOperator):
     On success the message reference (``channel``, ``ts``, ``permalink``, ``thread_ts``) is pushed to
     XCom under the key ``message`` and the task returns True.
 
-    :param message: the text (mrkdwn); templated.
+    :param message: the text (mrkdwn, as the author wrote it); templated. Untrusted values put into it
+        by a template (an XCom) can be escaped with the ``slack_escape`` filter:
+        ``"{{ ti.xcom_pull('check') | slack_escape }}"``.
     :param chat_conn_id: the Airflow connection (``slack`` or ``slackwebhook``).
     :param channel: the channel id (``C0123``) or name; the connection's ``channel`` extra when None.
         Templated.

@@ -57,3 +57,12 @@ def test_airflow_lists_the_provider_with_valid_metadata():
     assert data["notifications"] == ["airflow_chat_alerts.notifications.chat.ChatNotifier"]
     # The slack connection type still belongs to the slack provider.
     assert data["slack_hook"] == "airflow.providers.slack.hooks.slack.SlackHook"
+
+
+@pytest.mark.parametrize("module", ["airflow_chat_alerts.alerters.redaction", "airflow_chat_alerts.templating"])
+def test_redaction_and_template_filters_import_nothing_heavy(module):
+    loaded = run_python(
+        f"import sys, json, {module}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'slack_sdk', 'aiohttp'))))"
+    )
+    assert json.loads(loaded) == []

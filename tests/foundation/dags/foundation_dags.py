@@ -46,3 +46,40 @@ with DAG(
         raise ValueError("training diverged: loss is NaN")
 
     fit_model()
+
+
+# Text that does not come from the DAG author: it must reach Slack escaped and masked.
+UNSAFE = "<!channel> <!here> <@U0ALICE> <!subteam^S0OPS> see <https://evil.example|Open in Airflow> ```end``` &"
+DB_PASSWORD = "hunter2-db-password"
+
+
+with DAG(
+    "foundation_notify_unsafe",
+    schedule=None,
+    start_date=START,
+    # The author's own markup (<!here>) stays; the filter escapes what the author marks untrusted.
+    on_failure_callback=ChatNotifier(message="<!here> *Run failed:* {{ dag_run.conf['why'] | slack_escape }}"),
+):
+
+    @task(on_failure_callback=ChatNotifier())
+    def load_warehouse():
+        from airflow.sdk import BaseHook
+        from airflow.sdk.log import mask_secret
+
+        token = BaseHook.get_connection("slack_api_default").password  # masked once looked up
+        mask_secret(DB_PASSWORD)
+        raise RuntimeError(f"{UNSAFE} login with {DB_PASSWORD} failed; token {token}")
+
+    load_warehouse()
+
+
+with DAG("foundation_post_escaped", schedule=None, start_date=START):
+
+    @task
+    def validate():
+        return {"rejected": UNSAFE}
+
+    ChatPostOperator(
+        task_id="post",
+        message="*Rows rejected:* {{ ti.xcom_pull(task_ids='validate')['rejected'] | slack_escape }}",
+    ).set_upstream(validate())
