@@ -35,6 +35,7 @@ from airflow_chat_alerts.decisions import (
     AskPolicy,
 )
 from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.templating import ChatTemplateFilters
 from airflow_chat_alerts.utils import LAST_READ_LIMIT
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-class ChatAskSensor(BaseSensorOperator, BranchMixIn):
+class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     """Post a question to chat and wait, deferred, until authorised people approve or reject it.
 
     Returns True when approved and False otherwise (the return value is the XCom ``return_value``); the

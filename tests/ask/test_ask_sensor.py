@@ -432,3 +432,12 @@ def test_branches_naming_a_task_not_directly_downstream_fail_before_asking(run_a
     assert error in failure["error"]
     assert slack_emulator.messages(CHANNEL) == []
     assert slack_emulator.journal.count("chat.postMessage") == 0
+
+
+def test_the_slack_escape_filter_works_in_the_question(run_ask, slack_emulator):
+    result = run_ask("ask_escaped", reply_by("alice", "approve"))
+
+    assert result.decision["outcome"] == "approved"
+    question = questions(slack_emulator)[-1]
+    assert "Deploy for &lt;!channel&gt;?" in question["text"]
+    assert "<!channel>" not in question["text"]

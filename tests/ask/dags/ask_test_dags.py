@@ -154,3 +154,6 @@ ask_dag(
 )
 ask_dag("ask_branch_unknown", branches={"rejected": "nowhere"}, downstream=("deploy",), timeout=2)
 ask_dag("ask_retry_in_a_busy_channel", sensor=LostUntilToldAskSensor, retries=1, retry_delay=timedelta(0))
+with DAG("ask_escaped", schedule=None, start_date=START, catchup=False, params={"who": "<!channel>"}):
+    # An untrusted value templated into the question, escaped with the package's filter.
+    ChatAskSensor(task_id="ask", message="Deploy for {{ params.who | slack_escape }}?", **FAST)
