@@ -213,16 +213,23 @@ def clean_comment(text: str) -> str | None:
 def parse_reply(text: str, policy: AskPolicy, *, app_user_id: str | None = None) -> tuple[Verdict | None, str | None]:
     """Read one reply: ``("approve" | "reject" | None, comment)`` by the answer grammar (module docstring).
 
-    Each distinct text is parsed once per set of keywords and app: results are cached.
+    Each distinct text (up to :data:`_CACHED_TEXT_CHARS` long) is parsed once per set of keywords and
+    app: the results are cached, as a triggerer re-reads the same replies at every poll.
 
     :param text: the reply text as the chat service sent it.
     :param policy: the ask policy giving the keywords.
     :param app_user_id: the app's own user id: a reply may start by mentioning it (``<@U0APP> approve``).
     """
-    return _parse_reply(text, policy.approve_keywords, policy.reject_keywords, app_user_id)
+    parse = _parse_reply if len(text) <= _CACHED_TEXT_CHARS else _parse_reply.__wrapped__
+    return parse(text, policy.approve_keywords, policy.reject_keywords, app_user_id)
 
 
-@functools.lru_cache(maxsize=65_536)
+# The cache holds at most 16,384 texts of at most 1,000 characters (about 40 MB at worst): enough for
+# every reply of thousands of waiting asks, while a flood of long texts cannot grow it.
+_CACHED_TEXT_CHARS = 1_000
+
+
+@functools.lru_cache(maxsize=16_384)
 def _parse_reply(
     text: str, approve: tuple[str, ...], reject: tuple[str, ...], app_user_id: str | None
 ) -> tuple[Verdict | None, str | None]:

@@ -210,6 +210,9 @@ def test_parsing_is_cached_per_text_and_keywords():
         assert parse_reply(text, AskPolicy(approvers=["U1"]), app_user_id=APP) == ("approve", "a text seen for the first time 7f3a")
     after = decisions._parse_reply.cache_info()
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
+    long = "reject - " + "a long reason " * 100  # read, but not kept: a flood of long texts cannot grow the cache
+    assert parse_reply(long, POLICY) == ("reject", long[9:].strip())
+    assert decisions._parse_reply.cache_info()[:2] == after[:2]
     assert hash(AskPolicy()) == hash(AskPolicy.from_dict(AskPolicy().to_dict()))
 
 
