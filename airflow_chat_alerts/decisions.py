@@ -1,39 +1,63 @@
 """Answers + policy → decision: the pure core of the ask.
 
 No I/O and no Airflow imports: the trigger feeds in what it read from the chat service (thread replies,
-reactions, button clicks) and gets back ``approved``, ``rejected`` or ``pending``.
+reactions, button clicks) and gets back ``approved``, ``rejected`` or ``pending``. The README's "How
+answers are read" states the same rules for users; keep the two in step.
 
-How answers are read:
+The answer grammar (:func:`parse_reply`). A reply counts only when it STARTS with a keyword (any case;
+the longest keyword wins, so ``no problem`` can approve while ``no`` rejects), optionally after a
+mention of the app (``<@U0APP> approve``) and inside ``*bold*`` or ``_italics_``, and the keyword is
+followed by one of:
 
-* A reply counts when its FIRST whole word(s), after :func:`normalise_reply`, are a keyword: ``"no"``
-  never matches ``"not now"`` or ``"know"``. The longest matching keyword wins, so a policy may reject
-  ``no`` and approve ``no problem``. What follows the keyword is the comment (``"reject - numbers look
-  off"`` → comment ``"numbers look off"``).
-* A reaction counts when its emoji is in the policy's lists (skin tones ignored; ``thumbsup`` is ``+1``).
-* Bots, the app itself, unauthorised users and replies older than the question never count.
+* nothing (trailing whitespace aside): ``approve``, ``*LGTM*``;
+* a separator then, optionally, the comment: ``-`` ``–`` ``—`` ``:`` ``;`` ``,`` ``.`` ``!`` or a new
+  line: ``reject: not now``, ``approved!!!``, ``No.``;
+* nothing but emoji: ``LGTM 🚀``, ``approve :tada:``, ``ok :)`` (the emoji are the comment).
 
-How answers are weighed (:func:`evaluate`), in time order:
+Everything else is not an answer, because a gate must not read a doubt as an approval:
 
-* The decision is the FIRST one reached: an authorised rejection vetoes (``rejected``); otherwise the
-  question is ``approved`` once ``required_approvals`` distinct people approved. Later answers cannot
-  change a decision once reached, so re-evaluating a longer history never flips an earlier outcome and
-  the result does not depend on how often the trigger polls.
-* The same person approving and later rejecting: while no decision has been reached (e.g. a quorum of 2
-  still waits), the rejection vetoes. Once their approval completed the quorum, the decision stands.
-* Time order: replies are placed at their ``ts``, or at ``edited_ts`` when edited (the text we see only
-  exists since the edit). Reactions carry the ts at which the reader first saw them, or ``""`` when
-  unknown. An unknown time can be anywhere between the question and now, so it is resolved the safe
-  way for an approval gate: an unknown-time rejection is placed before everything, an unknown-time
-  approval after everything; at equal times rejections are weighed before approvals. Remaining ties
-  are broken by user id, so the decision never depends on the order the answers are listed in.
-  Readers should stamp reactions with the ts they were first seen: then answers seen later always sort
-  later, and a decision once reached stays the same however often it is re-evaluated.
+* a keyword followed by more words without a separator (``OK wait, this looks wrong``, ``No objections,
+  ship it``, ``approve the rerun first``), or joined to one by a hyphen (``ok-ish``);
+* a keyword followed by ``?`` or an ellipsis (``approve?``, ``yes? what is this about``, ``ok...``);
+* anything before the keyword: quotes (``> approve``), code (`` `approve` ``), strike-through
+  (``~approve~``), emoji, and mentions of anyone but the app (``@carol approve`` asks Carol to approve);
+* an approval whose comment opens with a reservation or condition (:data:`APPROVAL_HEDGES`: ``yes, but
+  wait``, ``approve - if the rerun passes``). A rejection always counts: its doubts only make it safer.
+
+The comment is the rest of the reply made readable (:func:`clean_comment`), or None.
+
+Reactions count when their emoji is in the policy's lists (skin tones ignored; ``thumbsup`` is ``+1``).
+Button clicks carry their verdict. Bots, the app itself, unauthorised users and replies older than the
+question never count.
+
+How answers are weighed (:func:`evaluate`): in time order, first decision reached.
+
+* What a person says now is what counts: an edited reply is read as edited and placed at its edit time
+  (the text we see exists only since then); a deleted reply is simply absent.
+* A rejection by an authorised person vetoes: the outcome is ``rejected`` at that moment, whatever the
+  quorum. Otherwise the question is ``approved`` when ``required_approvals`` DISTINCT people have
+  approved (the same person approving twice, or by reply and reaction, is one approval).
+* Once a decision is reached, later answers change nothing. So the same person approving then
+  rejecting: with a quorum of 1 the approval decided (approved); with a quorum of 2 still waiting, the
+  rejection vetoes. Rejecting then approving: the rejection decided.
+* Time is the reply's ``ts`` (``edited_ts`` once edited). Slack gives no time for reactions, so readers
+  pass every reaction with ``ts == ""`` (unknown), and an unknown time is resolved the safe way for a
+  gate: an unknown-time rejection sorts before every answer (it may have come first, so it vetoes), an
+  unknown-time approval after every answer (it may have come last). At equal times rejections come first;
+  remaining ties follow the answers' own fields. So an approval and a rejection seen in the same read:
+  the rejection wins unless the approval is known to be earlier (a reply, or a click with a time) and
+  already completed the quorum.
+* The outcome is a function of the SET of answers: the order they are listed in, duplicates, answers of
+  bots, of the app and of people who may not answer, and how often or when it is evaluated change
+  nothing. Answers beyond ``decided_before`` are left out; unknown-time ones are kept.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -55,15 +79,31 @@ REACTION_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1"}
 
 _APPROVER_ID = re.compile(r"[UWS][A-Z0-9]+")
 
-# Markup removed from a reply before looking for a keyword. Each pattern is replaced by spaces of the
-# same length so positions in the normalised form map back to the original text (for the comment).
-_SLACK_ENTITY = re.compile(r"<[^<>]*>")  # <@U1>, <@U1|bob>, <#C1|general>, <!subteam^S1|@x>, <!here>, <http…|x>
+# Words that, opening an approval's comment, make it a reservation or a condition rather than an
+# approval ("yes, but wait", "approve - if the rerun passes"): such a reply does not count.
+APPROVAL_HEDGES = frozenset(
+    ("but", "however", "though", "although", "unless", "except", "if", "only", "once", "after", "when",
+     "assuming", "provided", "pending", "wait", "hold", "not", "maybe", "perhaps")
+)
+
+_SLACK_ENTITY = re.compile(r"<([^<>]*)>")  # <@U1>, <@U1|bob>, <#C1|general>, <!subteam^S1|@x>, <!here>, <http…|x>
 _HTML_ENTITY = re.compile(r"&(?:amp|lt|gt);")  # Slack escapes &, <, > in message text
+_UNESCAPE = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _AT_MENTION = re.compile(r"(?<![\w@])@[\w.\-]+")  # "@bot" typed without picking the user from the list
 _EMOJI = re.compile(r":[a-z0-9_+'\-]+(?:::skin-tone-[2-6])?:", re.IGNORECASE)
+_SMILEY = r"[:;]-?[()DPp](?![^\W_])"  # :) ;-) :D typed as text
+_EMOJI_JOINERS = "\u200d\ufe0f\u20e3"  # zero-width joiner, emoji presentation, keycap
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; "_" is mrkdwn italics, so it separates words too
-# Separators between the keyword and its comment; a ":" that opens an :emoji: is not one.
-_COMMENT_LEAD = re.compile(r"(?:[\s\-–—,;.!]|:(?![a-z0-9_+'\-]+:))*", re.IGNORECASE)
+_KEYWORD_GAP = r"(?:\s+|[-'’])"  # between the words of a multi-word keyword: "no problem", "no-problem"
+# What may follow a keyword before its comment: separators, whitespace, and "?" (to refuse it). A ":"
+# that opens an :emoji: is not a separator.
+_COMMENT_LEAD = re.compile(rf"(?:[\s\-–—,.!?]|(?!{_SMILEY})(?:;|:(?![a-z0-9_+'\-]+:)))*", re.IGNORECASE)
+# ```block```, *bold*, _italics_, ~strike~, `code` around some text (not inside snake_case words). A span
+# never contains its own marker (nor, but for blocks, a line break), so a text full of unclosed markers
+# is scanned in linear time.
+_FORMATTING = re.compile(
+    r"(?<![^\s(])(?:```((?:(?!```)[\s\S])+)```|\*([^*\n]+)\*|_([^_\n]+)_|~([^~\n]+)~|`([^`\n]+)`)(?![^\s.,;:!?)])"
+)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -82,13 +122,14 @@ def _words_with_ends(text: str) -> list[tuple[str, int]]:
 
 
 def normalise_reply(text: str) -> str:
-    """Reduce a reply to lowercase words separated by single spaces.
+    """Reduce a text to lowercase words separated by single spaces (how keywords are configured).
 
-    Slack markup is dropped entirely (user and group mentions, typed ``@names``, channel references, ``<!here>``, links
-    with their labels, ``:emoji:`` codes, escaped ``&amp;``/``&lt;``/``&gt;``), then punctuation, then
-    the whitespace is collapsed: ``"<@U0BOT> Approve!! :tada:"`` → ``"approve"``.
+    Slack markup is dropped entirely (user and group mentions, typed ``@names``, channel references,
+    ``<!here>``, links with their labels, ``:emoji:`` codes, escaped ``&amp;``/``&lt;``/``&gt;``), then
+    punctuation, then the whitespace is collapsed: ``"<@U0BOT> Approve!! :tada:"`` → ``"approve"``.
+    Keywords are stored in this form; replies are read by the stricter :func:`parse_reply`.
 
-    :param text: the reply text as the chat service reports it.
+    :param text: the text as the chat service reports it.
     """
     return " ".join(word for word, _ in _words_with_ends(text))
 
@@ -97,30 +138,117 @@ def _keyword_words(keyword: str) -> tuple[str, ...]:
     return tuple(normalise_reply(keyword).split())
 
 
-def parse_reply(text: str, policy: AskPolicy) -> tuple[Verdict | None, str | None]:
-    """Read one reply: ``("approve" | "reject" | None, comment)``.
+@dataclass(frozen=True)
+class _Grammar:
+    """One policy's keywords compiled into a single pattern (see :func:`_grammar`)."""
 
-    A keyword counts only as the first whole word(s) of the normalised reply; the longest matching
-    keyword wins. The comment is the rest of the ORIGINAL reply after the keyword, with leading
-    separators (``-``, ``:``, ``—``, ``,`` …) removed and markup kept readable; None when empty.
+    pattern: re.Pattern[str]
+    verdicts: tuple[Verdict, ...]  # by keyword group index: group ``k3`` has verdict ``verdicts[3]``
 
-    :param text: the reply text.
-    :param policy: the ask policy giving the keywords.
+
+@functools.lru_cache(maxsize=256)
+def _grammar(approve: tuple[str, ...], reject: tuple[str, ...], app_user_id: str | None) -> _Grammar:
+    """The pattern for the start of a reply: optional app mention, optional ``*``/``_``, one keyword.
+
+    Longer keywords come first, so alternation finds the longest (``no problem`` before ``no``).
     """
-    words = _words_with_ends(text)
-    best: tuple[int, Verdict] | None = None
-    for verdict, keywords in (("approve", policy.approve_keywords), ("reject", policy.reject_keywords)):
-        for keyword in keywords:
-            kw = keyword.split()
-            if len(kw) <= len(words) and all(w == k for (w, _), k in zip(words, kw)):
-                if best is None or len(kw) > best[0]:
-                    best = (len(kw), verdict)  # type: ignore[assignment]
-    if best is None:
+    keywords = sorted([*((k, "approve") for k in approve), *((k, "reject") for k in reject)], key=lambda kv: -len(kv[0]))
+    alternatives = "|".join(
+        f"(?P<k{i}>{_KEYWORD_GAP.join(map(re.escape, keyword.split()))})" for i, (keyword, _) in enumerate(keywords)
+    )
+    mention = rf"(?:<@{re.escape(app_user_id)}(?:\|[^<>]*)?>[\s,:]*)?" if app_user_id else ""
+    pattern = re.compile(rf"\s*{mention}(?P<open>[*_]*)(?:{alternatives})(?![^\W_])[*_]*", re.IGNORECASE)
+    return _Grammar(pattern, tuple(verdict for _, verdict in keywords))  # type: ignore[misc]
+
+
+def _only_emoji(text: str) -> bool:
+    """Whether ``text`` is nothing but emoji (``:codes:`` or pictographs) and whitespace."""
+    return all(
+        ch.isspace() or ch in _EMOJI_JOINERS or unicodedata.category(ch) == "So" or "\U0001f3fb" <= ch <= "\U0001f3ff"
+        for ch in re.sub(_SMILEY, " ", _EMOJI.sub(" ", text))
+    )
+
+
+def _after_keyword(rest: str) -> str | None:
+    """The raw comment when what follows a keyword lets the reply count, else None (see the module rules)."""
+    if not rest.strip():
+        return ""
+    if rest[0] == "-" and rest[1:2].isalnum():
+        return None  # "ok-ish", "no-go": the dash joins words, it does not end the keyword
+    lead = _COMMENT_LEAD.match(rest).group()
+    if "?" in lead or ".." in lead:
+        return None  # "approve?", "yes...": a question or a hesitation, not an answer
+    if lead.strip() or "\n" in lead:
+        return rest[len(lead) :]
+    return rest if _only_emoji(rest) else None  # "LGTM 🚀" counts; "OK wait", "approve the rerun" do not
+
+
+def _readable_entity(match: re.Match[str]) -> str:
+    target, _, label = match.group(1).partition("|")
+    if target[:1] in "@#":  # <@U1|bob> → @bob, <@U1> → @U1, <#C1|general> → #general
+        return target[0] + (label.lstrip("@#") or target[1:])
+    if target[:1] == "!":  # <!here> → @here, <!subteam^S1|@leads> → @leads, <!date^…|Monday> → Monday
+        return label or "@" + target[1:].split("^")[-1]
+    return label or target  # <https://x|the run> → the run, <https://x> → https://x
+
+
+def clean_comment(text: str) -> str | None:
+    """A comment as plain readable text: Slack markup resolved, whitespace collapsed; None when empty.
+
+    Mentions become ``@name`` (or ``@U…`` when Slack sent no name), channels ``#name``, links their
+    label (or address), ``*bold*``/``_italics_``/``~strike~``/`` `code` `` lose their markers,
+    ``&amp;``/``&lt;``/``&gt;`` are unescaped; ``:emoji:`` codes are kept as typed.
+
+    :param text: comment text as the chat service sent it.
+    """
+    text = _SLACK_ENTITY.sub(_readable_entity, text)
+    for _ in range(3):  # nested markers: *_x_*
+        text, changed = _FORMATTING.subn(lambda m: next(span for span in m.groups() if span is not None), text)
+        if not changed:
+            break
+    text = _HTML_ENTITY.sub(lambda m: _UNESCAPE[m.group()], text)
+    return " ".join(text.split()) or None
+
+
+def parse_reply(text: str, policy: AskPolicy, *, app_user_id: str | None = None) -> tuple[Verdict | None, str | None]:
+    """Read one reply: ``("approve" | "reject" | None, comment)`` by the answer grammar (module docstring).
+
+    Each distinct text (up to :data:`_CACHED_TEXT_CHARS` long) is parsed once per set of keywords and
+    app: the results are cached, as a triggerer re-reads the same replies at every poll.
+
+    :param text: the reply text as the chat service sent it.
+    :param policy: the ask policy giving the keywords.
+    :param app_user_id: the app's own user id: a reply may start by mentioning it (``<@U0APP> approve``).
+    """
+    parse = _parse_reply if len(text) <= _CACHED_TEXT_CHARS else _parse_reply.__wrapped__
+    return parse(text, policy.approve_keywords, policy.reject_keywords, app_user_id)
+
+
+# The cache holds at most 16,384 texts of at most 1,000 characters (about 40 MB at worst): enough for
+# every reply of thousands of waiting asks, while a flood of long texts cannot grow it.
+_CACHED_TEXT_CHARS = 1_000
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_reply(
+    text: str, approve: tuple[str, ...], reject: tuple[str, ...], app_user_id: str | None
+) -> tuple[Verdict | None, str | None]:
+    grammar = _grammar(approve, reject, app_user_id)
+    match = grammar.pattern.match(text)
+    if match is None:
         return None, None
-    length, verdict = best
-    rest = text[words[length - 1][1] :].lstrip("*_~")  # closes the keyword's own *bold*/_italics_
-    comment = rest[_COMMENT_LEAD.match(rest).end() :].rstrip()
-    return verdict, comment or None
+    raw = _after_keyword(text[match.end() :])
+    if raw is None:
+        return None, None
+    opened = match.group("open")
+    if opened and raw.rstrip().endswith(opened[::-1]):
+        raw = raw.rstrip()[: -len(opened)]  # "*approve - fine*": the bold closes after the comment
+    comment = clean_comment(raw)
+    verdict = grammar.verdicts[int(match.lastgroup[1:])]  # type: ignore[index]
+    first_word = _WORD.match(comment or "")
+    if verdict == "approve" and first_word and first_word.group().lower() in APPROVAL_HEDGES:
+        return None, None  # "yes, but wait", "approve - if the tests pass": not a plain approval
+    return verdict, comment
 
 
 def normalise_reaction(name: str) -> str:
@@ -315,12 +443,12 @@ def _ts_key(ts: str) -> Decimal:
         raise ChatConfigError(f"answer has a malformed ts {ts!r}: expected Slack's '1712345678.123456' form") from None
 
 
-def _verdict(answer: Answer, policy: AskPolicy) -> tuple[Verdict | None, str | None]:
+def _verdict(answer: Answer, policy: AskPolicy, app_user_id: str | None) -> tuple[Verdict | None, str | None]:
     if answer.kind == "reaction":
         return policy.reaction_verdict(answer.text), None
-    if answer.kind == "button" and answer.text in ("approve", "reject"):
-        return answer.text, None  # type: ignore[return-value]
-    return parse_reply(answer.text, policy)
+    if answer.kind == "button":
+        return (answer.text, None) if answer.text in ("approve", "reject") else (None, None)  # type: ignore[return-value]
+    return parse_reply(answer.text, policy, app_user_id=app_user_id)
 
 
 @dataclass(order=True)
@@ -346,10 +474,10 @@ def evaluate(
     :param policy: the ask policy.
     :param question_ts: the question's ts; replies at or before it are ignored.
     :param group_members: members of each user group named in ``policy.approvers`` (required for each).
-    :param self_user_id: the app's own user id, whose answers never count.
-    :param decided_before: when given (e.g. the deadline), replies posted or edited after this ts, and
-        reactions first seen after it, are ignored. Reactions of unknown time (``""``) are kept: they
-        may have been added before it.
+    :param self_user_id: the app's own user id: its answers never count, and a reply may start by
+        mentioning it.
+    :param decided_before: when given (e.g. the deadline), answers posted or edited after this ts are
+        ignored. Answers of unknown time (``""``, every reaction) are kept: they may be older.
     :returns: the first decision reached in time order, or ``pending`` with the approvals so far. For
         ``approved`` the comment is that of the approval that completed the quorum.
     :raises ChatConfigError: a user group in ``policy.approvers`` missing from ``group_members``, or a
@@ -378,12 +506,15 @@ def evaluate(
         seen = answer.edited_ts or answer.ts
         if cutoff is not None and seen and (_ts_key(seen) > cutoff or _ts_key(answer.ts) > cutoff):
             continue
-        verdict, comment = _verdict(answer, policy)
+        verdict, comment = _verdict(answer, policy, self_user_id)
         if verdict is None:
             continue
         # Unknown time: a rejection as early as possible, an approval as late as possible.
         when = _ts_key(seen) if seen else (-math.inf if verdict == "reject" else math.inf)
-        counted.append(_Counted((when, verdict != "reject", answer.user, answer.text), answer, verdict, comment))
+        # Rejections first at equal times; then any fixed order of the answer's own fields, so that the
+        # outcome is a function of the SET of answers, not of the order a read listed them in.
+        order = (when, verdict != "reject", answer.user, answer.kind, answer.ts, answer.edited_ts or "", answer.text)
+        counted.append(_Counted(order, answer, verdict, comment))
 
     approvers: dict[str, None] = {}
     for item in sorted(counted):

@@ -417,13 +417,13 @@ def _answer_help(
     approve_reactions: Sequence[str],
     reject_reactions: Sequence[str],
 ) -> str:
-    approve, reject = approve_keywords[0], reject_keywords[0]
-    reactions = " ".join(f":{r.strip(':')}:" for r in approve_reactions[:1]) + " / " + " ".join(
-        f":{r.strip(':')}:" for r in reject_reactions[:1]
-    )
+    """How to answer, quoting the README's "How answers are read" briefly (decisions.py holds the rules)."""
+    approve, reject = escape(approve_keywords[0]), escape(reject_keywords[0])
+    reactions = f":{approve_reactions[0].strip(':')}: / :{reject_reactions[0].strip(':')}:"
     return (
-        f"Reply in this thread with *{escape(approve)}* or *{escape(reject)}* "
-        f"(you can add a reason: `{escape(reject)} - numbers look off`), or react with {reactions}"
+        f"Reply in this thread starting with *{approve}* or *{reject}*, alone or followed by ` - ` and a "
+        f"reason (`{reject} - numbers look off`), or react with {reactions}. A question or more words "
+        f"without a separator do not count (`{approve}?`, `{approve} but…`)"
     )
 
 
@@ -494,7 +494,8 @@ def question_message(
 
     fallback_deadline = deadline.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     plain_help = (
-        f"{_PLAIN_HELP_START} {approve_keywords[0]} or {reject_keywords[0]}, or react with "
+        f"{_PLAIN_HELP_START} {approve_keywords[0]} or {reject_keywords[0]} (alone, or followed by "
+        f"' - ' and a reason), or react with "
         f":{approve_reactions[0].strip(':')}: / :{reject_reactions[0].strip(':')}:, by {fallback_deadline}."
     )
     fallback = fit_text(f"{text.strip()}\n\n{plain_help}") if len(text) < MAX_TEXT - 300 else fit_text(text.strip())
@@ -578,7 +579,7 @@ def reminder_message(
     who = " ".join(mention(a) for a in approvers) + " " if approvers else ""
     text = (
         f":bell: {who}this question still needs a decision: reply *{escape(approve_keyword)}* or "
-        f"*{escape(reject_keyword)}* in this thread, "
+        f"*{escape(reject_keyword)}* in this thread (alone, or followed by ` - ` and a reason), "
         f"or react to the question. Deadline: {slack_date(deadline)}."
     )
     if reminders_left is not None:

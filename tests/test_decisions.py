@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -69,64 +70,189 @@ def test_normalise_reply(text, expected):
     assert normalise_reply(text) == expected
 
 
+APP = "U0APP"  # the app's own user id
+
+
 @pytest.mark.parametrize(
     ("text", "verdict", "comment"),
     [
+        # a keyword alone, in any case, inside bold or italics, after a mention of the app
         ("approve", "approve", None),
-        ("Approved.", "approve", None),
+        ("Approve  \n", "approve", None),
+        ("no", "reject", None),
+        ("No.", "reject", None),
+        ("approved!!!", "approve", None),
+        ("*approve*", "approve", None),
+        ("_approve_", "approve", None),
+        ("*_LGTM_*", "approve", None),
+        ("*no*", "reject", None),
+        ("<@U0APP> approve", "approve", None),
+        ("<@U0APP|chat-alerts>: reject: too early", "reject", "too early"),
+        ("<@U0APP>, yes", "approve", None),
+        # a keyword, a separator, a comment
         ("approve - looks good", "approve", "looks good"),
         ("approve: looks good", "approve", "looks good"),
         ("approve — looks good", "approve", "looks good"),
+        ("approve–looks good", "approve", "looks good"),  # unicode dashes need no spaces
         ("LGTM, ship it", "approve", "ship it"),
-        ("no, wait", "reject", "wait"),
+        ("approve; fine", "approve", "fine"),
+        ("yes! ship it", "approve", "ship it"),
+        ("approve\nlooks good", "approve", "looks good"),
+        ("reject: not now", "reject", "not now"),
         ("reject - numbers look off", "reject", "numbers look off"),
-        ("reject — ask <@U0CAROL> first", "reject", "ask <@U0CAROL> first"),
-        ("@bot approve", "approve", None),  # typed without picking the user: still a mention
-        ("@chat-alerts.bot: no - later", "reject", "later"),
-        ("<@U0BOT> approve", "approve", None),
-        ("<@U0BOT|chat-alerts>: reject: too early", "reject", "too early"),
-        ("yes :tada:", "approve", ":tada:"),
-        ("not now", None, None),
+        ("no, wait", "reject", "wait"),  # a rejection's doubts make it no less a rejection
+        ("*approve - fine*", "approve", "fine"),
+        ("yes, really", "approve", "really"),
+        # a keyword then nothing but emoji: the emoji are the comment
+        ("approve :tada:", "approve", ":tada:"),
+        ("LGTM 🚀", "approve", "🚀"),
+        ("yes 👍🏽", "approve", "👍🏽"),
+        ("ok :)", "approve", ":)"),
+        ("approve :+1::skin-tone-2:", "approve", ":+1::skin-tone-2:"),
+        # a keyword followed by a question or a hesitation
+        ("approve?", None, None),
+        ("yes? what is this about", None, None),
+        ("approve ?", None, None),
+        ("ok!?", None, None),
+        ("yes...", None, None),
+        ("ok…", None, None),
+        # a keyword followed by more words without a separator: a hedge, not an answer
+        ("OK wait, this looks wrong", None, None),
+        ("No objections, ship it", None, None),
+        ("yes I think so", None, None),
+        ("approve 🎉 ship it", None, None),
+        ("approve <https://ci.example.com/run/42|the run>", None, None),
+        ("ok-ish", None, None),
+        ("no-go", None, None),
+        # an approval whose comment opens with a reservation or a condition
+        ("yes, but wait", None, None),
+        ("approve - if the rerun passes", None, None),
+        ("LGTM. However, the recall dropped", None, None),
+        ("approve\nbut check the drift first", None, None),
+        ("ok: not sure", None, None),
+        # anything before the keyword
+        ("> approve", None, None),
+        ("&gt; approve", None, None),  # a quote, as Slack sends it
+        ("`approve`", None, None),
+        ("```approve```", None, None),
+        ("~approve~", None, None),
+        (":white_check_mark: approve", None, None),
+        ("✅ approve", None, None),
+        ("<@U0CAROL> approve", None, None),  # asks Carol to approve
+        ("<!here> approve", None, None),
+        ("@bot approve", None, None),  # typed, not a mention: cannot be told from "@carol approve"
+        ("I approve", None, None),
         ("know what, approve", None, None),
+        # not a keyword
         ("nope", None, None),
         ("okay", None, None),
         ("approves", None, None),
-        ("I approve", None, None),
+        ("not now", None, None),
         ("", None, None),
-        ("*no*", "reject", None),
     ],
 )
 def test_parse_reply(text, verdict, comment):
-    assert parse_reply(text, POLICY) == (verdict, comment)
+    assert parse_reply(text, POLICY, app_user_id=APP) == (verdict, comment)
+
+
+def test_a_mention_of_the_app_needs_its_user_id():
+    assert parse_reply("<@U0APP> approve", POLICY) == (None, None)
+    assert parse_reply("<@U0APP> approve", POLICY, app_user_id="U0OTHER") == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "comment"),
+    [
+        ("reject — ask <@U0CAROL> first", "ask @U0CAROL first"),
+        ("reject - ask <@U0CAROL|carol> first", "ask @carol first"),
+        ("no - see <#C0123|ml-alerts> and <#C0456>", "see #ml-alerts and #C0456"),
+        ("no - <!subteam^S0LEADS|@ml-leads> and <!here> should look", "@ml-leads and @here should look"),
+        ("no - see <https://ci.example.com/run/42|the run> or <https://ci.example.com>", "see the run or https://ci.example.com"),
+        ("no - drift &amp; recall &lt;0.8&gt;", "drift & recall <0.8>"),
+        ("no - &amp;lt; stays escaped once", "&lt; stays escaped once"),
+        ("no - *really* _not_ ~now~ `x` ```y```", "really not now x y"),
+        ("no - snake_case_name and 2*3*4 stay", "snake_case_name and 2*3*4 stay"),
+        ("no - keep :tada: codes", "keep :tada: codes"),
+        ("no -  several   spaces\n\tand lines ", "several spaces and lines"),
+        ("no - \n\t ", None),
+        ("no - <@U1|>", "@U1"),
+    ],
+)
+def test_comments_are_plain_readable_text(text, comment):
+    assert parse_reply(text, POLICY) == ("reject", comment)
 
 
 def test_longest_keyword_wins():
     policy = AskPolicy(approve_keywords=["no problem", "ship it"], reject_keywords=["no", "ship"])
     assert parse_reply("No problem, go", policy) == ("approve", "go")
+    assert parse_reply("no-problem", policy) == ("approve", None)
+    assert parse_reply("no  problem", policy) == ("approve", None)
     assert parse_reply("no - problems everywhere", policy) == ("reject", "problems everywhere")
+    assert parse_reply("no. problem is the data", policy) == ("reject", "problem is the data")
+    assert parse_reply("no problems", policy) == (None, None)
     assert parse_reply("ship it!", policy) == ("approve", None)
-    assert parse_reply("ship later", policy) == ("reject", "later")
+    assert parse_reply("ship: later", policy) == ("reject", "later")
+
+
+def test_keywords_with_punctuation_and_other_scripts():
+    policy = AskPolicy(approve_keywords=["Ça va", "don't wait"], reject_keywords=["nein"])
+    assert parse_reply("ÇA VA!", policy) == ("approve", None)
+    assert parse_reply("don't wait - go", policy) == ("approve", "go")
+    assert parse_reply("Nein.", policy) == ("reject", None)
+
+
+def test_parsing_is_cached_per_text_and_keywords():
+    from airflow_chat_alerts import decisions
+
+    text = "approve - a text seen for the first time 7f3a"
+    before = decisions._parse_reply.cache_info()
+    for _ in range(3):
+        assert parse_reply(text, AskPolicy(approvers=["U1"]), app_user_id=APP) == ("approve", "a text seen for the first time 7f3a")
+    after = decisions._parse_reply.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
+    long = "reject - " + "a long reason " * 100  # read, but not kept: a flood of long texts cannot grow the cache
+    assert parse_reply(long, POLICY) == ("reject", long[9:].strip())
+    assert decisions._parse_reply.cache_info()[:2] == after[:2]
+    assert hash(AskPolicy()) == hash(AskPolicy.from_dict(AskPolicy().to_dict()))
 
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
+KEYWORDS = POLICY.approve_keywords + POLICY.reject_keywords
 
 
-@given(keyword=st.sampled_from(POLICY.approve_keywords + POLICY.reject_keywords), suffix=WORD, rest=st.text(max_size=30))
+@given(keyword=st.sampled_from(KEYWORDS), suffix=WORD, rest=st.text(max_size=30))
 def test_keyword_never_matches_as_a_prefix_of_a_longer_word(keyword, suffix, rest):
     longer = keyword + suffix
-    assume(longer not in POLICY.approve_keywords + POLICY.reject_keywords)  # "approved" is its own keyword
+    assume(longer not in KEYWORDS)  # "approved" is its own keyword
     assert parse_reply(longer + " " + rest, POLICY) == (None, None)
 
 
+COMMENT = st.text(alphabet="abcdefghij klmnop", max_size=30).map(str.strip).filter(
+    lambda c: c.split(" ")[0] not in ("if", "not", "once", "only", "hold")  # hedges spelt by this alphabet
+)
+
+
 @given(
-    keyword=st.sampled_from(POLICY.approve_keywords + POLICY.reject_keywords),
-    sep=st.sampled_from([" ", " - ", ": ", " — ", ", ", "! ", "\n"]),
-    comment=st.text(alphabet="abcdefghij klmnop", max_size=30).map(str.strip),
+    keyword=st.sampled_from(KEYWORDS),
+    sep=st.sampled_from([" - ", ": ", " — ", "–", ", ", "! ", ". ", "; ", "\n", " -\n "]),
+    comment=COMMENT,
     case=st.sampled_from([str, str.upper, str.title]),
 )
-def test_keyword_then_comment(keyword, sep, comment, case):
+def test_keyword_separator_comment(keyword, sep, comment, case):
     expected = "approve" if keyword in POLICY.approve_keywords else "reject"
-    assert parse_reply(case(keyword) + sep + comment, POLICY) == (expected, comment or None)
+    assert parse_reply(case(keyword) + sep + comment, POLICY) == (expected, " ".join(comment.split()) or None)
+
+
+@given(keyword=st.sampled_from(KEYWORDS), comment=st.text(alphabet="abcdefghij klmnop", min_size=1, max_size=30))
+def test_keyword_then_words_without_a_separator_never_counts(keyword, comment):
+    assume(comment.strip())
+    assert parse_reply(f"{keyword} {comment.strip()}", POLICY) == (None, None)
+    assert parse_reply(f"{keyword}? {comment}", POLICY) == (None, None)
+
+
+@given(keyword=st.sampled_from(KEYWORDS), prefix=st.sampled_from(["> ", "&gt; ", "`", "```", "~", ":eyes: ", "<@U0CAROL> "]))
+def test_nothing_but_the_app_mention_may_come_before_the_keyword(keyword, prefix):
+    assert parse_reply(prefix + keyword, POLICY, app_user_id=APP) == (None, None)
 
 
 @given(st.text())
@@ -137,16 +263,16 @@ def test_normalise_reply_is_idempotent_and_tidy(text):
 
 
 @given(st.text())
-def test_parse_reply_never_crashes_and_agrees_with_normalised_form(text):
-    verdict, comment = parse_reply(text, POLICY)
+def test_parse_reply_never_crashes_and_starts_with_its_keyword(text):
+    verdict, comment = parse_reply(text, POLICY, app_user_id=APP)
     first = normalise_reply(text).split(" ")[0]
     if verdict == "approve":
         assert first in POLICY.approve_keywords
     elif verdict == "reject":
         assert first in POLICY.reject_keywords
     else:
-        assert first not in POLICY.approve_keywords + POLICY.reject_keywords
         assert comment is None
+    assert comment is None or (comment == " ".join(comment.split()) and comment)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -361,6 +487,67 @@ def test_answers_and_edits_after_the_decision_are_ignored():
     assert (d.outcome, d.by) == ("approved", ("U3",))
 
 
+# The veto and ordering rules, one row each (the module docstring and the README state them).
+def click(user: str, verdict: str, ts: str) -> Answer:
+    return Answer(kind="button", user=user, text=verdict, ts=ts)
+
+
+@pytest.mark.parametrize(
+    ("quorum", "answers", "outcome", "by"),
+    [
+        # an approval and a rejection seen in the same read: the earlier decides; unknown time → rejection
+        (1, [reply("U1", "approve", ts(1)), reply("U2", "reject", ts(2))], "approved", ("U1",)),
+        (1, [reply("U1", "approve", ts(2)), reply("U2", "reject", ts(1))], "rejected", ("U2",)),
+        (1, [reply("U1", "approve", ts(1)), react("U2", "x")], "rejected", ("U2",)),
+        (1, [react("U1", "+1"), reply("U2", "no", ts(1))], "rejected", ("U2",)),
+        (1, [react("U1", "+1"), react("U2", "x")], "rejected", ("U2",)),
+        (1, [click("U1", "approve", ts(2)), click("U2", "reject", ts(2))], "rejected", ("U2",)),  # same time
+        # one person approving then rejecting: the approval decided alone; with a quorum still waiting, a veto
+        (1, [reply("U1", "approve", ts(1)), reply("U1", "reject", ts(2))], "approved", ("U1",)),
+        (2, [reply("U1", "approve", ts(1)), reply("U1", "reject", ts(2)), reply("U2", "ok", ts(3))], "rejected", ("U1",)),
+        (2, [react("U1", "+1"), reply("U1", "reject", ts(1))], "rejected", ("U1",)),
+        (1, [reply("U1", "approve", ts(1)), react("U1", "x")], "rejected", ("U1",)),  # it may have come first
+        # one person rejecting then approving: the rejection decided
+        (1, [reply("U1", "reject", ts(1)), reply("U1", "approve", ts(2))], "rejected", ("U1",)),
+        (2, [reply("U1", "reject", ts(1)), reply("U1", "approve", ts(2)), reply("U2", "ok", ts(3))], "rejected", ("U1",)),
+        # a rejection vetoes however many approved before it, while undecided
+        (3, [reply("U1", "ok", ts(1)), reply("U2", "ok", ts(2)), reply("U3", "no", ts(3))], "rejected", ("U3",)),
+        # distinct approvers: the same person by reply, reaction and click is one approval
+        (2, [reply("U1", "ok", ts(1)), react("U1", "+1"), click("U1", "approve", ts(3))], "pending", ("U1",)),
+        (2, [reply("U1", "ok", ts(1)), react("U2", "+1")], "approved", ("U1", "U2")),
+        # once reached, later answers change nothing
+        (2, [reply("U1", "ok", ts(1)), reply("U2", "ok", ts(2)), reply("U3", "no", ts(3))], "approved", ("U1", "U2")),
+        # the latest text of an edited reply, at its edit time; a deleted reply is absent
+        (1, [reply("U1", "approve", ts(1), edited_ts=ts(3)), reply("U2", "reject", ts(2))], "rejected", ("U2",)),
+        (1, [reply("U1", "reject - changed my mind", ts(1), edited_ts=ts(2))], "rejected", ("U1",)),
+        (2, [reply("U1", "hmm, not sure", ts(1), edited_ts=ts(2)), reply("U2", "ok", ts(3))], "pending", ("U2",)),
+        (1, [], "pending", ()),
+    ],
+)
+def test_veto_and_ordering_rules(quorum, answers, outcome, by):
+    d = evaluate(answers, AskPolicy(required_approvals=quorum), question_ts=Q)
+    assert (d.outcome, d.by) == (outcome, by)
+
+
+def test_replies_are_read_with_the_grammar_and_the_app_mention():
+    answers = [
+        reply("U1", "<@U0CAROL> approve", ts(1)),  # asks Carol
+        reply("U2", "approve?", ts(2)),
+        reply("U3", "yes, but wait", ts(3)),
+        reply("U4", "&gt; approve", ts(4)),
+    ]
+    assert evaluate(answers, POLICY, question_ts=Q, self_user_id=APP).outcome == "pending"
+    d = evaluate([*answers, reply("U5", "<@U0APP> approve - go", ts(5))], POLICY, question_ts=Q, self_user_id=APP)
+    assert (d.outcome, d.by, d.comment) == ("approved", ("U5",), "go")
+
+
+def test_equal_times_are_ordered_by_the_answers_own_fields():
+    # Two replies by one person, edited at the same moment: which one decided must not depend on list order.
+    answers = [reply("U1", "approve", ts(2), edited_ts=ts(5)), reply("U1", "approve", ts(1), edited_ts=ts(5))]
+    assert evaluate(answers, POLICY, question_ts=Q) == evaluate(answers[::-1], POLICY, question_ts=Q)
+    assert evaluate(answers, POLICY, question_ts=Q).at == ts(1)
+
+
 def test_button_clicks():
     d = evaluate([Answer(kind="button", user="U1", text="reject", ts=ts(1))], POLICY, question_ts=Q)
     assert d.outcome == "rejected"
@@ -380,19 +567,22 @@ def test_decision_to_dict_is_json_safe():
 
 # -- properties ------------------------------------------------------------------------------------
 HUMANS = ["U1", "U2", "U3", "W4", "U5"]
-TEXTS = ["approve", "yes - fine", "no", "reject: bad", "lgtm", "hmm", "not now", "<@U9> ok", "know"]
+TEXTS = ["approve", "yes - fine", "no", "reject: bad", "lgtm", "hmm", "not now", "<@U0APP> ok", "<@U9> ok", "know",
+         "approve?", "yes, but wait", "&gt; approve", "LGTM 🚀"]
 EMOJIS = ["white_check_mark", "+1", "x", "-1::skin-tone-2", "eyes", "thumbsup"]
 
 
 @st.composite
-def answers(draw, users=HUMANS, max_size=8):
+def answers(draw, users=HUMANS, max_size=8, edits=False, known_reaction_times=True):
     result = []
     for i, _ in enumerate(draw(st.lists(st.none(), max_size=max_size))):
         user = draw(st.sampled_from(users))
         if draw(st.booleans()):
-            result.append(reply(user, draw(st.sampled_from(TEXTS)), ts(draw(st.integers(0, 40)) + 1)))
+            posted = draw(st.integers(0, 40)) + 1
+            edited = ts(draw(st.integers(posted, 41))) if edits and draw(st.booleans()) else None
+            result.append(reply(user, draw(st.sampled_from(TEXTS)), ts(posted), edited_ts=edited))
         else:
-            when = draw(st.sampled_from(["", ts(draw(st.integers(0, 40)) + 1)]))
+            when = draw(st.sampled_from(["", ts(draw(st.integers(0, 40)) + 1)])) if known_reaction_times else ""
             result.append(react(user, draw(st.sampled_from(EMOJIS)), when))
     return result
 
@@ -462,3 +652,32 @@ def test_decision_is_consistent(policy, base):
         assert d.approvals == len(d.by) < policy.required_approvals and d.at == "" and d.comment is None
     else:
         assert len(d.by) == 1 and d.approvals < policy.required_approvals
+
+
+@settings(max_examples=200, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers(edits=True, known_reaction_times=False), data=st.data())
+def test_the_same_history_gives_the_same_decision_however_it_is_read(policy, base, data):
+    """Readers pass every reaction with an unknown time: any interleaving of replies and reactions, an
+    answer listed twice (overlapping pages), bots, the app and outsiders, and evaluating again all give
+    the same decision."""
+    decide = lambda xs: evaluate(xs, policy, question_ts=Q, group_members=GROUPS, self_user_id="U0APP")
+    first = decide(base)
+    repeated = data.draw(st.lists(st.sampled_from(base), max_size=3)) if base else []
+    noise = data.draw(answers(users=["U0APP", "U7", "U8"], max_size=4, edits=True, known_reaction_times=False))
+    bots = [dataclasses.replace(a, user="B1", is_bot=True) for a in noise]
+    outsiders = [a for a in noise if a.user == "U0APP" or policy.approvers is not None]
+    read = data.draw(st.permutations(base + repeated + bots + outsiders))
+    assert decide(read) == first
+    assert decide(base) == first
+
+
+@settings(max_examples=150, deadline=None)
+@given(policy=QUORUM_POLICY, base=answers(edits=True, known_reaction_times=False), data=st.data())
+def test_a_person_who_answers_again_the_same_way_changes_nothing_once_decided(policy, base, data):
+    decide = lambda xs: evaluate(xs, policy, question_ts=Q, group_members=GROUPS)
+    first = decide(base)
+    assume(first.decided)
+    who = data.draw(st.sampled_from(first.by))
+    again = reply(who, "approve" if first.approved else "reject", ts(45))
+    later = decide([*base, again])  # may decide at ts(45) rather than at an unknown time: the same people
+    assert (later.outcome, set(later.by)) == (first.outcome, set(first.by))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from airflow_chat_alerts import formatting as fmt
 from airflow_chat_alerts.alerters.base import Message, PipelineContext
+from airflow_chat_alerts.decisions import AskPolicy, parse_reply
 from airflow_chat_alerts.exceptions import ChatConfigError
 
 CTX = PipelineContext(
@@ -353,14 +354,16 @@ def test_question_message():
     how = msg.blocks[2]
     assert how["block_id"] == fmt.HOW_TO_ANSWER_BLOCK_ID
     help_text = section_text(how)
-    assert ("Reply in this thread with *approve* or *reject* (you can add a reason: `reject - numbers look off`), "
-            "or react with :white_check_mark: / :x:") in help_text
+    assert ("Reply in this thread starting with *approve* or *reject*, alone or followed by ` - ` and a reason "
+            "(`reject - numbers look off`), or react with :white_check_mark: / :x:. A question or more words "
+            "without a separator do not count (`approve?`, `approve but…`).") in help_text
     assert "<@U0ALICE>, <!subteam^S0LEADS>" in help_text and "2 approvals needed" in help_text
     epoch = int(DEADLINE.timestamp())
     assert f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|2024-05-01 14:30 UTC>" in help_text
     assert "it counts as *rejected*" in help_text
     assert msg.text.startswith("Model accuracy is 0.97. Deploy?\n\n")
-    assert "approve or reject" in msg.text and "2024-05-01 14:30 UTC" in msg.text
+    assert "approve or reject (alone, or followed by ' - ' and a reason)" in msg.text
+    assert "2024-05-01 14:30 UTC" in msg.text
     assert msg.metadata["event_payload"] == {"dag_id": "ml_train"} and msg.context == CTX
 
 
@@ -442,6 +445,23 @@ def test_reminder_message():
     anyone = fmt.reminder_message(approvers=None, deadline=DEADLINE, reminders_left=0, approve_keyword="lgtm")
     assert "<@" not in anyone.text and "<!subteam" not in anyone.text and "Last reminder." in anyone.text
     assert "*lgtm*" in anyone.text
+    assert "reply *approve* or *reject* in this thread (alone, or followed by ` - ` and a reason)" in msg.text
+
+
+@pytest.mark.parametrize(
+    ("approve", "reject"), [(("approve", "lgtm"), ("reject", "no")), (("no problem",), ("nope", "no way"))]
+)
+def test_the_answer_examples_are_read_as_the_instructions_say(approve, reject):
+    """The instructions quote the answer grammar: each example they give is read that way."""
+    policy = AskPolicy(approve_keywords=approve, reject_keywords=reject)
+    help_text = section_text(question(approve_keywords=approve, reject_keywords=reject).blocks[2])
+    examples = re.findall(r"`([^`]+)`", help_text)
+    assert examples[1:] == [f"{reject[0]} - numbers look off", f"{approve[0]}?", f"{approve[0]} but…"]
+    assert parse_reply(examples[1], policy) == ("reject", "numbers look off")
+    assert [parse_reply(e, policy) for e in examples[2:]] == [(None, None), (None, None)]
+    for keyword, verdict in ((approve[0], "approve"), (reject[0], "reject")):
+        assert f"*{keyword}*" in help_text and parse_reply(keyword, policy) == (verdict, None)
+        assert parse_reply(f"{keyword} - a reason", policy) == (verdict, "a reason")
 
 
 IDS = st.lists(st.from_regex(r"[UWS][A-Z0-9]{2,10}", fullmatch=True), min_size=1, max_size=30, unique=True)
