@@ -516,10 +516,9 @@ def outcome_line(
     else:
         raise ChatConfigError(f"outcome must be approved, rejected or timed_out, got {outcome!r}")
     if comment and comment.strip() and outcome != "timed_out":
-        # Someone's Slack text (Slack-escaped already): quoted literally, so that our app's post cannot
-        # mention, broadcast or link on their behalf.
-        literal = " ".join(comment.split()).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        line += f": “{truncate(slack_escape(literal), 1_000)}”"
+        # Someone's words, as plain text (decisions.clean_comment): quoted literally, so that our app's
+        # post cannot mention, broadcast or link on their behalf.
+        line += f": “{truncate(slack_escape(' '.join(comment.split())), 1_000)}”"
     return line
 
 

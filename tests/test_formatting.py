@@ -309,7 +309,8 @@ def test_context_block_escapes_ids():
 
 
 def test_outcome_comment_is_quoted_literally():
-    line = fmt.outcome_line("rejected", by=["U0BOB"], comment="no &lt;!channel&gt; <!here> <https://x|y> a &amp; b")
+    # A comment is plain text (decisions.clean_comment unescapes Slack's &lt; &gt; &amp;).
+    line = fmt.outcome_line("rejected", by=["U0BOB"], comment="no <!channel> <!here> <https://x|y> a & b")
     assert line == "❌ Rejected by <@U0BOB>: “no &lt;!channel&gt; &lt;!here&gt; &lt;https://x|y&gt; a &amp; b”"
 
 
