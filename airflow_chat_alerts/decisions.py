@@ -295,6 +295,8 @@ class AskPolicy:
     :param approvers: Slack user ids (``U…``/``W…``) and user group ids (``S…``) whose answers count;
         None means any human in the channel.
     :param required_approvals: how many DISTINCT people must approve.
+    :param allow_guests: with ``approvers=None``, let guests and members of other organisations (Slack
+        Connect) answer too; by default only members of the workspace do. Named approvers always count.
     """
 
     approve_keywords: tuple[str, ...] = DEFAULT_APPROVE_KEYWORDS
@@ -303,9 +305,12 @@ class AskPolicy:
     reject_reactions: tuple[str, ...] = DEFAULT_REJECT_REACTIONS
     approvers: tuple[str, ...] | None = None
     required_approvals: int = 1
+    allow_guests: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if not isinstance(self.allow_guests, bool):
+            raise ChatConfigError(f"allow_guests must be True or False, got {self.allow_guests!r}")
         for name in ("approve_keywords", "reject_keywords"):
             keywords = []
             for keyword in _as_tuple(getattr(self, name), name):
@@ -385,6 +390,7 @@ class AskPolicy:
             "reject_reactions": list(self.reject_reactions),
             "approvers": None if self.approvers is None else list(self.approvers),
             "required_approvals": self.required_approvals,
+            "allow_guests": self.allow_guests,
         }
 
     @classmethod
@@ -501,6 +507,8 @@ def evaluate(
             continue
         if authorised is not None and answer.user not in authorised:
             continue
+        if authorised is None and answer.guest and not policy.allow_guests:
+            continue  # anyone means the workspace's own members, unless guests are allowed
         if answer.kind == "reply" and _ts_key(answer.ts) <= question_key:
             continue
         seen = answer.edited_ts or answer.ts

@@ -437,6 +437,7 @@ def question_message(
     reject_reactions: Sequence[str],
     approvers: Sequence[str] | None,
     required_approvals: int,
+    allow_guests: bool = False,
     deadline: datetime,
     on_timeout: str,
     extra_blocks: Sequence[Mapping[str, Any]] | None = None,
@@ -456,6 +457,7 @@ def question_message(
     :param reject_reactions: emoji names that reject (the first is shown).
     :param approvers: user ids (U…/W…) and group ids (S…) who may answer; None for anyone.
     :param required_approvals: distinct approvals needed.
+    :param allow_guests: with ``approvers=None``: guests may answer too (the help text says who may).
     :param deadline: when the ask times out (an aware datetime).
     :param on_timeout: ``reject``, ``approve``, ``fail`` or ``skip``.
     :param extra_blocks: Block Kit blocks to show after the question text.
@@ -475,7 +477,8 @@ def question_message(
             raise ChatConfigError(f"{name} must be a non-empty list")
     when = slack_date(deadline)
 
-    who = ", ".join(mention(a) for a in approvers) if approvers else "anyone in this channel"
+    anyone = "anyone in this channel" if allow_guests else "any member of this workspace in this channel (no guests)"
+    who = ", ".join(mention(a) for a in approvers) if approvers else anyone
     needed = f"{required_approvals} approval{'' if required_approvals == 1 else 's'} needed"
     if required_approvals > 1:
         needed += " (from different people)"

@@ -681,3 +681,16 @@ def test_a_person_who_answers_again_the_same_way_changes_nothing_once_decided(po
     again = reply(who, "approve" if first.approved else "reject", ts(45))
     later = decide([*base, again])  # may decide at ts(45) rather than at an unknown time: the same people
     assert (later.outcome, set(later.by)) == (first.outcome, set(first.by))
+
+
+def test_guests_count_for_anyone_only_when_allowed_but_always_when_named():
+    guest_approves = [Answer(kind="reply", user="U0GUEST", text="approve", ts="1700000001.000000", guest=True)]
+    anyone = AskPolicy()
+    assert evaluate(guest_approves, anyone, question_ts="1700000000.000000").outcome == "pending"
+    allowed = AskPolicy(allow_guests=True)
+    assert evaluate(guest_approves, allowed, question_ts="1700000000.000000").outcome == "approved"
+    named = AskPolicy(approvers=["U0GUEST"])
+    assert evaluate(guest_approves, named, question_ts="1700000000.000000").outcome == "approved"
+    assert AskPolicy.from_dict(allowed.to_dict()) == allowed
+    with pytest.raises(ChatConfigError, match="allow_guests"):
+        AskPolicy(allow_guests="yes")

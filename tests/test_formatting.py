@@ -371,7 +371,7 @@ def test_question_message():
 def test_question_message_anyone_and_timeouts():
     for on_timeout, words in [("approve", "*approved*"), ("fail", "task *fails*"), ("skip", "*skipped*")]:
         help_text = section_text(question(approvers=None, required_approvals=1, on_timeout=on_timeout).blocks[2])
-        assert "anyone in this channel" in help_text and "1 approval needed" in help_text and words in help_text
+        assert "any member of this workspace in this channel (no guests)" in help_text and "1 approval needed" in help_text and words in help_text
 
 
 def test_question_message_deadline_in_another_zone_is_shown_in_utc():

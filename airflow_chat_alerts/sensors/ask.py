@@ -84,8 +84,10 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     :param approve_reactions: emoji names on the question that approve.
     :param reject_reactions: emoji names on the question that reject.
     :param approvers: Slack user ids (``U…``) and user group ids (``S…``) whose answers count; None
-        means any human in the channel.
+        means any member of the workspace in the channel (see ``allow_guests``).
     :param required_approvals: distinct approvers needed; an authorised rejection always vetoes.
+    :param allow_guests: with ``approvers=None``, guests and members of other organisations (Slack
+        Connect) may answer too; by default only the workspace's own members may.
     :param timeout: how long to wait for a decision (timedelta or seconds), from the first post.
     :param on_timeout: ``reject`` (return False), ``approve`` (return True), ``fail`` or ``skip``.
     :param poll_interval: seconds (or timedelta) between reads of the question.
@@ -118,6 +120,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         reject_reactions: Collection[str] = DEFAULT_REJECT_REACTIONS,
         approvers: Collection[str] | None = None,
         required_approvals: int = 1,
+        allow_guests: bool = False,
         timeout: timedelta | float = timedelta(hours=24),
         on_timeout: str = "reject",
         poll_interval: timedelta | float = 10.0,
@@ -145,6 +148,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             reject_reactions=reject_reactions,
             approvers=approvers,
             required_approvals=required_approvals,
+            allow_guests=allow_guests,
         )
         branch_map = _branch_map(branches)
         if kwargs.get("mode", "poke") != "poke":
@@ -469,6 +473,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             reject_reactions=self.policy.reject_reactions,
             approvers=self.policy.approvers,
             required_approvals=self.policy.required_approvals,
+            allow_guests=self.policy.allow_guests,
             deadline=parse_utc(payload["deadline"]),
             on_timeout=self.on_timeout,
             extra_blocks=blocks,

@@ -245,3 +245,19 @@ def test_a_rotated_token_is_picked_up_by_a_waiting_ask(slack_emulator, question,
 
     assert event["status"] == "approved"
     assert slack_emulator.journal.count(error="token_revoked") >= 1
+
+
+@pytest.mark.parametrize("allow_guests", [False, True])
+def test_guests_and_other_organisations_answer_for_anyone_only_when_allowed(slack_emulator, question, allow_guests):
+    """approvers=None means the workspace's own members: a guest's or a Slack Connect member's ✅ does not count."""
+    slack_emulator.act_as("gina").react(CHANNEL, question, "white_check_mark")  # a guest
+    slack_emulator.act_as("xena").reply(CHANNEL, question, "approve")  # from another organisation
+    policy = AskPolicy(allow_guests=allow_guests).to_dict()
+
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(1), policy=policy))
+
+    if allow_guests:
+        assert event["status"] == "approved"
+        assert set(event["decision"]["by"]) <= {"U0GINA", "U0XENA"}
+    else:
+        assert event == {"status": "timed_out"}
