@@ -22,6 +22,19 @@ $(STAMP): pyproject.toml constraints.txt
 test: install
 	$(PYTEST) -m "not e2e" --ignore=tests/e2e
 
+# The sdist and the wheel in dist/, built as a user's installer builds them (isolated, with the pinned
+# hatchling), and their metadata checked as PyPI checks an upload. tests/test_packaging.py does the same
+# in `make test` and also installs the wheel into a fresh environment.
+.PHONY: dist lint
+dist: install
+	rm -rf dist
+	$(BIN)/uv build --build-constraint constraints.txt --out-dir dist
+	$(BIN)/twine check --strict dist/*
+
+# Linter and type checker (configured in pyproject.toml); both run, and either failing fails the target.
+lint: install
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
+
 demo: install
 	$(BIN)/python scripts/demo.py
 

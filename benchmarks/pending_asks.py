@@ -264,7 +264,8 @@ HEADER = ("| N | C | strategy | history/min | replies/min | other/min | max in 6
 
 
 def row(r: Result) -> str:
-    other = sum(count for method, count in r.calls.items() if method not in ("conversations.history", "conversations.replies"))
+    reads = ("conversations.history", "conversations.replies")
+    other = sum(count for method, count in r.calls.items() if method not in reads)
     p50, p95 = percentile(r.latencies, 50), percentile(r.latencies, 95)
     latency = "—" if p50 is None else f"{p50:.1f} / {p95:.1f}"
     flags = (" errors: " + "; ".join(r.errors)) if r.errors else ""
