@@ -114,7 +114,7 @@ def _words_with_ends(text: str) -> list[tuple[str, int]]:
     masked = text
     for pattern in (_SLACK_ENTITY, _HTML_ENTITY, _AT_MENTION, _EMOJI):
         masked = pattern.sub(lambda m: " " * len(m.group()), masked)
-    words = []
+    words: list[tuple[str, int]] = []
     for match in _WORD.finditer(masked):
         # Lowercasing can itself produce non-word characters (e.g. combining marks): split again.
         words.extend((word, match.end()) for word in _WORD.findall(match.group().lower()))
@@ -152,7 +152,9 @@ def _grammar(approve: tuple[str, ...], reject: tuple[str, ...], app_user_id: str
 
     Longer keywords come first, so alternation finds the longest (``no problem`` before ``no``).
     """
-    keywords = sorted([*((k, "approve") for k in approve), *((k, "reject") for k in reject)], key=lambda kv: -len(kv[0]))
+    keywords = sorted(
+        [*((k, "approve") for k in approve), *((k, "reject") for k in reject)], key=lambda kv: -len(kv[0])
+    )
     alternatives = "|".join(
         f"(?P<k{i}>{_KEYWORD_GAP.join(map(re.escape, keyword.split()))})" for i, (keyword, _) in enumerate(keywords)
     )
@@ -175,7 +177,9 @@ def _after_keyword(rest: str) -> str | None:
         return ""
     if rest[0] == "-" and rest[1:2].isalnum():
         return None  # "ok-ish", "no-go": the dash joins words, it does not end the keyword
-    lead = _COMMENT_LEAD.match(rest).group()
+    lead_match = _COMMENT_LEAD.match(rest)
+    assert lead_match is not None  # the pattern matches the empty string too
+    lead = lead_match.group()
     if "?" in lead or ".." in lead:
         return None  # "approve?", "yes...": a question or a hesitation, not an answer
     if lead.strip() or "\n" in lead:
@@ -316,7 +320,9 @@ class AskPolicy:
             for keyword in _as_tuple(getattr(self, name), name):
                 words = _keyword_words(keyword)
                 if not words:
-                    raise ChatConfigError(f"{name} has {keyword!r}, which has no words left once markup and punctuation are removed")
+                    raise ChatConfigError(
+                        f"{name} has {keyword!r}, which has no words left once markup and punctuation are removed"
+                    )
                 keywords.append(" ".join(words))
             if not keywords:
                 raise ChatConfigError(f"{name} is empty: give at least one keyword")

@@ -168,7 +168,9 @@ def mention(user_or_group_id: str) -> str:
         return f"<@{ident}>"
     if re.fullmatch(r"S[A-Z0-9]+", ident):
         return f"<!subteam^{ident}>"
-    raise ChatConfigError(f"cannot mention {user_or_group_id!r}: expected a Slack user id (U…/W…) or user group id (S…)")
+    raise ChatConfigError(
+        f"cannot mention {user_or_group_id!r}: expected a Slack user id (U…/W…) or user group id (S…)"
+    )
 
 
 def slack_link(url: str, label: str) -> str:
@@ -407,7 +409,9 @@ def task_state_message(
     text += (f", try {slack_escape(try_number)}" if try_number is not None else "") + ")"
     if summary:
         text += f": {slack_escape(summary)}"
-    ctx = PipelineContext(dag_id=dag_id, run_id=run_id, task_id=task_id, try_number=try_number, map_index=map_index, link=link)
+    ctx = PipelineContext(
+        dag_id=dag_id, run_id=run_id, task_id=task_id, try_number=try_number, map_index=map_index, link=link
+    )
     return Message(text=fit_text(text), blocks=fit_blocks(blocks), context=ctx)
 
 
@@ -585,5 +589,6 @@ def reminder_message(
         f"or react to the question. Deadline: {slack_date(deadline)}."
     )
     if reminders_left is not None:
-        text += " Last reminder." if reminders_left == 0 else f" ({reminders_left} more reminder{'' if reminders_left == 1 else 's'} before then.)"
+        plural = "" if reminders_left == 1 else "s"
+        text += " Last reminder." if reminders_left == 0 else f" ({reminders_left} more reminder{plural} before then.)"
     return Message(text=text, blocks=[section(text)])

@@ -8,7 +8,7 @@ Everything here is pure (dataclasses and an abstract class): no I/O and no Airfl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -222,6 +222,13 @@ class BaseAlerter(ABC):
         snapshot, replies = await self.read_thread(ref, oldest=since)
         return [*snapshot.reactions, *replies]
 
+    def read_channel_pages(
+        self, channel: str, *, oldest: str, questions: Collection[str] | None = None
+    ) -> AsyncIterator[list[MessageSnapshot]]:
+        """:meth:`read_channel` a page at a time, as the chat service returns them."""
+        self._require("ask")
+        raise NotImplementedError
+
     async def group_members(self, group_id: str) -> frozenset[str]:
         """The user ids in a user group (for approvers given as a group)."""
         self._require("ask")
@@ -237,10 +244,10 @@ class BaseAlerter(ABC):
         raise NotImplementedError
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: an alerter holding nothing has nothing to release
         """Release sync resources."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional, as close()
         """Release async resources (HTTP sessions)."""
 
     def _require(self, capability: str) -> None:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import (
@@ -188,7 +188,7 @@ class SlackAlerter(BaseAlerter):
 
             self._client = WebClient(
                 **self._client_kwargs(),
-                logger=self._client_logger,
+                logger=cast(logging.Logger, self._client_logger),
                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), _no_resend_retry_handler()],
             )
         return self._client
@@ -206,7 +206,7 @@ class SlackAlerter(BaseAlerter):
             self._async_client = AsyncWebClient(
                 **self._client_kwargs(),
                 session=self._session,
-                logger=self._client_logger,
+                logger=cast(logging.Logger, self._client_logger),
                 retry_handlers=[AsyncRateLimitErrorRetryHandler(), AsyncConnectionErrorRetryHandler()],
             )
         return self._async_client
@@ -411,7 +411,7 @@ class SlackAlerter(BaseAlerter):
         target = self._target(channel)
         payload = self._payload(message)
         data = self._call(
-            "chat.postMessage", channel=target, **payload, **({"thread_ts": thread_ts} if thread_ts else {})
+            "chat.postMessage", channel=target, **payload, **_present(thread_ts=thread_ts)
         )
         channel_id = data.get("channel") or target
         self._learn_channel(target, channel_id)
@@ -491,8 +491,7 @@ class SlackAlerter(BaseAlerter):
                 channel=channel,
                 include_all_metadata=True,
                 limit=self.page_size,
-                **({"oldest": oldest} if oldest else {}),
-                **({"cursor": cursor} if cursor else {}),
+                **_present(oldest=oldest, cursor=cursor),
             )
             for msg in data.get("messages") or []:  # newest first
                 metadata = msg.get("metadata") or {}
@@ -585,7 +584,7 @@ class SlackAlerter(BaseAlerter):
                         user=msg.get("user") or msg.get("bot_id") or "",
                         text=msg.get("text") or "",
                         ts=msg["ts"],
-                        is_bot=is_bot or profile.is_bot,
+                        is_bot=is_bot or (profile is not None and profile.is_bot),
                         edited_ts=(msg.get("edited") or {}).get("ts"),
                         guest=bool(profile and profile.is_guest),
                     )
@@ -597,7 +596,8 @@ class SlackAlerter(BaseAlerter):
     ) -> list[MessageSnapshot]:
         """Every top-level message from ``oldest`` (inclusive) on, oldest first (see
         :meth:`read_channel_pages`)."""
-        messages = [snapshot async for page in self.read_channel_pages(channel, oldest=oldest, questions=questions) for snapshot in page]
+        pages = self.read_channel_pages(channel, oldest=oldest, questions=questions)
+        messages = [snapshot async for page in pages for snapshot in page]
         return sorted(messages, key=lambda snapshot: ts_key(snapshot.ts))
 
     async def read_channel_pages(
@@ -674,8 +674,9 @@ class SlackAlerter(BaseAlerter):
     ) -> MessageSnapshot:
         """A message as read; its reactions only when ``profiles`` (of its reactors) is given."""
         reactions: list[Answer] = []
-        for reaction in msg.get("reactions") or () if profiles is not None else ():
+        for reaction in (msg.get("reactions") or ()) if profiles is not None else ():
             for user in reaction["users"]:
+                assert profiles is not None
                 profile = profiles.get(user)
                 if profile is not None:  # people we cannot look up are skipped
                     reactions.append(
@@ -717,8 +718,9 @@ class SlackAlerter(BaseAlerter):
         async def lookup(user: str) -> None:
             async with limit:
                 try:
-                    data = (await self._acall("users.info", user=user)).get("user")
+                    response = await self._acall("users.info", user=user)
                     with self._parsing("users.info", None):
+                        data: dict[str, Any] = response["user"]
                         profile: Profile | None = Profile(
                             is_bot=bool(data.get("is_bot")),
                             is_guest=bool(
@@ -731,7 +733,8 @@ class SlackAlerter(BaseAlerter):
                 except ChatPermanentError as err:
                     if err.code not in UNKNOWN_USER_ERRORS:
                         raise
-                    log.warning("Skipping the answers of user %s: Slack will not show them to the app (%s)", user, err.code)
+                    log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)",
+                                user, err.code)
                     profile = None
             self._profiles[user] = (time.monotonic(), profile)
 
@@ -745,6 +748,11 @@ class SlackAlerter(BaseAlerter):
         await asyncio.gather(*(lookup(user) for user in stale))
         own = Profile(is_bot=True, is_guest=False)
         return {user: own if user in (self_id, SLACKBOT_USER_ID) else self._profiles[user][1] for user in known}
+
+
+def _present(**kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments that have a value (Slack reads an empty argument as given)."""
+    return {key: value for key, value in kwargs.items() if value}
 
 
 def _reactors(msg: Mapping[str, Any] | None) -> set[str]:

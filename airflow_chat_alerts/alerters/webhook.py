@@ -7,7 +7,7 @@ it cannot update, thread, upload or ask; those raise ChatCapabilityError naming 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities, Message, MessageRef
@@ -63,12 +63,12 @@ class WebhookAlerter(BaseAlerter):
             from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
             from slack_sdk.webhook import WebhookClient
 
-            kwargs = {"timeout": self.timeout, "proxy": self.proxy}
+            kwargs: dict[str, Any] = {"timeout": self.timeout, "proxy": self.proxy}
             # Only 429s are retried (Slack refused the post): after a dropped connection Slack may have
             # posted it, and sending it again would post it twice.
             self._client = WebhookClient(
                 url=self._url,
-                logger=ScrubbingLogger(log, self._scrub),  # slack_sdk logs the URL it posts to
+                logger=cast(logging.Logger, ScrubbingLogger(log, self._scrub)),  # slack_sdk logs the URL it posts to
                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
                 **{key: value for key, value in kwargs.items() if value is not None},
             )

@@ -193,4 +193,4 @@ def _redact(text: str) -> str:
     ``mask_secret``) become ``***``."""
     from airflow.sdk.log import redact
 
-    return redact(text)
+    return str(redact(text))

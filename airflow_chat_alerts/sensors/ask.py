@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.alerters.base import BaseAlerter, PostedQuestion
 
 ON_TIMEOUT = ("reject", "approve", "fail", "skip")
+# What an unanswered question resolves to, by on_timeout.
+RESOLVED_AS = {"reject": "rejected", "approve": "approved", "fail": "failed", "skip": "skipped"}
 BRANCH_KEYS = frozenset({"approved", "rejected", "timed_out"})
 # How long past the deadline Airflow waits for the trigger before failing the task itself: longer than
 # the trigger keeps trying to read after the deadline, so the trigger's own clearer error comes first.
@@ -141,15 +143,16 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             raise ChatConfigError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {on_timeout!r}")
         if isinstance(max_reminders, bool) or not isinstance(max_reminders, int) or max_reminders < 0:
             raise ChatConfigError(f"max_reminders must be a whole number >= 0, got {max_reminders!r}")
-        policy = AskPolicy(  # validates and normalises (overlapping keywords, unknown ids, quorum)
-            approve_keywords=approve_keywords,
-            reject_keywords=reject_keywords,
-            approve_reactions=approve_reactions,
-            reject_reactions=reject_reactions,
-            approvers=approvers,
-            required_approvals=required_approvals,
-            allow_guests=allow_guests,
-        )
+        policy_args: dict[str, Any] = {  # any collections: the policy normalises them to tuples
+            "approve_keywords": approve_keywords,
+            "reject_keywords": reject_keywords,
+            "approve_reactions": approve_reactions,
+            "reject_reactions": reject_reactions,
+            "approvers": approvers,
+            "required_approvals": required_approvals,
+            "allow_guests": allow_guests,
+        }
+        policy = AskPolicy(**policy_args)  # validates (overlapping keywords, unknown ids, quorum)
         branch_map = _branch_map(branches)
         if kwargs.get("mode", "poke") != "poke":
             raise ChatConfigError("ChatAskSensor always defers while it waits: leave mode unset")
@@ -209,7 +212,9 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         ti = context["ti"]
         question = ti.xcom_pull(task_ids=self.task_id, key="question", map_indexes=ti.map_index)
         if not question:
-            raise ChatPermanentError(f"Task {self.task_id} resumed without the record of its question (XCom 'question')")
+            raise ChatPermanentError(
+                f"Task {self.task_id} resumed without the record of its question (XCom 'question')"
+            )
         status = event.get("status")
         if status == "error":
             raise ChatPermanentError(
@@ -315,8 +320,10 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     def _timed_out(self, context: Context, question: dict[str, Any]) -> bool:
         from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-        resolved_as = {"reject": "rejected", "approve": "approved", "fail": "failed", "skip": "skipped"}[self.on_timeout]
-        record = {"outcome": "timed_out", "approved": self.on_timeout == "approve", "by": [], "at": "", "comment": None}
+        resolved_as = RESOLVED_AS[self.on_timeout]
+        record: dict[str, Any] = {
+            "outcome": "timed_out", "approved": self.on_timeout == "approve", "by": [], "at": "", "comment": None
+        }
         self.log.info("Question %s timed out at %s: %s", question["ts"], question["deadline"], resolved_as)
         self._conclude(context, question, record, resolved_as=resolved_as)
         if self.on_timeout == "fail":
@@ -335,7 +342,8 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         """Mark the question with the outcome (so no later try reuses it) and push XCom ``decision``."""
         from airflow_chat_alerts.formatting import outcome_message
 
-        record = {**record, "channel": question["channel"], "ts": question["ts"], "permalink": question.get("permalink")}
+        where = {"channel": question["channel"], "ts": question["ts"], "permalink": question.get("permalink")}
+        record = {**record, **where}
         payload = {**question["payload"], "outcome": resolved_as or record["outcome"]}
         decided = outcome_message(
             self._question(context, payload),
@@ -464,7 +472,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
                 run_id=ti.run_id,
                 task_id=ti.task_id,
                 try_number=payload.get("try_number", ti.try_number),
-                map_index=ti.map_index,
+                map_index=ti.map_index if ti.map_index is not None else -1,
                 link=getattr(ti, "log_url", None),
             ),
             approve_keywords=self.policy.approve_keywords,

@@ -22,10 +22,9 @@ from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.faults import Faults
 from airflow_chat_alerts.testing.journal import Journal
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
-from airflow_chat_alerts.testing.state import REACTION_USERS_SHOWN, State
 from airflow_chat_alerts.testing.socket_controls import ButtonClicks, SocketModeControls
 from airflow_chat_alerts.testing.socket_mode import SocketHub
-
+from airflow_chat_alerts.testing.state import REACTION_USERS_SHOWN, State
 from airflow_chat_alerts.testing.transcript import render_transcript
 from airflow_chat_alerts.testing.workspace import Workspace
 

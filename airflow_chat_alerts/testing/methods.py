@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_chat_alerts.testing.ratelimit import RateLimiter
 from airflow_chat_alerts.testing.emoji_names import canonical_name
+from airflow_chat_alerts.testing.ratelimit import RateLimiter
 from airflow_chat_alerts.testing.state import ChannelState, Message, State, StoredFile
 from airflow_chat_alerts.testing.workspace import User
 
@@ -179,9 +179,8 @@ def parse_blocks(value: Any) -> list[dict[str, Any]] | None:
                 errors.append(f"missing required field: elements [json-pointer:{where}]")
             elif len(elements) > 10:
                 errors.append(f"no more than 10 items allowed [json-pointer:{where}/elements]")
-        elif kind == "actions":
-            if not isinstance(block.get("elements"), list) or not block["elements"]:
-                errors.append(f"missing required field: elements [json-pointer:{where}]")
+        elif kind == "actions" and (not isinstance(block.get("elements"), list) or not block["elements"]):
+            errors.append(f"missing required field: elements [json-pointer:{where}]")
     if errors:
         raise SlackError(
             "invalid_blocks", errors=errors, response_metadata={"messages": [f"[ERROR] {e}" for e in errors]}

@@ -31,8 +31,12 @@ class SocketModeControls:
     _loop: asyncio.AbstractEventLoop | None
 
     if TYPE_CHECKING:  # provided by SlackEmulator
-        state: State
-        root_url: str
+
+        @property
+        def state(self) -> State: ...
+
+        @property
+        def root_url(self) -> str: ...
 
         def channel_id(self, channel: str) -> str: ...
 

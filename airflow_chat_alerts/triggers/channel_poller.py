@@ -33,14 +33,12 @@ from airflow_chat_alerts.exceptions import (
     ChatTransientError,
 )
 from airflow_chat_alerts.triggers.rate_budget import backoff_delay
-from airflow_chat_alerts.triggers.shared_connection import READ_STRATEGIES, CallCount, counting_calls
+from airflow_chat_alerts.triggers.shared_connection import READ_STRATEGIES, CallCount, Strategy, counting_calls
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.triggers.shared_connection import SharedConnection
 
 log = logging.getLogger(__name__)
-
-Strategy = Literal["auto", "channel", "per_ask"]
 
 # Asks that start together (a triggerer restart) share their first round.
 SETTLE_SECONDS = 0.05
@@ -363,7 +361,8 @@ class ChannelPoller:
         if error.code in CONNECTION_ERROR_CODES:
             try:
                 if await self.connection.reload_credentials(alerter):
-                    log.warning("Connection %r was refused (%s); it has new credentials now", self.connection.conn_id, error.code)
+                    conn_id = self.connection.conn_id
+                    log.warning("Connection %r was refused (%s); it has new credentials now", conn_id, error.code)
                     return True
             except Exception:  # the connection itself cannot be read again: the refusal stands
                 log.exception("Looking connection %r up again failed", self.connection.conn_id)
@@ -380,8 +379,8 @@ class ChannelPoller:
                 watch.note_error(error)
 
     def planned_strategy(self) -> Literal["channel", "per_ask"]:
-        if self.strategy != "auto":
-            return self.strategy  # type: ignore[return-value]
+        if self.strategy == "channel" or self.strategy == "per_ask":
+            return self.strategy
         oldest = min(self._watches, key=Decimal)
         pages = self._history.pages_from(oldest) if self._history else 1
         return choose_strategy(len(self._watches), pages, self._moved_per_round)
@@ -461,7 +460,9 @@ class ChannelPoller:
         seen: list[str] = []
         moved = 0
         with counting_calls() as count:
-            pages = self.connection.alerter.read_channel_pages(self.channel, oldest=oldest, questions=set(self._watches))
+            pages = self.connection.alerter.read_channel_pages(
+                self.channel, oldest=oldest, questions=set(self._watches)
+            )
             async for page in pages:
                 for snapshot in page:
                     seen.append(snapshot.ts)

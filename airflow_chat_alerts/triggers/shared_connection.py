@@ -19,17 +19,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_chat_alerts.exceptions import ChatConfigError, ChatTransientError
+from airflow_chat_alerts.exceptions import ChatConfigError
+from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 from airflow_chat_alerts.triggers.rate_budget import (
     RateBudget,
     budget_from_extras,
     page_limit_from_extras,
     shared_budget,
 )
-
-from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
 if TYPE_CHECKING:
     import aiohttp
@@ -42,7 +41,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # A user group read serves asks that are only looking for this long; a decision reads it again.
 GROUP_TTL_SECONDS = 60.0
-READ_STRATEGIES = ("auto", "channel", "per_ask")
+Strategy = Literal["auto", "channel", "per_ask"]
+READ_STRATEGIES: tuple[Strategy, ...] = ("auto", "channel", "per_ask")
 
 
 def _fingerprint(conn: Any) -> str:
@@ -141,7 +141,7 @@ class SharedConnection:
         alerter: BaseAlerter,
         budget: RateBudget,
         session: aiohttp.ClientSession | None = None,
-        read_strategy: str = "auto",
+        read_strategy: Strategy = "auto",
         page_cap: int | None = None,
         fingerprint: str = "",
     ) -> None:
