@@ -17,7 +17,6 @@ from airflow_chat_alerts.testing.socket_mode import ClickFailed, SocketHub
 from airflow_chat_alerts.testing.workspace import Workspace
 
 if TYPE_CHECKING:
-    from airflow_chat_alerts.testing.emulator import SlackEmulator
     from airflow_chat_alerts.testing.state import State
 
 T = TypeVar("T")
@@ -122,7 +121,7 @@ class SocketModeControls:
 class ButtonClicks:
     """What a person does with buttons (mixed into `Actor`)."""
 
-    emulator: SlackEmulator
+    emulator: SocketModeControls  # the SlackEmulator the actor acts in
     user: str
 
     def click(self, channel: str, message_ts: str, action_id: str, *, value: str | None = None) -> dict[str, Any]:

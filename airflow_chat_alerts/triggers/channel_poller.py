@@ -231,9 +231,18 @@ class ChannelPoller:
     :param connection: the shared client of the connection.
     :param channel: the channel id (as the asks name it).
     :param strategy: ``"auto"`` (by cost), ``"channel"`` (always one history read) or ``"per_ask"``.
+    :param fail_connection: fails every ask of the connection (its credentials were refused); the
+        registry of pollers passes it in. None: only this poller's asks.
     """
 
-    def __init__(self, connection: SharedConnection, channel: str, *, strategy: Strategy = "auto") -> None:
+    def __init__(
+        self,
+        connection: SharedConnection,
+        channel: str,
+        *,
+        strategy: Strategy = "auto",
+        fail_connection: Callable[[BaseException], None] | None = None,
+    ) -> None:
         if strategy not in READ_STRATEGIES:
             raise ValueError(f"unknown read strategy {strategy!r}: use one of {', '.join(READ_STRATEGIES)}")
         self.connection = connection
@@ -253,7 +262,7 @@ class ChannelPoller:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
-        connection.pollers.add(self)
+        self._fail_connection = fail_connection or self.fail_all
 
     # -- membership ------------------------------------------------------------------------------
     @property
@@ -296,7 +305,6 @@ class ChannelPoller:
 
     async def aclose(self) -> None:
         """Stop polling (the last ask left)."""
-        self.connection.pollers.discard(self)
         tasks = {task for task in (self._task, self._reader) if task is not None and not task.done()}
         for task in tasks:
             task.cancel()
@@ -368,8 +376,7 @@ class ChannelPoller:
                 log.exception("Looking connection %r up again failed", self.connection.conn_id)
         log.error("Reading channel %s failed for good: %s", self.channel, error)
         if error.code in CONNECTION_ERROR_CODES:
-            for poller in list(self.connection.pollers):
-                poller.fail_all(error)
+            self._fail_connection(error)
         self.fail_all(error)
         return False
 

@@ -101,6 +101,13 @@ async def _release(share: _LoopShare, conn_id: str) -> None:
         await entry.opening.result().aclose()
 
 
+def _fail_connection(share: _LoopShare, conn_id: str, error: BaseException) -> None:
+    """Hand a connection-wide error (its credentials refused) to every ask of the connection."""
+    for (poller_conn_id, _), poller in list(share.pollers.items()):
+        if poller_conn_id == conn_id:
+            poller.fail_all(error)
+
+
 @asynccontextmanager
 async def watch_question(
     conn_id: str, channel: str, ts: str, *, poll_interval: float
@@ -119,7 +126,12 @@ async def watch_question(
         key = (conn_id, channel)
         poller = share.pollers.get(key)
         if poller is None:
-            poller = share.pollers[key] = ChannelPoller(connection, channel, strategy=connection.read_strategy)
+            poller = share.pollers[key] = ChannelPoller(
+                connection,
+                channel,
+                strategy=connection.read_strategy,
+                fail_connection=lambda error: _fail_connection(share, conn_id, error),
+            )
         watch = QuestionWatch(ts, poll_interval=poll_interval, read_group=connection.group_members)
         poller.add(watch)
         try:

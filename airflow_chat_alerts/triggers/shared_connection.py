@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     import aiohttp
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
-    from airflow_chat_alerts.triggers.channel_poller import ChannelPoller
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +150,6 @@ class SharedConnection:
         self.alerter = alerter
         self.budget = budget
         self.session = session
-        self.pollers: set[ChannelPoller] = set()
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._group_reads: dict[str, asyncio.Task[frozenset[str]]] = {}
         self._fingerprint = fingerprint
