@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from airflow_chat_alerts.alerters.base import Answer
@@ -630,7 +630,8 @@ def test_the_same_person_approving_again_never_changes_the_decision(policy, base
     assert decide([*base, again]) == decide(base)
 
 
-@settings(max_examples=150, deadline=None)
+# Most random histories decide nothing: the ones that do are what this property is about.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(policy=QUORUM_POLICY, base=answers(), extra=answers(max_size=4), cut=st.integers(1, 45))
 def test_a_decision_once_reached_never_changes(policy, base, extra, cut):
     """Answers after the decision (later in time) never change it: re-polling is safe."""
