@@ -44,6 +44,7 @@ from airflow_chat_alerts.exceptions import (
     ChatQuestionDeletedError,
     ChatTransientError,
 )
+from airflow_chat_alerts.settings import PAGE_SIZE
 
 if TYPE_CHECKING:
     import aiohttp
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Slack's largest page of history (999; replies allow 1,000): the fewer pages, the fewer rationed calls.
-PAGE_SIZE = 999
 # users.info is tier 4 (100+/min): a few lookups at a time keep a burst of new reactors polite.
 USER_LOOKUP_CONCURRENCY = 4
 # Errors about a channel that exists: its name makes the message clearer than its id alone.

@@ -17,8 +17,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_chat_alerts.exceptions import ChatConfigError
+from airflow_chat_alerts.settings import SUPPORTED_CONN_TYPES, ChatConnectionSettings
 
 if TYPE_CHECKING:
     import aiohttp
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
 
-SUPPORTED_CONN_TYPES = ("slack", "slackwebhook")
+__all__ = ["SUPPORTED_CONN_TYPES", "ChatAlerterHook"]
 
 
 class ChatAlerterHook(BaseHook):
@@ -50,7 +52,7 @@ class ChatAlerterHook(BaseHook):
 
     def get_alerter(self) -> BaseAlerter:
         """The alerter for this connection (sync: workers and callbacks)."""
-        return self._alerter(self._connection())
+        return self.alerter_for(self.settings())
 
     @classmethod
     async def aget_connection(cls, conn_id: str) -> Connection:
@@ -68,18 +70,57 @@ class ChatAlerterHook(BaseHook):
         except Exception as err:
             raise _not_found(conn_id, err) from err
 
-    async def aget_alerter(
-        self, *, session: aiohttp.ClientSession | None = None, conn: Connection | None = None
-    ) -> BaseAlerter:
+    def settings(self) -> ChatConnectionSettings:
+        """The connection, read once (sync: workers and callbacks).
+
+        :raises ChatConfigError: the connection is not defined, or cannot be used as it is.
+        """
+        return ChatConnectionSettings.from_connection(self._connection(), self.chat_conn_id)
+
+    async def asettings(self) -> ChatConnectionSettings:
+        """The connection, read once, without blocking the event loop (the triggerer)."""
+        conn = await self.aget_connection(self.chat_conn_id)
+        # Reading the extras may go through the secrets masker synchronously: in a thread.
+        return await asyncio.to_thread(ChatConnectionSettings.from_connection, conn, self.chat_conn_id)
+
+    async def aget_alerter(self, *, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
         """The alerter for this connection, built without blocking the event loop (the triggerer).
 
         :param session: an aiohttp session the alerter's async client shares (not closed by it).
-        :param conn: the connection, when the caller has looked it up already.
         """
-        conn = conn or await self.aget_connection(self.chat_conn_id)
-        # The slack provider's parsing reads the extras synchronously (it masks secrets through the
-        # supervisor); in a worker thread that is safe and keeps the loop free.
-        return await asyncio.to_thread(self._alerter, conn, session)
+        return self.alerter_for(await self.asettings(), session=session)
+
+    @staticmethod
+    def alerter_for(settings: ChatConnectionSettings, *, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
+        """The alerter for these settings.
+
+        :param session: an aiohttp session the alerter's async client shares (not closed by it).
+        """
+        if settings.conn_type == "slackwebhook":
+            from airflow_chat_alerts.alerters.webhook import WebhookAlerter
+
+            return WebhookAlerter(
+                conn_id=settings.conn_id,
+                url=settings.secret,
+                timeout=settings.timeout,
+                proxy=settings.proxy,
+                default_channel=settings.channel,
+                redact=_redact,
+            )
+        from airflow_chat_alerts.alerters.slack import SlackAlerter
+
+        return SlackAlerter(
+            conn_id=settings.conn_id,
+            token=settings.secret,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            proxy=settings.proxy,
+            default_channel=settings.channel,
+            session=session,
+            page_size=settings.page_size,
+            history_interval=settings.history_interval,
+            redact=_redact,
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token with Slack's ``auth.test``; returns (ok, message)."""
@@ -107,79 +148,10 @@ class ChatAlerterHook(BaseHook):
         except Exception as err:
             raise _not_found(self.chat_conn_id, err) from err
 
-    def _alerter(self, conn: Connection, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
-        from airflow.providers.slack.utils import ConnectionExtraConfig
-
-        if conn.conn_type not in SUPPORTED_CONN_TYPES:
-            raise ChatConfigError(
-                f"Connection {self.chat_conn_id!r} has type {conn.conn_type!r}; airflow-chat-alerts needs a "
-                f"'slack' connection (Slack API, bot token) or a 'slackwebhook' one (incoming webhook, post only).",
-                conn_id=self.chat_conn_id,
-            )
-        extras = ConnectionExtraConfig(conn_type=conn.conn_type, conn_id=self.chat_conn_id, extra=conn.extra_dejson)
-        channel = extras.get("channel", default=None) or None
-        if conn.conn_type == "slackwebhook":
-            return self._webhook_alerter(conn, channel)
-        return self._slack_alerter(conn, channel, session)
-
-    def _slack_alerter(self, conn: Connection, channel: str | None, session: aiohttp.ClientSession | None):
-        from airflow.providers.slack.hooks.slack import SlackHook
-
-        from airflow_chat_alerts.alerters.slack import PAGE_SIZE, SlackAlerter
-        from airflow_chat_alerts.triggers.rate_budget import (
-            SECONDS_PER_MINUTE,
-            budget_from_extras,
-            page_limit_from_extras,
-        )
-
-        try:
-            params = SlackHook(slack_conn_id=self.chat_conn_id)._get_conn_params(conn)
-        except Exception as err:
-            raise self._bad_connection(err, "a Slack bot token (xoxb-…)") from err
-        return SlackAlerter(
-            conn_id=self.chat_conn_id,
-            token=params["token"],
-            base_url=params.get("base_url"),
-            timeout=params.get("timeout"),
-            proxy=params.get("proxy"),
-            default_channel=channel,
-            session=session,
-            page_size=page_limit_from_extras(conn.extra_dejson) or PAGE_SIZE,  # non-Marketplace apps: 15
-            history_interval=SECONDS_PER_MINUTE / budget_from_extras(conn.extra_dejson)["conversations.history"],
-            redact=_redact,
-        )
-
-    def _webhook_alerter(self, conn: Connection, channel: str | None):
-        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
-
-        from airflow_chat_alerts.alerters.webhook import WebhookAlerter
-
-        try:
-            params = SlackWebhookHook(slack_webhook_conn_id=self.chat_conn_id)._build_conn_params(conn)
-        except Exception as err:
-            raise self._bad_connection(err, "the webhook URL or token") from err
-        return WebhookAlerter(
-            conn_id=self.chat_conn_id,
-            url=params["url"],
-            timeout=params.get("timeout"),
-            proxy=params.get("proxy"),
-            default_channel=channel,
-            redact=_redact,
-        )
-
-    def _bad_connection(self, err: Exception, secret: str) -> ChatConfigError:
-        if type(err).__name__ == "AirflowNotFoundException":  # the provider's "no password" error
-            return ChatConfigError(
-                f"not_authed: connection {self.chat_conn_id!r} has no password; put {secret} in it",
-                conn_id=self.chat_conn_id,
-                code="not_authed",
-            )
-        return ChatConfigError(f"Connection {self.chat_conn_id!r} has invalid extras: {err}", conn_id=self.chat_conn_id)
-
 
 def _not_found(conn_id: str, err: Exception) -> Exception:
     """A missing connection as a ChatConfigError saying how to add it; other errors unchanged."""
-    if type(err).__name__ == "AirflowNotFoundException":
+    if isinstance(err, AirflowNotFoundException):
         return ChatConfigError(
             f"Connection {conn_id!r} is not defined: add it with `airflow connections add "
             f"{conn_id} --conn-type slack --conn-password xoxb-…` or set AIRFLOW_CONN_{conn_id.upper()}",

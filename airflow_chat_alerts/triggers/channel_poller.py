@@ -32,8 +32,9 @@ from airflow_chat_alerts.exceptions import (
     ChatQuestionDeletedError,
     ChatTransientError,
 )
+from airflow_chat_alerts.settings import READ_STRATEGIES, Strategy
 from airflow_chat_alerts.triggers.rate_budget import backoff_delay
-from airflow_chat_alerts.triggers.shared_connection import READ_STRATEGIES, CallCount, Strategy, counting_calls
+from airflow_chat_alerts.triggers.shared_connection import CallCount, counting_calls
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.triggers.shared_connection import SharedConnection

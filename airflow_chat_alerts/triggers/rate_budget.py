@@ -19,31 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from airflow_chat_alerts.exceptions import ChatConfigError
-
-SECONDS_PER_MINUTE = 60.0
-
-TIER_PER_MINUTE = {"tier1": 1.0, "tier2": 20.0, "tier3": 50.0, "tier4": 100.0}
-
-# Methods a trigger may call, with Slack's documented tier. Methods not listed (auth.test, tier 5) are
-# not rationed.
-METHOD_TIERS = {
-    "conversations.history": "tier3",
-    "conversations.replies": "tier3",
-    "conversations.info": "tier3",
-    "reactions.get": "tier3",
-    "usergroups.users.list": "tier2",
-    "users.info": "tier4",
-}
-
-# The methods the `rate_tier` extra sets and the non-Marketplace limit applies to.
-READ_METHODS = ("conversations.history", "conversations.replies")
-NON_MARKETPLACE_PER_MINUTE = 1.0
-NON_MARKETPLACE_PAGE_LIMIT = 15
-
-# Share of Slack's figure the process uses: room for the workers' own calls on the same workspace
-# (posting, finding a question) and for the jitter between our send time and Slack's arrival time.
-DEFAULT_HEADROOM = 0.9
+from airflow_chat_alerts.settings import SECONDS_PER_MINUTE
 
 # Longest wait between two tries of a failing read.
 MAX_BACKOFF_SECONDS = 60.0
@@ -52,57 +28,10 @@ MAX_BACKOFF_SECONDS = 60.0
 CLOCK_TOLERANCE = 0.005
 
 
-def parse_tier(value: Any) -> str:
-    """``"tier3"``, ``"t3"``, ``"3"`` or ``3`` → ``"tier3"``."""
-    text = str(value).strip().lower().removeprefix("tier").removeprefix("t")
-    tier = f"tier{text}"
-    if tier not in TIER_PER_MINUTE:
-        raise ChatConfigError(f"unknown rate_tier {value!r}: use one of {', '.join(TIER_PER_MINUTE)}")
-    return tier
-
-
-def budget_from_extras(extras: Mapping[str, Any]) -> dict[str, float]:
-    """Calls per minute per method, from a connection's extras.
-
-    :param extras: the connection extras. ``rate_tier`` (default ``"tier3"``) is the tier of
-        conversations.history and conversations.replies; ``non_marketplace`` (a commercially
-        distributed app outside the Slack Marketplace) limits those two to 1 call per minute;
-        ``rate_headroom`` (default 0.9) is the share of Slack's figure this process may use;
-        ``rate_limits`` (``{"conversations.history": 30}``) sets calls per minute per method outright.
-    :raises ChatConfigError: on an unknown tier or a non-positive figure.
-    """
-    tier = parse_tier(extras.get("rate_tier", "tier3"))
-    headroom = float(extras.get("rate_headroom", DEFAULT_HEADROOM))
-    if not 0 < headroom <= 1:
-        raise ChatConfigError(f"rate_headroom must be in (0, 1], got {headroom!r}")
-    per_minute = {method: TIER_PER_MINUTE[method_tier] for method, method_tier in METHOD_TIERS.items()}
-    for method in READ_METHODS:
-        per_minute[method] = (
-            NON_MARKETPLACE_PER_MINUTE if _flag(extras.get("non_marketplace")) else TIER_PER_MINUTE[tier]
-        )
-    per_minute = {method: rate * headroom for method, rate in per_minute.items()}
-    for method, rate in dict(extras.get("rate_limits") or {}).items():
-        if float(rate) <= 0:
-            raise ChatConfigError(f"rate_limits[{method!r}] must be positive, got {rate!r}")
-        per_minute[method] = float(rate)
-    return per_minute
-
-
-def page_limit_from_extras(extras: Mapping[str, Any]) -> int | None:
-    """The largest ``limit`` Slack honours on the read methods for this connection, if capped."""
-    return NON_MARKETPLACE_PAGE_LIMIT if _flag(extras.get("non_marketplace")) else None
-
-
 def backoff_delay(attempt: int, *, retry_after: float | None, cap: float = MAX_BACKOFF_SECONDS) -> float:
     """Capped exponential backoff with full jitter, never shorter than the service's Retry-After."""
     delay = random.uniform(0, min(cap, 2.0**attempt))
     return max(delay, retry_after or 0.0)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 class RateBudget:

@@ -10,7 +10,6 @@ process. Waiting happens before the request starts, so it never counts against t
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -19,16 +18,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
-from airflow_chat_alerts.triggers.rate_budget import (
-    RateBudget,
-    budget_from_extras,
-    page_limit_from_extras,
-    shared_budget,
-)
+from airflow_chat_alerts.settings import ChatConnectionSettings, Strategy
+from airflow_chat_alerts.triggers.rate_budget import RateBudget, shared_budget
 
 if TYPE_CHECKING:
     import aiohttp
@@ -40,14 +34,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # A user group read serves asks that are only looking for this long; a decision reads it again.
 GROUP_TTL_SECONDS = 60.0
-Strategy = Literal["auto", "channel", "per_ask"]
-READ_STRATEGIES: tuple[Strategy, ...] = ("auto", "channel", "per_ask")
-
-
-def _fingerprint(conn: Any) -> str:
-    """A digest of the connection's secrets: tells a rotated token apart without keeping a copy."""
-    secret = f"{conn.password or ''}\0{conn.extra or ''}"
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _import_clients() -> None:
@@ -129,9 +115,7 @@ class SharedConnection:
     :param alerter: the connection's alerter (its async client uses ``session``).
     :param budget: the connection's process-wide rate budget.
     :param session: the HTTP session this object owns and closes, if any.
-    :param page_cap: the most messages Slack returns per page on this connection (non-Marketplace: 15).
-    :param read_strategy: how channels are read: ``"auto"`` (by cost), ``"channel"`` or ``"per_ask"``
-        (the connection extra ``read_strategy``; ``"per_ask"`` is the baseline the benchmark compares).
+    :param settings: the connection as read (how channels are read, the page size, its secret's digest).
     """
 
     def __init__(
@@ -140,19 +124,17 @@ class SharedConnection:
         alerter: BaseAlerter,
         budget: RateBudget,
         session: aiohttp.ClientSession | None = None,
-        read_strategy: Strategy = "auto",
-        page_cap: int | None = None,
-        fingerprint: str = "",
+        settings: ChatConnectionSettings | None = None,
     ) -> None:
         self.conn_id = conn_id
-        self.read_strategy = read_strategy
-        self.page_cap = page_cap
+        self.settings = settings or ChatConnectionSettings(conn_id=conn_id, conn_type="slack", secret="")
+        self.read_strategy: Strategy = self.settings.read_strategy
+        self.page_cap = self.settings.page_size
         self.alerter = alerter
         self.budget = budget
         self.session = session
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._group_reads: dict[str, asyncio.Task[frozenset[str]]] = {}
-        self._fingerprint = fingerprint
         self._reloading = asyncio.Lock()
 
     @classmethod
@@ -166,30 +148,17 @@ class SharedConnection:
         await asyncio.to_thread(_import_clients)
         import aiohttp
 
-        hook = ChatAlerterHook(chat_conn_id=conn_id)
-        conn = await hook.aget_connection(conn_id)
-        extras = await asyncio.to_thread(lambda: dict(conn.extra_dejson))
-        read_strategy = str(extras.get("read_strategy") or "auto")
-        if read_strategy not in READ_STRATEGIES:
-            raise ChatConfigError(
-                f"Connection {conn_id!r}: unknown read_strategy {read_strategy!r}; use one of "
-                f"{', '.join(READ_STRATEGIES)}",
-                conn_id=conn_id,
-            )
+        settings = await ChatAlerterHook(chat_conn_id=conn_id).asettings()
         budget = shared_budget(conn_id)
-        budget.configure(budget_from_extras(extras))
-        timeout = float(extras.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
+        budget.configure(settings.per_minute)
+        timeout = float(settings.timeout or DEFAULT_TIMEOUT_SECONDS)
         # No total timeout: a request may wait for its rate slot before it starts; I/O stays bounded.
         session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
             trace_configs=[budget_trace_config(budget, conn_id=conn_id)],
         )
-        try:
-            alerter = await hook.aget_alerter(session=session, conn=conn)
-        except BaseException:
-            await session.close()
-            raise
-        return cls(conn_id, alerter, budget, session, read_strategy, page_limit_from_extras(extras), _fingerprint(conn))
+        alerter = ChatAlerterHook.alerter_for(settings, session=session)
+        return cls(conn_id, alerter, budget, session, settings)
 
     async def group_members(self, group_id: str, fresh: bool = False) -> frozenset[str]:
         """Members of a user group: one read shared by every ask of the connection.
@@ -222,12 +191,11 @@ class SharedConnection:
         async with self._reloading:
             if self.alerter is not refused:
                 return True  # another reader of this connection already picked up the new token
-            hook = ChatAlerterHook(chat_conn_id=self.conn_id)
-            conn = await hook.aget_connection(self.conn_id)
-            if _fingerprint(conn) == self._fingerprint:
+            settings = await ChatAlerterHook(chat_conn_id=self.conn_id).asettings()
+            if settings.fingerprint == self.settings.fingerprint:
                 return False
-            self.alerter = await hook.aget_alerter(session=self.session, conn=conn)
-            self._fingerprint = _fingerprint(conn)
+            self.alerter = ChatAlerterHook.alerter_for(settings, session=self.session)
+            self.settings = settings
             await refused.aclose()
             log.warning("Connection %r has new credentials; waiting asks use them from now on", self.conn_id)
             return True

@@ -11,13 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_chat_alerts.exceptions import ChatConfigError
-from airflow_chat_alerts.triggers.rate_budget import (
-    RateBudget,
-    backoff_delay,
-    budget_from_extras,
-    page_limit_from_extras,
-    parse_tier,
-)
+from airflow_chat_alerts.settings import budget_from_extras, page_limit_from_extras, parse_tier
+from airflow_chat_alerts.triggers.rate_budget import RateBudget, backoff_delay
 
 
 class FakeTime:
