@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install test demo e2e bench constraints clean
+.PHONY: install test test-stress demo e2e bench constraints clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: install
 	$(PYTEST) -m "not e2e" --ignore=tests/e2e
+
+# The fast suite twice at once on this machine, both green (RUNS=10 repeats the pair); see scripts/test_stress.sh.
+test-stress: install
+	scripts/test_stress.sh
 
 demo: install
 	$(BIN)/python scripts/demo.py

@@ -5,6 +5,9 @@
     with SlackEmulator() as emu:
         ...
 
+``wait_for_question(emu, channel)`` waits (on the channel, not the clock) for an ask's question, for a
+test that plays the person answering it.
+
 Names are imported lazily so that importing this package (for example by the pytest plugin) stays
 cheap and does not import aiohttp.
 """
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 from airflow_chat_alerts.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
+    from airflow_chat_alerts.testing.asks import questions, wait_for_question, wait_until
     from airflow_chat_alerts.testing.clock import Clock
     from airflow_chat_alerts.testing.emulator import Actor, SlackEmulator
     from airflow_chat_alerts.testing.faults import Faults
@@ -33,6 +37,9 @@ _EXPORTS = {
     "Faults": "airflow_chat_alerts.testing.faults",
     "Journal": "airflow_chat_alerts.testing.journal",
     "Call": "airflow_chat_alerts.testing.journal",
+    "wait_for_question": "airflow_chat_alerts.testing.asks",
+    "questions": "airflow_chat_alerts.testing.asks",
+    "wait_until": "airflow_chat_alerts.testing.asks",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,15 +1,16 @@
 """ChatAskSensor end to end: real Airflow (dag.test(), the trigger run inline) against the Slack emulator.
 
 People answer from background threads through the emulator's Web API while the DAG waits. Timeouts are
-a few seconds and the sensor polls every 0.2 s, so each test takes seconds.
+a few seconds and the sensor polls every 0.2 s, so each test takes seconds; people wait on the state they
+need (the question posted, more reads done), never on the clock.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 from airflow_chat_alerts.sensors.ask import BACKSTOP_MARGIN
+from airflow_chat_alerts.testing.asks import wait_until
 
 from .people import CHANNEL, questions
 
@@ -23,9 +24,15 @@ def reply_by(name: str, text: str = "approve"):
     return script
 
 
-def assert_undecided_for(emu, seconds: float) -> None:
-    """The question stays undecided for a while (several polls)."""
-    time.sleep(seconds)
+def reads(emu) -> int:
+    """Reads of the channel or the thread so far (the trigger reads one or the other)."""
+    return emu.journal.count("conversations.replies") + emu.journal.count("conversations.history")
+
+
+def assert_undecided_after_reads(emu, count: int = 3) -> None:
+    """The question stays undecided through ``count`` more reads, which see the answers given so far."""
+    enough = reads(emu) + count
+    wait_until(lambda: reads(emu) >= enough, what=f"{count} more reads of the question")
     payload = questions(emu)[-1]["metadata"]["event_payload"]
     assert "outcome" not in payload, f"decided too early: {payload}"
 
@@ -94,7 +101,7 @@ def test_unauthorised_people_and_bots_are_ignored(run_ask, slack_emulator):
         emu.act_as("bob").reply(CHANNEL, ts, "approve")  # not an approver
         emu.act_as("ci-bot").reply(CHANNEL, ts, "approve")  # a bot
         emu.act_as("dave").react(CHANNEL, ts, "x")  # not an approver either: no veto
-        assert_undecided_for(emu, 1.0)
+        assert_undecided_after_reads(emu)
         emu.act_as("alice").reply(CHANNEL, ts, "lgtm")
 
     result = run_ask("ask_alice", script)
@@ -107,7 +114,7 @@ def test_a_bot_never_counts_even_when_anyone_may_answer(run_ask, slack_emulator)
     def script(emu, ts):
         emu.act_as("ci-bot").reply(CHANNEL, ts, "approve")
         emu.act_as("ci-bot").react(CHANNEL, ts, "+1")
-        assert_undecided_for(emu, 1.0)
+        assert_undecided_after_reads(emu)
         emu.act_as("bob").reply(CHANNEL, ts, "no, wait")
 
     result = run_ask("ask_anyone", script)
@@ -123,7 +130,7 @@ def test_a_user_group_approver(run_ask, slack_emulator):
     def script(emu, ts):
         asked.append(str(emu.thread(CHANNEL, ts)[0]["blocks"]))
         emu.act_as("bob").reply(CHANNEL, ts, "approve")  # not in ml-leads
-        assert_undecided_for(emu, 1.0)
+        assert_undecided_after_reads(emu)
         emu.act_as("carol").react(CHANNEL, ts, "heavy_check_mark")  # in ml-leads
 
     result = run_ask("ask_ml_leads", script)
@@ -139,7 +146,7 @@ def test_a_quorum_of_two_counts_distinct_people(run_ask, slack_emulator):
         emu.act_as("alice").reply(CHANNEL, ts, "approve")
         emu.act_as("alice").react(CHANNEL, ts, "+1")
         emu.act_as("alice").reply(CHANNEL, ts, "yes, really")
-        assert_undecided_for(emu, 1.0)  # one person three times is still one approval
+        assert_undecided_after_reads(emu)  # one person three times is still one approval
         emu.act_as("dave").reply(CHANNEL, ts, "ok")
 
     result = run_ask("ask_quorum", script)
