@@ -83,8 +83,10 @@ ask_dag(
     approvers=["U0ALICE", "S0MLLEADS"],
     approve_keywords=["ship", "approve"],
     reject_keywords=["hold", "reject"],
-    timeout=3.5,
-    remind_after=1,
+    # Reminders at 4 s and 8 s, the deadline at 12 s: a reminder whose time passed while the task resumed
+    # from the one before is skipped, so each gap leaves a loaded machine seconds to resume in.
+    timeout=12,
+    remind_after=4,
     max_reminders=2,
 )
 ask_dag(
