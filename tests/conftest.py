@@ -11,6 +11,10 @@ Every test runs under pytest-timeout's ``thread`` method (pyproject.toml): a tim
 cannot disarm (its DAG importer resets SIGALRM, which the ``signal`` method relies on). When it fires,
 the test's name is printed first, then every thread's stack, and the session ends.
 
+Hypothesis runs derandomized (the same examples every run, no example database shared between two
+copies of the suite) and without its per-example deadline, which a loaded machine would miss; to hunt
+for new failing examples, run with ``--hypothesis-profile=explore``.
+
 Environment a developer may set: ``CHAT_ALERTS_KEEP_AIRFLOW_HOME=1`` keeps the session's AIRFLOW_HOME
 (its path is printed in the header) for inspecting task logs after a run.
 """
@@ -26,6 +30,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,6 +59,17 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     ]
 )
 os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
+
+
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],  # timed: a busy machine, not the test, is slow
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("deterministic")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
