@@ -234,7 +234,7 @@ def test_branches_follow_rejection(run_ask, slack_emulator):
 
 
 def test_branches_follow_a_timeout(run_ask, slack_emulator):
-    result = run_ask("ask_branches")
+    result = run_ask("ask_branches_timeout")
 
     assert result.states == {"ask": "success", "deploy": "skipped", "discard": "skipped", "escalate": "success"}
     assert result.decision["outcome"] == "timed_out"
