@@ -7,7 +7,7 @@ only runs DAGs that a bundle holds (``load_dag(path, dag_id)`` loads one). The `
 creates the metadata database once per session so that ``dag.test()`` works; a directory with its own
 database (the e2e tests) can override it by defining a fixture of the same name in its conftest.py.
 
-Every test runs under pytest-timeout's ``thread`` method (pyproject.toml): a timer thread that Airflow
+Every test body runs under pytest-timeout's ``thread`` method (pyproject.toml): a timer thread that Airflow
 cannot disarm (its DAG importer resets SIGALRM, which the ``signal`` method relies on). When it fires,
 the test's name is printed first, then every thread's stack, and the session ends.
 
