@@ -55,7 +55,7 @@ class Person(threading.Thread):
         """Join the person after dag.test() returned; re-raise what went wrong in their thread."""
         self.dag_ended.set()
         self.join(timeout=asks.DEFAULT_TIMEOUT)
-        assert not self.is_alive(), f"the simulated person was still acting {asks.DEFAULT_TIMEOUT:g} s after the DAG ended"
+        assert not self.is_alive(), f"the person was still acting {asks.DEFAULT_TIMEOUT:g} s after the DAG ended"
         if self.error is not None:
             raise self.error
 
