@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+import hypothesis
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,15 +61,18 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
 
 
-settings.register_profile(
+# too_slow is a timed check: on a busy machine it fails the machine, not the test.
+hypothesis.settings.register_profile(
     "deterministic",
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],  # timed: a busy machine, not the test, is slow
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
 )
-settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("deterministic")
+hypothesis.settings.register_profile(
+    "explore", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("deterministic")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -87,7 +90,8 @@ def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
         capture = item.config.pluginmanager.getplugin("capturemanager")
         if capture:
             capture.suspend_global_capture(item)
-        item.config.get_terminal_writer().sep("!", f"TIMEOUT: {item.nodeid} still running after {settings.timeout:g} s")
+        name = f"TIMEOUT: {item.nodeid} still running after {settings.timeout:g} s"
+        item.config.get_terminal_writer().sep("!", name)
         pytest_timeout.timeout_timer(item, settings)  # dumps every thread's stack, then ends the session
 
     timer = threading.Timer(settings.timeout, expire)
