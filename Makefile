@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install test demo e2e bench constraints clean
+.PHONY: install test test-stress demo e2e bench constraints clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ dist: install
 # Linter and type checker (configured in pyproject.toml); both run, and either failing fails the target.
 lint: install
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
+# The fast suite twice at once on this machine, both green (RUNS=10 repeats the pair); see scripts/test_stress.sh.
+test-stress: install
+	scripts/test_stress.sh
 
 demo: install
 	$(BIN)/python scripts/demo.py

@@ -7,8 +7,9 @@ why, and nothing is deployed.
 
 Set up the ``slack_api_default`` connection (see the README) with a default ``channel`` extra (a channel
 id, ``C…``), or set ``CHAT_ALERTS_CHANNEL``; ``CHAT_ALERTS_APPROVERS`` (comma-separated Slack user or
-user group ids) limits who may answer. scikit-learn is needed for the training step
-(``pip install 'airflow-chat-alerts[examples]'``).
+user group ids) limits who may answer; ``CHAT_ALERTS_POLL_INTERVAL`` and ``CHAT_ALERTS_ASK_TIMEOUT``
+(seconds; 10 and 4 hours by default) shorten the wait for tests and demos. scikit-learn is needed for
+the training step (``pip install 'airflow-chat-alerts[examples]'``).
 
 Heavy imports (scikit-learn, slack_sdk) happen inside the tasks, so parsing this file stays cheap.
 """
@@ -26,6 +27,8 @@ from airflow_chat_alerts import ChatAskSensor
 CHANNEL = os.environ.get("CHAT_ALERTS_CHANNEL")  # None: the connection's default channel
 APPROVERS = [a.strip() for a in os.environ.get("CHAT_ALERTS_APPROVERS", "").split(",") if a.strip()] or None
 POLL_INTERVAL = float(os.environ.get("CHAT_ALERTS_POLL_INTERVAL", "10"))
+# How long the question waits for an answer; tests and demos set a few seconds' worth instead of hours.
+ASK_TIMEOUT = timedelta(seconds=float(os.environ.get("CHAT_ALERTS_ASK_TIMEOUT", 4 * 60 * 60)))
 
 
 @dag(
@@ -57,7 +60,7 @@ def slack_alert_ask():
         channel=CHANNEL,
         message="Model accuracy is {{ ti.xcom_pull(task_ids='format_accuracy') }}. Deploy?",
         approvers=APPROVERS,
-        timeout=timedelta(hours=4),
+        timeout=ASK_TIMEOUT,
         on_timeout="reject",
         poll_interval=POLL_INTERVAL,
         remind_after=timedelta(hours=1),

@@ -27,6 +27,7 @@ CHANNEL = "ml-alerts"
 APPROVER = "alice"
 ANSWER = "approve - looks good"
 THINKING_SECONDS = 3.0
+ASK_TIMEOUT_SECONDS = 300  # should alice never answer, the demo ends (rejected) instead of hanging
 
 
 # The terminal, kept apart from file descriptors 1 and 2 (which Airflow's output goes to, see below).
@@ -64,6 +65,7 @@ def configure_airflow(home: Path) -> None:
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
     os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
     os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # the demo's approver is quick; poll every second
+    os.environ["CHAT_ALERTS_ASK_TIMEOUT"] = str(ASK_TIMEOUT_SECONDS)  # not the example's 4 hours
 
 
 def connect_to(emu) -> None:
@@ -78,17 +80,13 @@ def connect_to(emu) -> None:
 
 def approver(emu, answered: dict) -> None:
     """Alice: waits for the question, reads it for a few seconds, then approves in the thread."""
-    from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
+    from airflow_chat_alerts.testing import wait_for_question
 
-    while True:
-        asked = [m for m in emu.messages(CHANNEL) if (m.get("metadata") or {}).get("event_type") == ASK_EVENT_TYPE]
-        if asked:
-            break
-        time.sleep(0.2)
+    question = wait_for_question(emu, CHANNEL, timeout=ASK_TIMEOUT_SECONDS)
     answered["asked"] = emu.transcript(CHANNEL)
     say(f"   … {APPROVER} sees the question and thinks for {THINKING_SECONDS:.0f} s")
     time.sleep(THINKING_SECONDS)
-    emu.act_as(APPROVER).reply(CHANNEL, asked[-1]["ts"], ANSWER)
+    emu.act_as(APPROVER).reply(CHANNEL, question["ts"], ANSWER)
     answered["at"] = time.monotonic()
     say(f"   … {APPROVER} replied in the thread: {ANSWER!r}")
 

@@ -7,6 +7,14 @@ only runs DAGs that a bundle holds (``load_dag(path, dag_id)`` loads one). The `
 creates the metadata database once per session so that ``dag.test()`` works; a directory with its own
 database (the e2e tests) can override it by defining a fixture of the same name in its conftest.py.
 
+Every test body runs under pytest-timeout's ``thread`` method (pyproject.toml): a timer thread that Airflow
+cannot disarm (its DAG importer resets SIGALRM, which the ``signal`` method relies on). When it fires,
+the test's name is printed first, then every thread's stack, and the session ends.
+
+Hypothesis runs derandomized (the same examples every run, no example database shared between two
+copies of the suite) and without its per-example deadline, which a loaded machine would miss; to hunt
+for new failing examples, run with ``--hypothesis-profile=explore``.
+
 Environment a developer may set: ``CHAT_ALERTS_KEEP_AIRFLOW_HOME=1`` keeps the session's AIRFLOW_HOME
 (its path is printed in the header) for inspecting task logs after a run.
 """
@@ -18,9 +26,11 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
+import hypothesis
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,8 +61,50 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
 
 
+# too_slow is a timed check: on a busy machine it fails the machine, not the test.
+hypothesis.settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.register_profile(
+    "explore", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("deterministic")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"AIRFLOW_HOME: {AIRFLOW_HOME}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
+    """pytest-timeout's thread method, with the test that ran out of time named before the stacks."""
+    if settings.method != "thread":
+        return None
+    import pytest_timeout
+
+    def expire() -> None:
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture:
+            capture.suspend_global_capture(item)
+        name = f"TIMEOUT: {item.nodeid} still running after {settings.timeout:g} s"
+        item.config.get_terminal_writer().sep("!", name)
+        pytest_timeout.timeout_timer(item, settings)  # dumps every thread's stack, then ends the session
+
+    timer = threading.Timer(settings.timeout, expire)
+    timer.name = f"timeout {item.nodeid}"
+    timer.daemon = True
+
+    def cancel() -> None:
+        timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # read by pytest-timeout's own cancel hook
+    timer.start()
+    return True
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -5,6 +5,10 @@
     with SlackEmulator() as emu:
         ...
 
+``wait_for_question(emu, channel)`` waits (on the channel, not the clock) for an ask's question, for a
+test that plays the person answering it; ``save_dags(*dags)`` lets ``dag.test()`` run a DAG defined in a
+test module (the pytest fixture ``airflow_dags`` does it for the module's DAGs).
+
 Names are imported lazily so that importing this package (for example by the pytest plugin) stays
 cheap and does not import aiohttp.
 """
@@ -16,7 +20,9 @@ from typing import TYPE_CHECKING
 from airflow_chat_alerts.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
+    from airflow_chat_alerts.testing.asks import questions, wait_for_question, wait_until
     from airflow_chat_alerts.testing.clock import Clock
+    from airflow_chat_alerts.testing.dags import save_dags
     from airflow_chat_alerts.testing.emulator import Actor, SlackEmulator
     from airflow_chat_alerts.testing.events import ButtonNotFound
     from airflow_chat_alerts.testing.faults import Faults
@@ -37,9 +43,30 @@ _EXPORTS = {
     "Call": "airflow_chat_alerts.testing.journal",
     "ClickFailed": "airflow_chat_alerts.testing.socket_mode",
     "ButtonNotFound": "airflow_chat_alerts.testing.events",
+    "wait_for_question": "airflow_chat_alerts.testing.asks",
+    "questions": "airflow_chat_alerts.testing.asks",
+    "wait_until": "airflow_chat_alerts.testing.asks",
+    "save_dags": "airflow_chat_alerts.testing.dags",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = [
+    "Actor",
+    "ButtonNotFound",
+    "Call",
+    "Channel",
+    "ClickFailed",
+    "Clock",
+    "Faults",
+    "Journal",
+    "SlackEmulator",
+    "User",
+    "UserGroup",
+    "Workspace",
+    "questions",
+    "save_dags",
+    "wait_for_question",
+    "wait_until",
+]
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

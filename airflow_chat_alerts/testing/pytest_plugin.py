@@ -7,14 +7,24 @@
 - ``slack_webhook_conn``: the same for a ``slackwebhook`` connection ``slack_webhook_default``
   posting into ``ml-alerts``.
 - ``slack_workspace``: override it in your conftest.py to return a `Workspace` or a JSON file path.
+- ``airflow_db``: the session's Airflow metadata database, created once (SQLite in AIRFLOW_HOME).
+- ``airflow_dags``: the DAGs defined at the top level of the test's module, saved to that database so
+  that ``dag.test()`` runs them; returns them by dag id.
 
-Importing this module starts nothing and imports neither aiohttp nor slack_sdk: the emulator is
+AIRFLOW_HOME: when it is not set and nothing has imported Airflow yet, the session gets a temporary
+one (removed at the end), so tests never touch ``~/airflow``; set AIRFLOW_HOME to use your own.
+
+Importing this module starts nothing and imports neither Airflow, aiohttp nor slack_sdk: they are
 loaded when a fixture is first used.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +34,50 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.testing.emulator import SlackEmulator
 
 DEFAULT_CHANNEL = "ml-alerts"
+_OWN_HOME = "_chat_alerts_airflow_home"  # the config attribute naming the AIRFLOW_HOME made here
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary AIRFLOW_HOME for the session, set before test modules import Airflow."""
+    if "AIRFLOW_HOME" in os.environ or "airflow.configuration" in sys.modules:
+        return
+    home = tempfile.mkdtemp(prefix="chat-alerts-airflow-home-")
+    os.environ["AIRFLOW_HOME"] = home
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    setattr(config, _OWN_HOME, home)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    home = getattr(config, _OWN_HOME, None)
+    return f"AIRFLOW_HOME (temporary, from airflow-chat-alerts): {home}" if home else None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = getattr(config, _OWN_HOME, None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """The session's Airflow metadata database, created once; returns its URL."""
+    from airflow import settings
+    from airflow.utils import db
+
+    db.initdb()
+    return settings.SQL_ALCHEMY_CONN
+
+
+@pytest.fixture
+def airflow_dags(request: pytest.FixtureRequest, airflow_db: str) -> dict[str, Any]:
+    """The test module's top-level DAGs, saved to the metadata database so ``dag.test()`` runs them."""
+    from airflow.sdk import DAG
+
+    from airflow_chat_alerts.testing.dags import save_dags
+
+    dags = {value.dag_id: value for value in vars(request.module).values() if isinstance(value, DAG)}
+    save_dags(*dags.values())
+    return dags
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .people import DAGS, AskRun, Person
+from .people import DAGS, AskRun, run_with
 
 
 @pytest.fixture
@@ -33,13 +33,7 @@ def run_ask(load_dag, slack_emulator, ask_conn, tmp_path, monkeypatch):
     monkeypatch.setenv("ASK_TEST_FAILURES", str(failures))
 
     def run(dag_id: str, script: Callable[[Any, str], None] | None = None) -> AskRun:
-        person = Person(slack_emulator, script) if script else None
-        if person:
-            person.start()
-        dag = load_dag(DAGS, dag_id)
-        dag_run = dag.test()
-        if person:
-            person.finish()
+        dag_run = run_with(slack_emulator, script, load_dag(DAGS, dag_id))
         states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
         lines = failures.read_text().splitlines() if failures.exists() else []
         return AskRun(dag_run, states, [json.loads(line) for line in lines])

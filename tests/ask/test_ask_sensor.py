@@ -1,7 +1,8 @@
 """ChatAskSensor end to end: real Airflow (dag.test(), the trigger run inline) against the Slack emulator.
 
 People answer from background threads through the emulator's Web API while the DAG waits. Timeouts are
-a few seconds and the sensor polls every 0.2 s, so each test takes seconds.
+a few seconds and the sensor polls every 0.2 s, so each test takes seconds; people wait on the state they
+need (the question posted, more reads done), never on the clock.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pytest
 
 from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
 from airflow_chat_alerts.sensors.ask import BACKSTOP_MARGIN
+from airflow_chat_alerts.testing.asks import wait_until
 
-from .people import CHANNEL, questions, wait_for
+from .people import CHANNEL, questions
 
 
 def reply_by(name: str, text: str = "approve"):
@@ -28,9 +30,15 @@ def reply_by(name: str, text: str = "approve"):
     return script
 
 
-def assert_undecided_for(emu, seconds: float) -> None:
-    """The question stays undecided for a while (several polls)."""
-    time.sleep(seconds)
+def reads(emu) -> int:
+    """Reads of the channel or the thread so far (the trigger reads one or the other)."""
+    return emu.journal.count("conversations.replies") + emu.journal.count("conversations.history")
+
+
+def assert_undecided_after_reads(emu, count: int = 3) -> None:
+    """The question stays undecided through ``count`` more reads, which see the answers given so far."""
+    enough = reads(emu) + count
+    wait_until(lambda: reads(emu) >= enough, what=f"{count} more reads of the question")
     payload = questions(emu)[-1]["metadata"]["event_payload"]
     assert "outcome" not in payload, f"decided too early: {payload}"
 
@@ -99,7 +107,7 @@ def test_unauthorised_people_and_bots_are_ignored(run_ask, slack_emulator):
         emu.act_as("bob").reply(CHANNEL, ts, "approve")  # not an approver
         emu.act_as("ci-bot").reply(CHANNEL, ts, "approve")  # a bot
         emu.act_as("dave").react(CHANNEL, ts, "x")  # not an approver either: no veto
-        assert_undecided_for(emu, 1.0)
+        assert_undecided_after_reads(emu)
         emu.act_as("alice").reply(CHANNEL, ts, "lgtm")
 
     result = run_ask("ask_alice", script)
@@ -112,7 +120,7 @@ def test_a_bot_never_counts_even_when_anyone_may_answer(run_ask, slack_emulator)
     def script(emu, ts):
         emu.act_as("ci-bot").reply(CHANNEL, ts, "approve")
         emu.act_as("ci-bot").react(CHANNEL, ts, "+1")
-        assert_undecided_for(emu, 1.0)
+        assert_undecided_after_reads(emu)
         emu.act_as("bob").reply(CHANNEL, ts, "no, wait")
 
     result = run_ask("ask_anyone", script)
@@ -128,7 +136,7 @@ def test_a_user_group_approver(run_ask, slack_emulator):
     def script(emu, ts):
         asked.append(str(emu.thread(CHANNEL, ts)[0]["blocks"]))
         emu.act_as("bob").reply(CHANNEL, ts, "approve")  # not in ml-leads
-        assert_undecided_for(emu, 1.0)
+        assert_undecided_after_reads(emu)
         emu.act_as("carol").react(CHANNEL, ts, "heavy_check_mark")  # in ml-leads
 
     result = run_ask("ask_ml_leads", script)
@@ -144,7 +152,7 @@ def test_a_quorum_of_two_counts_distinct_people(run_ask, slack_emulator):
         emu.act_as("alice").reply(CHANNEL, ts, "approve")
         emu.act_as("alice").react(CHANNEL, ts, "+1")
         emu.act_as("alice").reply(CHANNEL, ts, "yes, really")
-        assert_undecided_for(emu, 1.0)  # one person three times is still one approval
+        assert_undecided_after_reads(emu)  # one person three times is still one approval
         emu.act_as("dave").reply(CHANNEL, ts, "ok")
 
     result = run_ask("ask_quorum", script)
@@ -205,13 +213,13 @@ def test_reminders_mention_the_approvers_then_the_ask_times_out(run_ask, slack_e
 
     question = questions(slack_emulator)[-1]
     reminders = slack_emulator.thread(CHANNEL, question["ts"])[1:]
-    assert len(reminders) == 2  # max_reminders=2, one per second before the 3.5 s deadline
+    assert len(reminders) == 2  # max_reminders=2, every 4 s before the 12 s deadline
     for reminder in reminders:
         assert reminder["user"] == slack_emulator.bot_user_id
         assert "<@U0ALICE>" in reminder["text"] and "<!subteam^S0MLLEADS>" in reminder["text"]
         assert "*ship*" in reminder["text"] and "*hold*" in reminder["text"]  # the policy's own keywords
     assert "Last reminder" in reminders[-1]["text"]
-    assert float(reminders[0]["ts"]) - float(question["ts"]) >= 1.0
+    assert float(reminders[0]["ts"]) - float(question["ts"]) >= 4.0
     assert result.decision["outcome"] == "timed_out"
     assert len(slack_emulator.messages(CHANNEL)) == 1  # reminders are thread replies
 
@@ -232,7 +240,7 @@ def test_branches_follow_rejection(run_ask, slack_emulator):
 
 
 def test_branches_follow_a_timeout(run_ask, slack_emulator):
-    result = run_ask("ask_branches")
+    result = run_ask("ask_branches_timeout")
 
     assert result.states == {"ask": "success", "deploy": "skipped", "discard": "skipped", "escalate": "success"}
     assert result.decision["outcome"] == "timed_out"
@@ -344,7 +352,7 @@ def test_a_copy_of_the_questions_metadata_posted_by_someone_else_decides_nothing
 
     def attack():
         # Between the failed first try and its retry: "pizza on Friday? ✅" with the ask's metadata.
-        wait_for(identity.exists, what="the first try to name its task instance")
+        wait_until(identity.exists, what="the first try to name its task instance")
         payload = {**json.loads(identity.read_text()), "try_number": 1, "deadline": deadline}
         metadata = {"event_type": ASK_EVENT_TYPE, "event_payload": payload}
         if attacker == "bob":  # Slack refuses metadata from user tokens; should one pass, it is still not ours
@@ -355,7 +363,7 @@ def test_a_copy_of_the_questions_metadata_posted_by_someone_else_decides_nothing
             pizza.append(emu.act_as(attacker).post(CHANNEL, "pizza on Friday? ✅", metadata=metadata))
         emu.act_as("alice").react(CHANNEL, pizza[0], "white_check_mark")  # an approver likes pizza
         (tmp_path / "identity.json.done").touch()
-        ours = wait_for(
+        ours = wait_until(
             lambda: [q for q in questions(emu) if q.get("user") == emu.bot_user_id],
             what="the app's own question",
         )

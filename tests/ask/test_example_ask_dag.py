@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .people import CHANNEL, AskRun, Person, questions
+from .people import CHANNEL, AskRun, questions, run_with
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "dags_examples" / "slack_alert_ask.py"
 
@@ -14,12 +14,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "dags_examples" / "slack_alert_a
 @pytest.fixture
 def run_example(load_dag, slack_emulator, ask_conn, monkeypatch):
     monkeypatch.setenv("CHAT_ALERTS_POLL_INTERVAL", "0.2")
+    # Not the example's 4 hours: a person who never answers must not keep the test waiting.
+    monkeypatch.setenv("CHAT_ALERTS_ASK_TIMEOUT", "60")
 
     def run(script) -> AskRun:
-        person = Person(slack_emulator, script)
-        person.start()
-        dag_run = load_dag(EXAMPLE, "slack_alert_ask").test()
-        person.finish()
+        dag_run = run_with(slack_emulator, script, load_dag(EXAMPLE, "slack_alert_ask"))
         return AskRun(dag_run, {ti.task_id: ti.state for ti in dag_run.get_task_instances()})
 
     return run

@@ -24,8 +24,12 @@ from airflow_chat_alerts.triggers.rate_budget import RateBudget, install_budget
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+def run(coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+    """Run the asks to the end; the bound is for a hang, far above what a loaded machine needs."""
+    try:
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+    except TimeoutError as err:
+        raise AssertionError(f"the asks were still waiting for updates after {timeout:g} s") from err
 
 
 def post_questions(emu: Any, count: int, channel: str = "ml-alerts") -> list[str]:
