@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
 	touch $(STAMP)
 
-test: install
+# The linter and the type checker first (seconds), then the fast suite.
+test: lint
 	$(PYTEST) -m "not e2e" --ignore=tests/e2e
 
 # The sdist and the wheel in dist/, built as a user's installer builds them (isolated, with the pinned

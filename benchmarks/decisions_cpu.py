@@ -15,8 +15,8 @@ import argparse
 import random
 import time
 
-from airflow_chat_alerts.alerters.base import Answer
 from airflow_chat_alerts import decisions
+from airflow_chat_alerts.alerters.base import Answer
 from airflow_chat_alerts.decisions import AskPolicy, evaluate
 
 QUESTION_TS = "1700000000.000100"

@@ -163,6 +163,7 @@ class Result:
     drained: float | None
     errors: list[str] = field(default_factory=list)
     leaked: bool = False
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # latencies by how people answered
 
     def per_minute(self, method: str) -> float:
         return self.calls.get(method, 0) * 60.0 / self.window
@@ -256,11 +257,14 @@ async def run_one(emulator: EmulatorProcess, n: int, c: int, strategy: str, *, w
         latencies=latencies(float("inf")), answered=len(answered), detected=len(latencies(window_end)),
         detected_total=len(latencies(float("inf"))), drained=drained if strategy == "shared" else None,
         errors=errors + final["errors"], leaked=leaked,
+        by_kind={kind: [events[ts][0] - answered[ts] for _, ts, _, how, _ in plan if how == kind and ts in events
+                        and ts in answered and events[ts][1].get("status") == "approved"]
+                 for kind in ("reply", "reaction")},
     )
 
 
 HEADER = ("| N | C | strategy | history/min | replies/min | other/min | max in 60 s (hist/repl) | 429s "
-          "| CPU % | RSS/ask KB | latency p50 / p95 s | detected in window | all detected |")
+          "| CPU % | RSS/ask KB | latency p50 / p95 s | p95 reply / reaction s | detected in window | all detected |")
 
 
 def row(r: Result) -> str:
@@ -268,6 +272,8 @@ def row(r: Result) -> str:
     other = sum(count for method, count in r.calls.items() if method not in reads)
     p50, p95 = percentile(r.latencies, 50), percentile(r.latencies, 95)
     latency = "—" if p50 is None else f"{p50:.1f} / {p95:.1f}"
+    kinds = [percentile(r.by_kind.get(kind, []), 95) for kind in ("reply", "reaction")]
+    by_kind = " / ".join("—" if p is None else f"{p:.1f}" for p in kinds)
     flags = (" errors: " + "; ".join(r.errors)) if r.errors else ""
     flags += " LEAK" if r.leaked else ""
     if r.drained is None:
@@ -278,7 +284,7 @@ def row(r: Result) -> str:
         f"| {r.n:,} | {r.c} | {r.strategy} | {r.per_minute('conversations.history'):.1f} "
         f"| {r.per_minute('conversations.replies'):.1f} | {other * 60.0 / r.window:.1f} "
         f"| {r.max_per_minute.get('conversations.history', 0)} / {r.max_per_minute.get('conversations.replies', 0)} "
-        f"| {r.ratelimited} | {r.cpu_percent:.1f} | {r.rss_per_ask_kb:.1f} | {latency} "
+        f"| {r.ratelimited} | {r.cpu_percent:.1f} | {r.rss_per_ask_kb:.1f} | {latency} | {by_kind} "
         f"| {r.detected}/{r.answered} | {all_detected}{flags} |"
     )
 

@@ -29,8 +29,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-import pytest
 import hypothesis
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 

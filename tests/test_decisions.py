@@ -575,7 +575,7 @@ EMOJIS = ["white_check_mark", "+1", "x", "-1::skin-tone-2", "eyes", "thumbsup"]
 @st.composite
 def answers(draw, users=HUMANS, max_size=8, edits=False, known_reaction_times=True):
     result = []
-    for i, _ in enumerate(draw(st.lists(st.none(), max_size=max_size))):
+    for _i, _ in enumerate(draw(st.lists(st.none(), max_size=max_size))):
         user = draw(st.sampled_from(users))
         if draw(st.booleans()):
             posted = draw(st.integers(0, 40)) + 1

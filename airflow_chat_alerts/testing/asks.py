@@ -29,7 +29,7 @@ DEFAULT_TIMEOUT = 120.0
 _POLL_SECONDS = 0.05
 
 
-def wait_until(condition: Callable[[], T], *, what: str, timeout: float = DEFAULT_TIMEOUT) -> T:
+def wait_until(condition: Callable[[], T | None], *, what: str, timeout: float = DEFAULT_TIMEOUT) -> T:
     """Poll ``condition`` until it returns something truthy, and return that.
 
     :param condition: called every 50 ms; its first truthy result is returned

@@ -65,7 +65,7 @@ def airflow_db() -> str:
     from airflow.utils import db
 
     db.initdb()
-    return settings.SQL_ALCHEMY_CONN
+    return str(settings.SQL_ALCHEMY_CONN)
 
 
 @pytest.fixture

@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     emulator.set_marketplace(not args.non_marketplace)
+    # Handlers first: whoever reads "Press Ctrl+C" below may stop us at once.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     ws = emulator.workspace
     print(f"Slack emulator for workspace {ws.team_name!r} ({ws.team_id})")
     print(f"base_url: {emulator.base_url}")
@@ -61,9 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     for ch in ws.channels:
         print(f"  #{ch.name:<15} {ch.id:<14} webhook: {emulator.webhook_url(ch.name)}")
     print("Press Ctrl+C to stop.", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         stop.wait()
     finally:

@@ -3,8 +3,6 @@ shapes, pagination and state consistency through the real slack_sdk WebClient.""
 
 from __future__ import annotations
 
-import pytest
-
 from .slack_errors import error_of
 
 

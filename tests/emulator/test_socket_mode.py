@@ -120,12 +120,11 @@ def test_a_ticket_opens_one_socket_and_the_first_message_is_hello(slack_emulator
     url = WebClient(base_url=slack_emulator.base_url).apps_connections_open(app_token=slack_emulator.app_token)["url"]
 
     async def scenario():
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(url) as ws:
-                hello = await ws.receive_json(timeout=10)
-                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                    await session.ws_connect(url)
-                return hello, refused.value.status
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            hello = await ws.receive_json(timeout=10)
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(url)
+            return hello, refused.value.status
 
     hello, status = asyncio.run(scenario())
     assert hello["type"] == "hello" and hello["num_connections"] == 1

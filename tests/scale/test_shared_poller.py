@@ -7,6 +7,7 @@ traffic from the emulator's journal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -119,10 +120,9 @@ def test_asks_leave_on_completion_and_on_cancellation(slack_emulator, scale_conn
     async def forever(ts: str) -> None:
         async with watch_question(conn_id, channel, ts, poll_interval=0.2) as watch:
             while True:
-                try:  # like the trigger: a deadline cuts the wait short, again and again
+                # like the trigger: a deadline cuts the wait short, again and again
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(watch.next(), timeout=0.05)
-                except asyncio.TimeoutError:
-                    pass
 
     async def main() -> None:
         waiting = [asyncio.create_task(forever(ts)) for ts in questions[1:]]
