@@ -68,6 +68,8 @@ class QuestionUpdate:
         move a thread, so such a copy may hold a reply's old text).
     :param app_user_id: the user id of the app that reads (its own answers never count; a question
         it did not post is not one to wait on).
+    :param open_since: when the channel was last seen not archived (epoch seconds; infinite when the
+        connection cannot tell): a timeout needs a look made after the deadline.
     """
 
     snapshot: MessageSnapshot
@@ -75,6 +77,7 @@ class QuestionUpdate:
     read_at: float = 0.0
     replies_read_at: float = 0.0
     app_user_id: str | None = None
+    open_since: float = math.inf
 
     @property
     def answers(self) -> list[Answer]:
@@ -257,6 +260,7 @@ class ChannelPoller:
         self._history: HistoryStats | None = None
         self._moved_per_round = 0.0
         self._archive_checked = time.monotonic()  # the last look at whether it is archived
+        self._open_since = 0.0  # when that look was sent (epoch seconds; inf: cannot look)
         self._due = False  # a read was asked for: the next round starts without waiting
         self._deadline_due = False  # ...for a deadline: the round also looks whether it is archived
         self._app_user: str | None = None
@@ -416,21 +420,24 @@ class ChannelPoller:
         self._archive_checked = now
         self._deadline_due = False
         try:
-            archived = await self.connection.alerter.is_archived(self.channel)
+            with counting_calls() as count:
+                archived = await self.connection.alerter.is_archived(self.channel)
         except ChatPermanentError as err:
             if err.code != "missing_scope":
                 raise
-            self._archive_checked = math.inf  # no channels:read / groups:read: archiving goes unnoticed
+            self._archive_checked = self._open_since = math.inf  # no channels:read: archiving goes unnoticed
             log.warning("Cannot tell whether channel %s gets archived (%s); add channels:read", self.channel, err)
             return
-        if archived:
-            raise ChatPermanentError(
-                f"is_archived: channel {self.channel} was archived while asks waited in it, so nobody can "
-                f"answer them; unarchive it and retry the tasks [connection {self.connection.conn_id!r}]",
-                conn_id=self.connection.conn_id,
-                channel=self.channel,
-                code="is_archived",
-            )
+        if not archived:
+            self._open_since = max(self._open_since, count.first_sent or 0.0)
+            return
+        raise ChatPermanentError(
+            f"is_archived: channel {self.channel} was archived while asks waited in it, so nobody can "
+            f"answer them; unarchive it and retry the tasks [connection {self.connection.conn_id!r}]",
+            conn_id=self.connection.conn_id,
+            channel=self.channel,
+            code="is_archived",
+        )
 
     async def _read_each(self, questions: Sequence[str]) -> None:
         """Read each question on its own; a failing one does not stop the others."""
@@ -448,15 +455,16 @@ class ChannelPoller:
 
     async def _read_question(self, ts: str) -> None:
         """One per-message read: the question, its reactions and its thread."""
-        read_at = time.time()
         try:
-            snapshot, replies = await self.connection.alerter.read_thread(MessageRef(channel=self.channel, ts=ts))
+            with counting_calls() as count:
+                snapshot, replies = await self.connection.alerter.read_thread(MessageRef(channel=self.channel, ts=ts))
         except ChatQuestionDeletedError as err:
             for watch in self._watches.pop(ts, ()):
                 watch.fail(err)
             self._threads.pop(ts, None)
             return
         self._queue.pop(ts, None)
+        read_at = count.first_sent or time.time()  # sent then: everything read was true from then on
         self._threads[ts] = ThreadState.of(snapshot, replies, read_at)
         self._deliver(ts, snapshot, read_at)
 
@@ -464,7 +472,6 @@ class ChannelPoller:
         """One history read from the oldest pending question; each page's questions are handed over as
         the page arrives, and threads that moved are queued for the thread reader."""
         oldest = min(self._watches, key=Decimal)
-        read_at = time.time()
         seen: list[str] = []
         moved = 0
         with counting_calls() as count:
@@ -472,6 +479,7 @@ class ChannelPoller:
                 self.channel, oldest=oldest, questions=set(self._watches)
             )
             async for page in pages:
+                read_at = count.first_sent or time.time()  # sent then: the page was true from then on
                 for snapshot in page:
                     seen.append(snapshot.ts)
                     if snapshot.ts in self._watches:
@@ -501,7 +509,7 @@ class ChannelPoller:
     def _deliver(self, ts: str, snapshot: MessageSnapshot, read_at: float) -> None:
         state = self._threads.get(ts)
         replies, replies_read_at = (state.replies, state.replies_read_at) if state else ((), 0.0)
-        update = QuestionUpdate(snapshot, replies, read_at, replies_read_at, self._app_user)
+        update = QuestionUpdate(snapshot, replies, read_at, replies_read_at, self._app_user, self._open_since)
         for watch in self._watches.get(ts, ()):
             watch.deliver(update)
 

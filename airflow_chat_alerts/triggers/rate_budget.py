@@ -1,9 +1,11 @@
 """A rate budget per workspace and Slack method, shared by every trigger in the process.
 
 Slack counts calls per method, per workspace and app, in one-minute windows (tiers: t1 1/min, t2 20/min,
-t3 50/min, t4 100/min) and answers HTTP 429 with ``Retry-After`` beyond that. The budget hands out
-evenly spaced call slots (a token bucket with no burst), so reads are spread over the minute instead of
-bunched at its start, and a 429 pauses the method for every caller at once.
+t3 50/min, t4 100/min) and answers HTTP 429 with ``Retry-After`` beyond that. The budget counts the same
+way: never more than the method's figure in any 60-second window, and calls at least
+:data:`MIN_GAP_SECONDS` apart. So a few reads after a quiet spell (the thread reads one round found)
+go at once instead of queueing, while a sustained load is spread over the minute; a 429 pauses the
+method for every caller at once.
 
 The slot arithmetic (:meth:`RateBudget.reserve`) is pure and reads an injectable clock; only
 :meth:`RateBudget.acquire` sleeps. Budgets are process-wide and hold no event loop, so triggers run in
@@ -13,9 +15,11 @@ different loops (``dag.test()``) still share one budget per connection.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -26,6 +30,8 @@ MAX_BACKOFF_SECONDS = 60.0
 
 # A sleep may end a hair before its deadline; that is not a pause still running.
 CLOCK_TOLERANCE = 0.005
+# Calls of one method never go closer together than this (a backlog goes out at up to 4 a second).
+MIN_GAP_SECONDS = 0.25
 
 
 def backoff_delay(attempt: int, *, retry_after: float | None, cap: float = MAX_BACKOFF_SECONDS) -> float:
@@ -35,7 +41,7 @@ def backoff_delay(attempt: int, *, retry_after: float | None, cap: float = MAX_B
 
 
 class RateBudget:
-    """Evenly spaced call slots per method for one workspace.
+    """Call slots per method for one workspace: at most the method's figure in any 60-second window.
 
     :param per_minute: calls per minute per method; methods not given are not rationed.
     :param clock: monotonic seconds (injectable for tests).
@@ -53,7 +59,7 @@ class RateBudget:
         self.sleep = sleep
         self._lock = threading.Lock()
         self._per_minute: dict[str, float] = {}
-        self._next_slot: dict[str, float] = {}
+        self._slots: dict[str, deque[float]] = {}  # slots handed out, oldest first (some may lie ahead)
         self._paused_until: dict[str, float] = {}
         self.configure(per_minute or {})
 
@@ -65,17 +71,31 @@ class RateBudget:
     def per_minute(self, method: str) -> float | None:
         return self._per_minute.get(method)
 
-    def interval(self, method: str) -> float:
-        """Seconds between two calls of ``method`` (0 when not rationed)."""
+    def window(self, method: str) -> tuple[int, float]:
+        """How many calls of ``method`` fit in how many seconds: the whole calls of its per-minute figure
+        in 60 s, or one call per ``60 / figure`` seconds for less than one a minute."""
         rate = self._per_minute.get(method)
-        return SECONDS_PER_MINUTE / rate if rate else 0.0
+        if not rate:
+            return 0, 0.0
+        if rate < 1:
+            return 1, SECONDS_PER_MINUTE / rate
+        return math.floor(rate), SECONDS_PER_MINUTE
 
     def reserve(self, method: str) -> float:
         """Take the next free slot of ``method``; return the seconds until it (0: go now)."""
         with self._lock:
             now = self.clock()
-            start = max(now, self._next_slot.get(method, now), self._paused_until.get(method, now))
-            self._next_slot[method] = start + self.interval(method)
+            start = max(now, self._paused_until.get(method, now))
+            count, window = self.window(method)
+            if count:
+                slots = self._slots.setdefault(method, deque())
+                while slots and slots[0] <= now - window:
+                    slots.popleft()  # out of every window still to come
+                if slots:
+                    start = max(start, slots[-1] + MIN_GAP_SECONDS)
+                if len(slots) >= count:
+                    start = max(start, slots[-count] + window)  # the oldest of the last `count` leaves
+                slots.append(start)
             return start - now
 
     def pause(self, method: str, seconds: float) -> None:

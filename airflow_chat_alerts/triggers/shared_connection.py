@@ -47,10 +47,12 @@ def _import_clients() -> None:
 
 @dataclass
 class CallCount:
-    """HTTP calls made inside :func:`counting_calls`, by Slack method, and the last ``limit`` asked."""
+    """HTTP calls made inside :func:`counting_calls`, by Slack method, the last ``limit`` asked, and
+    when the first one was sent (after its wait for a rate slot): what it read was true from then on."""
 
     calls: Counter[str] = field(default_factory=Counter)
     page_limit: int | None = None
+    first_sent: float | None = None
 
 
 _current_count: ContextVar[CallCount | None] = ContextVar("chat_alerts_call_count", default=None)
@@ -81,6 +83,8 @@ def budget_trace_config(budget: RateBudget, *, conn_id: str) -> aiohttp.TraceCon
         await budget.acquire(method)
         count = _current_count.get()
         if count is not None:
+            if count.first_sent is None:
+                count.first_sent = time.time()
             count.calls[method] += 1
             limit = params.url.query.get("limit")
             if limit and limit.isdigit():

@@ -135,7 +135,9 @@ def test_no_answer_times_out_at_the_deadline(slack_emulator, question):
 
     assert event == {"status": "timed_out"}
     assert datetime.now(timezone.utc) >= datetime.fromisoformat(deadline)
-    assert reads_since(slack_emulator, deadline) == 1  # the first read at the deadline decides
+    # The first complete read after the deadline decides: one, or two when a round under way as the
+    # deadline fell due had not yet looked whether the channel was archived.
+    assert 1 <= reads_since(slack_emulator, deadline) <= 2
 
 
 def test_remind_at_hands_back_for_a_reminder(slack_emulator, question):

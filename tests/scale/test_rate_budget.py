@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.settings import budget_from_extras, page_limit_from_extras, parse_tier
-from airflow_chat_alerts.triggers.rate_budget import RateBudget, backoff_delay
+from airflow_chat_alerts.triggers.rate_budget import MIN_GAP_SECONDS, RateBudget, backoff_delay
 
 
 class FakeTime:
@@ -67,23 +67,25 @@ def test_never_more_than_the_budget_in_any_window(per_minute: float, steps: list
         for start, end in pauses[method]:
             assert not start <= slot < end - 1e-9, "a slot taken after a 429 fell inside its pause"
         slots[method].append(slot)
-    interval = 60.0 / per_minute
     for times in slots.values():
-        assert all(b - a >= interval - 1e-6 for a, b in zip(times, times[1:]))  # evenly spaced, no burst
-        assert calls_in_windows(times) <= math.ceil(per_minute)
+        assert all(b - a >= MIN_GAP_SECONDS - 1e-6 for a, b in zip(times, times[1:]))  # never bunched
+        assert calls_in_windows(times) <= max(1, math.floor(per_minute))
 
 
-def test_the_first_call_goes_at_once_and_the_next_wait_their_turn() -> None:
+def test_a_quiet_minutes_calls_go_at_once_and_the_next_waits_for_the_window() -> None:
     fake = FakeTime()
-    budget = RateBudget({"conversations.history": 30}, clock=fake.clock)
-    assert [budget.reserve("conversations.history") for _ in range(3)] == [0.0, 2.0, 4.0]
+    budget = RateBudget({"conversations.history": 3, "conversations.replies": 0.5}, clock=fake.clock)
+    assert [budget.reserve("conversations.history") for _ in range(3)] == [0.0, 0.25, 0.5]
+    assert budget.reserve("conversations.history") == 60.0  # the first of the three leaves the window
     assert budget.reserve("users.info") == 0.0  # not rationed
-    fake.now += 100  # idle: no burst is saved up
-    assert [budget.reserve("conversations.history") for _ in range(2)] == [0.0, 2.0]
+    fake.now += 200  # a quiet spell: a full window is free again
+    assert [budget.reserve("conversations.history") for _ in range(2)] == [0.0, 0.25]
+    # Less than one call a minute: one call per 60 / rate seconds.
+    assert [budget.reserve("conversations.replies") for _ in range(2)] == [0.0, 120.0]
 
 
-def test_acquire_spreads_concurrent_callers_evenly() -> None:
-    budget = RateBudget({"conversations.history": 600})  # one call every 0.1 s, real time
+def test_acquire_lets_concurrent_callers_go_a_gap_apart() -> None:
+    budget = RateBudget({"conversations.history": 600})
     went: list[float] = []
 
     async def call() -> None:
@@ -96,7 +98,7 @@ def test_acquire_spreads_concurrent_callers_evenly() -> None:
     start = time.monotonic()
     asyncio.run(main())
     # The k-th caller never goes before its slot (a busy loop may run it late, never early).
-    assert all(t >= start + k * 0.1 - 0.002 for k, t in enumerate(sorted(went))), [t - start for t in went]
+    assert all(t >= start + k * MIN_GAP_SECONDS - 0.002 for k, t in enumerate(sorted(went))), [t - start for t in went]
 
 
 def test_a_pause_that_starts_while_waiting_holds_back_callers_already_queued() -> None:

@@ -84,7 +84,8 @@ def test_many_asks_in_one_channel_share_one_history_read_per_round(slack_emulato
     for ts, got in zip(questions, results):
         assert [update.snapshot.ts for update in got] == [ts] * 3
     history = slack_emulator.journal.calls("conversations.history")
-    assert len(history) == rounds[0] < len(questions)
+    # One read per round (a round begun as the asks left may not have read), far fewer than one per ask.
+    assert 3 <= len(history) <= rounds[0] < len(questions)
     assert {call.args["oldest"] for call in history} == {questions[0]}  # from the oldest pending question
     assert slack_emulator.journal.count("conversations.replies") == 0  # no thread moved
 
