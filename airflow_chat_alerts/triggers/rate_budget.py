@@ -2,10 +2,11 @@
 
 Slack counts calls per method, per workspace and app, in one-minute windows (tiers: t1 1/min, t2 20/min,
 t3 50/min, t4 100/min) and answers HTTP 429 with ``Retry-After`` beyond that. The budget counts the same
-way: never more than the method's figure in any 60-second window, and calls at least
-:data:`MIN_GAP_SECONDS` apart. So a few reads after a quiet spell (the thread reads one round found)
-go at once instead of queueing, while a sustained load is spread over the minute; a 429 pauses the
-method for every caller at once.
+way: never more than the method's figure in any 60-second window. Within that, calls are spread
+evenly at the method's pace (a token bucket), except that up to :data:`BURST` calls saved up in a quiet
+spell go at once, :data:`MIN_GAP_SECONDS` apart: the few thread reads one round finds are not queued
+behind each other, while a sustained load is spread over the minute instead of bunched at its start. A
+429 pauses the method for every caller at once.
 
 The slot arithmetic (:meth:`RateBudget.reserve`) is pure and reads an injectable clock; only
 :meth:`RateBudget.acquire` sleeps. Budgets are process-wide and hold no event loop, so triggers run in
@@ -30,7 +31,8 @@ MAX_BACKOFF_SECONDS = 60.0
 
 # A sleep may end a hair before its deadline; that is not a pause still running.
 CLOCK_TOLERANCE = 0.005
-# Calls of one method never go closer together than this (a backlog goes out at up to 4 a second).
+# Calls a quiet method may make at once, and how close together they may go.
+BURST = 5
 MIN_GAP_SECONDS = 0.25
 
 
@@ -60,6 +62,7 @@ class RateBudget:
         self._lock = threading.Lock()
         self._per_minute: dict[str, float] = {}
         self._slots: dict[str, deque[float]] = {}  # slots handed out, oldest first (some may lie ahead)
+        self._pace: dict[str, float] = {}  # the token bucket's theoretical time of the next call
         self._paused_until: dict[str, float] = {}
         self.configure(per_minute or {})
 
@@ -88,6 +91,9 @@ class RateBudget:
             start = max(now, self._paused_until.get(method, now))
             count, window = self.window(method)
             if count:
+                interval = SECONDS_PER_MINUTE / self._per_minute[method]
+                pace = self._pace.get(method, now)
+                start = max(start, pace - (BURST - 1) * interval)  # at most BURST ahead of the pace
                 slots = self._slots.setdefault(method, deque())
                 while slots and slots[0] <= now - window:
                     slots.popleft()  # out of every window still to come
@@ -96,6 +102,7 @@ class RateBudget:
                 if len(slots) >= count:
                     start = max(start, slots[-count] + window)  # the oldest of the last `count` leaves
                 slots.append(start)
+                self._pace[method] = max(pace, start) + interval
             return start - now
 
     def pause(self, method: str, seconds: float) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.settings import budget_from_extras, page_limit_from_extras, parse_tier
-from airflow_chat_alerts.triggers.rate_budget import MIN_GAP_SECONDS, RateBudget, backoff_delay
+from airflow_chat_alerts.triggers.rate_budget import BURST, MIN_GAP_SECONDS, RateBudget, backoff_delay
 
 
 class FakeTime:
@@ -160,3 +160,13 @@ def test_backoff_is_capped_and_honours_retry_after(attempt: int, retry_after: fl
     delay = backoff_delay(attempt, retry_after=retry_after)
     assert delay >= (retry_after or 0.0)
     assert delay <= max(60.0, retry_after or 0.0)
+
+
+def test_a_sustained_load_is_spread_at_the_methods_pace_after_a_short_burst() -> None:
+    fake = FakeTime()
+    budget = RateBudget({"conversations.replies": 30}, clock=fake.clock)  # one call every 2 s
+    slots = [budget.reserve("conversations.replies") for _ in range(8)]
+    # BURST calls saved up while quiet go at once, a gap apart; then one every 2 s, not bunched at the
+    # start of the minute (which would leave every channel waiting for the window to free up).
+    assert slots[:BURST] == [k * MIN_GAP_SECONDS for k in range(BURST)]
+    assert slots[BURST:] == [2.0, 4.0, 6.0]
