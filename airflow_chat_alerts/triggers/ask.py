@@ -205,6 +205,8 @@ class ChatAskTrigger(BaseTrigger):
         deadline = parse_utc(self.deadline)
         budget = self.poll_interval + REMINDER_READ_GRACE_SECONDS
         async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
+            if datetime.now(timezone.utc) >= deadline:
+                watch.wake(deadline=True)  # this read can time it out: look at the channel's archiving too
             try:
                 update = await within(watch.next(), budget)
                 event = await within(self._decide(update, policy, watch), budget)
