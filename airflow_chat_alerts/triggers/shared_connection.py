@@ -115,23 +115,21 @@ def budget_trace_config(budget: RateBudget, *, conn_id: str) -> aiohttp.TraceCon
 class SharedConnection:
     """The alerter, HTTP session and rate budget of one connection, shared inside one event loop.
 
-    :param conn_id: the Airflow connection id.
+    :param settings: the connection as read (how channels are read, the page size, its secret's digest).
     :param alerter: the connection's alerter (its async client uses ``session``).
     :param budget: the connection's process-wide rate budget.
     :param session: the HTTP session this object owns and closes, if any.
-    :param settings: the connection as read (how channels are read, the page size, its secret's digest).
     """
 
     def __init__(
         self,
-        conn_id: str,
+        settings: ChatConnectionSettings,
         alerter: BaseAlerter,
         budget: RateBudget,
         session: aiohttp.ClientSession | None = None,
-        settings: ChatConnectionSettings | None = None,
     ) -> None:
-        self.conn_id = conn_id
-        self.settings = settings or ChatConnectionSettings(conn_id=conn_id, conn_type="slack", secret="")
+        self.conn_id = settings.conn_id
+        self.settings = settings
         self.read_strategy: Strategy = self.settings.read_strategy
         self.page_cap = self.settings.page_size
         self.alerter = alerter
@@ -162,7 +160,7 @@ class SharedConnection:
             trace_configs=[budget_trace_config(budget, conn_id=conn_id)],
         )
         alerter = ChatAlerterHook.alerter_for(settings, session=session)
-        return cls(conn_id, alerter, budget, session, settings)
+        return cls(settings, alerter, budget, session)
 
     async def group_members(self, group_id: str, fresh: bool = False) -> frozenset[str]:
         """Members of a user group: one read shared by every ask of the connection.
