@@ -65,6 +65,10 @@ SLACK_CODE = re.compile(r"[a-z0-9_]+")
 PROFILE_TTL_SECONDS = 600.0
 # Errors that mean this one user cannot be looked up (their answers are skipped, nobody else's).
 UNKNOWN_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
+# Methods never re-sent after a dropped connection: Slack may have done them, and the answer was lost.
+NOT_RESENT_METHODS = ("chat.postMessage", "files.completeUploadExternal")
+# A worker's question lookup reads at most this many pages of history (newest first).
+MAX_LOOKUP_PAGES = 5
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,6 @@ class Profile:
 
     is_bot: bool
     is_guest: bool
-# Methods never re-sent after a dropped connection: Slack may have done them, and the answer was lost.
-NOT_RESENT_METHODS = ("chat.postMessage", "files.completeUploadExternal")
-# A worker's question lookup reads at most this many pages of history (newest first).
-MAX_LOOKUP_PAGES = 5
 
 
 def ts_key(ts: str) -> Decimal:
@@ -163,10 +163,8 @@ class SlackAlerter(BaseAlerter):
         self.history_interval = history_interval
         self._client: WebClient | None = None
         self._async_client: AsyncWebClient | None = None
-        self._self_user_id: str | None = None
-        self._team_id: str | None = None
+        self._auth: dict[str, Any] | None = None  # auth.test for this token: the app's ids and team
         self._profiles: dict[str, tuple[float, Profile | None]] = {}  # user -> (read at, profile)
-        self._own_ids: tuple[str | None, str | None] | None = None  # (user id, bot id) from auth.test
         self._channel_names: dict[str, str] = {}  # id -> name, learned from posts by name
 
     def __repr__(self) -> str:
@@ -298,42 +296,43 @@ class SlackAlerter(BaseAlerter):
                 return items
 
     async def _apages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        items: list[dict] = []
+        return [item async for data in self._aiter_pages(method, **kwargs) for item in data.get(key) or []]
+
+    async def _aiter_pages(self, method: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a paginated read, as Slack answers it, until the cursor runs out."""
         cursor = None
         while True:
-            data = await self._acall(method, **kwargs, limit=self.page_size, **({"cursor": cursor} if cursor else {}))
-            items.extend(data.get(key) or [])
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            data = await self._acall(method, **kwargs, limit=self.page_size, **_present(cursor=cursor))
+            yield data
+            with self._parsing(method, kwargs.get("channel")):
+                cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return items
+                return
 
     # -- identity ------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
-        """Slack's ``auth.test`` for this token (team, bot user id); also caches the app's user and bot ids."""
-        data = self._call("auth.test")
-        self._self_user_id = data.get("user_id")
-        self._own_ids = (data.get("user_id"), data.get("bot_id"))
-        return data
+        """Slack's ``auth.test`` for this token (team, bot user and bot ids), kept for this alerter."""
+        self._auth = self._call("auth.test")
+        return self._auth
+
+    async def _aauth(self) -> dict[str, Any]:
+        """:meth:`auth_test`, read once without blocking the event loop."""
+        if self._auth is None:
+            self._auth = await self._acall("auth.test")
+        return self._auth
 
     def _posted_by_us(self, msg: Mapping[str, Any]) -> bool:
         """Whether this app posted ``msg``: its bot user and, for a bot token, its bot id (auth.test)."""
-        if self._own_ids is None:
-            self.auth_test()
-        return (msg.get("user"), msg.get("bot_id")) == self._own_ids
+        auth = self._auth or self.auth_test()
+        return (msg.get("user"), msg.get("bot_id")) == (auth.get("user_id"), auth.get("bot_id"))
 
     def self_user_id(self) -> str | None:
         """The app's own user id (its answers never count)."""
-        if self._self_user_id is None:
-            self.auth_test()
-        return self._self_user_id
+        return (self._auth or self.auth_test()).get("user_id")
 
     async def aself_user_id(self) -> str | None:
         """The app's own user id, read without blocking the event loop."""
-        if self._self_user_id is None:
-            data = await self._acall("auth.test")
-            self._team_id = data.get("team_id")
-            self._self_user_id = data.get("user_id")
-        return self._self_user_id
+        return (await self._aauth()).get("user_id")
 
     # -- posting -------------------------------------------------------------------------------
     def _target(self, channel: str | None) -> str:
@@ -610,20 +609,12 @@ class SlackAlerter(BaseAlerter):
             cannot fail a read.
         """
         self_id = await self.aself_user_id()
-        cursor = None
-        while True:
-            data = await self._acall(
-                "conversations.history",
-                channel=channel,
-                oldest=oldest,
-                inclusive=True,
-                include_all_metadata=True,
-                limit=self.page_size,
-                **({"cursor": cursor} if cursor else {}),
-            )
+        pages = self._aiter_pages(
+            "conversations.history", channel=channel, oldest=oldest, inclusive=True, include_all_metadata=True
+        )
+        async for data in pages:
             with self._parsing("conversations.history", channel):
                 messages = list(data.get("messages") or [])
-                cursor = (data.get("response_metadata") or {}).get("next_cursor")
                 wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
             await self._complete_reactions(channel, wanted)
             with self._parsing("conversations.history", channel):
@@ -633,8 +624,6 @@ class SlackAlerter(BaseAlerter):
                 keep = {id(msg) for msg in wanted}
                 page = [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
             yield page
-            if not cursor:
-                return
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         data = await self._acall("usergroups.users.list", usergroup=group_id)
@@ -673,10 +662,9 @@ class SlackAlerter(BaseAlerter):
     ) -> MessageSnapshot:
         """A message as read; its reactions only when ``profiles`` (of its reactors) is given."""
         reactions: list[Answer] = []
-        for reaction in (msg.get("reactions") or ()) if profiles is not None else ():
+        for reaction in msg.get("reactions") or () if profiles is not None else ():
             for user in reaction["users"]:
-                assert profiles is not None
-                profile = profiles.get(user)
+                profile = (profiles or {}).get(user)
                 if profile is not None:  # people we cannot look up are skipped
                     reactions.append(
                         Answer(kind="reaction", user=user, text=reaction["name"], is_bot=profile.is_bot,
@@ -713,6 +701,7 @@ class SlackAlerter(BaseAlerter):
         """
         limit = asyncio.Semaphore(USER_LOOKUP_CONCURRENCY)
         now = time.monotonic()
+        team = (await self._aauth()).get("team_id")  # a member of another team is a guest here
 
         async def lookup(user: str) -> None:
             async with limit:
@@ -726,7 +715,7 @@ class SlackAlerter(BaseAlerter):
                                 data.get("is_restricted")
                                 or data.get("is_ultra_restricted")
                                 or data.get("is_stranger")
-                                or (self._team_id and data.get("team_id") and data["team_id"] != self._team_id)
+                                or (team and data.get("team_id") and data["team_id"] != team)
                             ),
                         )
                 except ChatPermanentError as err:

@@ -184,13 +184,13 @@ class ChatAskTrigger(BaseTrigger):
                 read_once = True
                 if event is not None:
                     return event
+                if update.complete_since(deadline.timestamp()):
+                    return {"status": "timed_out"}  # a complete read made after the deadline: no decision
                 if update.read_at >= deadline.timestamp():
                     if not update.current:
                         watch.refresh()  # the replies are an earlier round's copy: read them again
-                    elif update.open_since < deadline.timestamp():
-                        watch.wake(deadline=True)  # the channel's last look at archiving came before it
                     else:
-                        return {"status": "timed_out"}  # a complete read made after the deadline: no decision
+                        watch.wake(deadline=True)  # the channel's last look at archiving came before it
 
     async def check_now(self) -> dict[str, Any] | None:
         """One read without waiting: the event if the question is already decided or past its deadline.
@@ -213,7 +213,7 @@ class ChatAskTrigger(BaseTrigger):
             except (asyncio.TimeoutError, ChatTransientError) as err:
                 self.log.warning("Could not read question %s before deferring (%s); the trigger will", self.ts, err)
                 return None
-        if event is None and update.current and min(update.read_at, update.open_since) >= deadline.timestamp():
+        if event is None and update.complete_since(deadline.timestamp()):
             return {"status": "timed_out"}
         return event
 

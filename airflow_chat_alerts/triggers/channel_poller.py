@@ -92,6 +92,11 @@ class QuestionUpdate:
         """The whole question, its reactions and every reply's latest text, as of ``read_at``."""
         return not self.snapshot.reply_count or self.replies_read_at >= self.read_at
 
+    def complete_since(self, moment: float) -> bool:
+        """Everything a timeout rests on was read at or after ``moment`` (epoch seconds): the question
+        with every reply's latest text, and the channel seen open."""
+        return self.current and min(self.read_at, self.open_since) >= moment
+
 
 class QuestionWatch:
     """One ask's view of its question; the channel's poller feeds it.
