@@ -489,7 +489,7 @@ class ChannelPoller:
                     seen.append(snapshot.ts)
                     if snapshot.ts in self._watches:
                         moved += self._consider(snapshot, read_at)
-        self._history = HistoryStats.observe(seen, count, page_cap=self.connection.page_cap)
+        self._history = HistoryStats.observe(seen, count, page_cap=self.connection.settings.page_size)
         self._moved_per_round += MOVED_SMOOTHING * (moved - self._moved_per_round)
         # Not in the history: deleted? A per-message read confirms it before anyone fails. (Asks that
         # joined during the read are read on their own once, the same way.)

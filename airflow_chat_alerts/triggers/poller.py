@@ -129,7 +129,7 @@ async def watch_question(
             poller = share.pollers[key] = ChannelPoller(
                 connection,
                 channel,
-                strategy=connection.read_strategy,
+                strategy=connection.settings.read_strategy,
                 fail_connection=lambda error: _fail_connection(share, conn_id, error),
             )
         watch = QuestionWatch(ts, poll_interval=poll_interval, read_group=connection.group_members)

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
-from airflow_chat_alerts.settings import ChatConnectionSettings, Strategy
+from airflow_chat_alerts.settings import ChatConnectionSettings
 from airflow_chat_alerts.triggers.rate_budget import RateBudget, shared_budget
 
 if TYPE_CHECKING:
@@ -130,8 +130,6 @@ class SharedConnection:
     ) -> None:
         self.conn_id = settings.conn_id
         self.settings = settings
-        self.read_strategy: Strategy = self.settings.read_strategy
-        self.page_cap = self.settings.page_size
         self.alerter = alerter
         self.budget = budget
         self.session = session
