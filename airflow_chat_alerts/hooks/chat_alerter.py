@@ -20,7 +20,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_chat_alerts.exceptions import ChatConfigError
-from airflow_chat_alerts.settings import SUPPORTED_CONN_TYPES, ChatConnectionSettings
+from airflow_chat_alerts.settings import ChatConnectionSettings
 
 if TYPE_CHECKING:
     import aiohttp
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
 
-__all__ = ["SUPPORTED_CONN_TYPES", "ChatAlerterHook"]
+__all__ = ["ChatAlerterHook"]
 
 
 class ChatAlerterHook(BaseHook):
