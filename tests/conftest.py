@@ -3,8 +3,8 @@
 Airflow reads its configuration on first import, so the environment is set here at import time
 (pytest imports this file before any test module): a fresh AIRFLOW_HOME per session, no example DAGs,
 and DAG bundles for ``dags_examples/`` and every ``tests/<area>/dags/`` folder, because ``dag.test()``
-only runs DAGs that a bundle holds (``load_dag(path, dag_id)`` loads one). The ``airflow_db`` fixture
-creates the metadata database once per session so that ``dag.test()`` works; a directory with its own
+only runs DAGs that a bundle holds (``load_dag(path, dag_id)`` loads one). The package's ``airflow_db``
+fixture, requested for every test here, creates the metadata database once per session so that ``dag.test()`` works; a directory with its own
 database (the e2e tests) can override it by defining a fixture of the same name in its conftest.py.
 
 Every test body runs under pytest-timeout's ``thread`` method (pyproject.toml): a timer thread that Airflow
@@ -113,13 +113,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def airflow_db() -> str:
-    """The session's metadata database (SQLite in AIRFLOW_HOME), created once; returns its URL."""
-    from airflow import settings
-    from airflow.utils import db
-
-    db.initdb()
-    return settings.SQL_ALCHEMY_CONN
+def _metadata_database(airflow_db: str) -> str:
+    """Every test has the session's metadata database: the packaged ``airflow_db`` fixture (SQLite in
+    AIRFLOW_HOME), or the override of a directory with its own database (e2e)."""
+    return airflow_db
 
 
 @pytest.fixture(scope="session")
