@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 import airflow_chat_alerts.triggers.ask as ask_trigger
+import airflow_chat_alerts.triggers.channel_poller as channel_poller
 from airflow_chat_alerts.decisions import AskPolicy
 
 from .test_ask_trigger import CHANNEL, first_event, iso_in, make_trigger
@@ -70,13 +71,14 @@ def test_no_read_after_the_deadline_is_an_error_not_a_timeout(slack_emulator, qu
     assert "slack_api_default" in event["message"]
 
 
-def test_an_archived_channel_fails_the_ask_instead_of_timing_out(slack_emulator, question):
+def test_an_archived_channel_fails_the_ask_instead_of_timing_out(slack_emulator, question, monkeypatch):
     """Nobody can answer in an archived channel: on_timeout must not apply there."""
-    trigger = make_trigger(slack_emulator, question, deadline=iso_in(1.5))
+    monkeypatch.setattr(channel_poller, "ARCHIVE_CHECK_SECONDS", 0.5)  # a look every half second
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(60))
 
     async def main() -> dict:
         run = asyncio.ensure_future(anext(trigger.run()))
-        await until(lambda: slack_emulator.journal.count("conversations.history") + slack_emulator.journal.count("conversations.replies"), "a first read")
+        await until(lambda: slack_emulator.journal.count("conversations.replies"), "a first read")
         await asyncio.to_thread(slack_emulator.archive_channel, CHANNEL)
         return (await asyncio.wait_for(run, 60)).payload
 
@@ -85,6 +87,16 @@ def test_an_archived_channel_fails_the_ask_instead_of_timing_out(slack_emulator,
     assert event["status"] == "error"
     assert event["code"] == "is_archived"
     assert "archived" in event["message"] and "slack_api_default" in event["message"]
+
+
+def test_a_channel_archived_just_before_the_deadline_is_looked_at_before_timing_out(slack_emulator, question):
+    """The once-a-minute look is not relied on: the read that times the question out looks again."""
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(0))
+    slack_emulator.archive_channel(CHANNEL)
+
+    event = first_event(trigger)
+
+    assert event["status"] == "error" and event["code"] == "is_archived"
 
 
 # -- current reads only ---------------------------------------------------------------------------
@@ -211,7 +223,7 @@ def test_a_garbled_answer_is_retried_not_a_failure(slack_emulator, question):
 def test_a_person_removed_from_the_approver_group_no_longer_approves(slack_emulator, question):
     """Group members are read again before a group member's answer decides."""
     policy = AskPolicy(approvers=["S0MLLEADS"]).to_dict()
-    trigger = make_trigger(slack_emulator, question, deadline=iso_in(3), policy=policy)
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(60), policy=policy)
 
     async def main() -> dict:
         run = asyncio.ensure_future(anext(trigger.run()))
@@ -219,12 +231,15 @@ def test_a_person_removed_from_the_approver_group_no_longer_approves(slack_emula
         await asyncio.to_thread(carol.reply, CHANNEL, question, "hmm")  # the group is read for her
         await until(lambda: slack_emulator.journal.count("usergroups.users.list"), "a first read of the group")
         await asyncio.to_thread(slack_emulator.set_usergroup_members, "ml-leads", ["alice"])
-        await asyncio.to_thread(carol.reply, CHANNEL, question, "approve")
+        await asyncio.to_thread(carol.reply, CHANNEL, question, "approve")  # no longer counts...
+        await asyncio.to_thread(slack_emulator.act_as("alice").reply, CHANNEL, question, "reject - not yet")
         return (await asyncio.wait_for(run, 60)).payload
 
     event = asyncio.run(main())
 
-    assert event == {"status": "timed_out"}
+    # ...so alice's later rejection decides, not carol's earlier approval on the group as first read.
+    assert event["status"] == "rejected"
+    assert event["decision"]["by"] == ["U0ALICE"]
     assert slack_emulator.journal.count("usergroups.users.list") >= 2
 
 
