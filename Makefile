@@ -32,9 +32,9 @@ dist: install
 	$(BIN)/uv build --build-constraint constraints.txt --out-dir dist
 	$(BIN)/twine check --strict dist/*
 
-# Linter and type checker (configured in pyproject.toml); both run, and either failing fails the target.
+# Linter, type checker and the import layers (configured in pyproject.toml); all run, and any failing fails the target.
 lint: install
-	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; $(BIN)/lint-imports || status=1; exit $$status
 # The fast suite twice at once on this machine, both green (RUNS=10 repeats the pair); see scripts/test_stress.sh.
 test-stress: install
 	scripts/test_stress.sh

@@ -63,8 +63,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from airflow_chat_alerts.alerters.base import Answer
 from airflow_chat_alerts.exceptions import ChatConfigError
+from airflow_chat_alerts.model import Answer
 
 Verdict = Literal["approve", "reject"]
 Outcome = Literal["approved", "rejected", "pending"]

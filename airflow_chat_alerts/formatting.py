@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_chat_alerts.alerters.base import Message, PipelineContext
 from airflow_chat_alerts.exceptions import ChatConfigError
+from airflow_chat_alerts.model import Message, PipelineContext
 
 # Slack's limits (https://api.slack.com/reference/block-kit).
 MAX_BLOCKS = 50

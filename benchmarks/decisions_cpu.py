@@ -16,8 +16,8 @@ import random
 import time
 
 from airflow_chat_alerts import decisions
-from airflow_chat_alerts.alerters.base import Answer
 from airflow_chat_alerts.decisions import AskPolicy, evaluate
+from airflow_chat_alerts.model import Answer
 
 QUESTION_TS = "1700000000.000100"
 TEXTS = [

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_chat_alerts.alerters.base import Answer
 from airflow_chat_alerts.decisions import (
     AskPolicy,
     Decision,
@@ -20,6 +19,7 @@ from airflow_chat_alerts.decisions import (
     parse_reply,
 )
 from airflow_chat_alerts.exceptions import ChatConfigError
+from airflow_chat_alerts.model import Answer
 
 Q = "1700000000.000100"  # the question's ts
 POLICY = AskPolicy()

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_chat_alerts import formatting as fmt
-from airflow_chat_alerts.alerters.base import Message, PipelineContext
 from airflow_chat_alerts.decisions import AskPolicy, parse_reply
 from airflow_chat_alerts.exceptions import ChatConfigError
+from airflow_chat_alerts.model import Message, PipelineContext
 
 CTX = PipelineContext(
     dag_id="ml_train", run_id="manual__2024-05-01T10:00:00+00:00", task_id="ask", try_number=2,

@@ -14,7 +14,7 @@ from airflow_chat_alerts.templating import ChatTemplateFilters
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_chat_alerts.alerters.base import Message
+    from airflow_chat_alerts.model import Message
 
 
 def _exception_summary(error: BaseException | str | None) -> str | None:
@@ -96,7 +96,7 @@ class ChatNotifier(ChatTemplateFilters, BaseNotifier):
     def build_message(self, context: Context) -> Message:
         """The message for this callback: the default one, or ``message`` rendered, with the context line."""
         from airflow_chat_alerts import formatting
-        from airflow_chat_alerts.alerters.base import Message
+        from airflow_chat_alerts.model import Message
 
         default = formatting.task_state_message(**self._state(context))
         if self.message is None:

@@ -15,14 +15,15 @@ from airflow_chat_alerts.templating import ChatTemplateFilters
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_chat_alerts.alerters.base import BaseAlerter, PipelineContext
+    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.model import PipelineContext
 
 XCOM_MESSAGE_KEY = "message"
 
 
 def pipeline_context(context: Context) -> PipelineContext:
     """DAG, run, task, try and a link to the task's log in the Airflow UI, from a task's context."""
-    from airflow_chat_alerts.alerters.base import PipelineContext
+    from airflow_chat_alerts.model import PipelineContext
 
     ti = context["ti"]
     return PipelineContext(
@@ -114,7 +115,7 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
 
     def _message(self, context: Context):
         from airflow_chat_alerts import formatting
-        from airflow_chat_alerts.alerters.base import Message
+        from airflow_chat_alerts.model import Message
 
         text = self.message if isinstance(self.message, str) else str(self.message or "")
         blocks = self.blocks

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, BranchMixIn
 
-from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE, Message, MessageRef, PipelineContext
 from airflow_chat_alerts.decisions import (
     DEFAULT_APPROVE_KEYWORDS,
     DEFAULT_APPROVE_REACTIONS,
@@ -35,13 +34,15 @@ from airflow_chat_alerts.decisions import (
     AskPolicy,
 )
 from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.model import ASK_EVENT_TYPE, Message, MessageRef, PipelineContext
 from airflow_chat_alerts.templating import ChatTemplateFilters
 from airflow_chat_alerts.utils import LAST_READ_LIMIT
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_chat_alerts.alerters.base import BaseAlerter, PostedQuestion
+    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.model import PostedQuestion
 
 ON_TIMEOUT = ("reject", "approve", "fail", "skip")
 # What an unanswered question resolves to, by on_timeout.
@@ -388,7 +389,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     ) -> PostedQuestion:
         """Post the question. A post is never re-sent blindly: after a failure that leaves unclear whether
         Slack posted it, look for it first, and post again (once) only if it is not there."""
-        from airflow_chat_alerts.alerters.base import PostedQuestion
+        from airflow_chat_alerts.model import PostedQuestion
 
         message = self._question(context, payload)
         try:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
+from airflow_chat_alerts.model import ASK_EVENT_TYPE
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.testing.emulator import SlackEmulator

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from airflow_chat_alerts.alerters.base import Answer, BaseAlerter, MessageRef, MessageSnapshot
+from airflow_chat_alerts.alerters.base import BaseAlerter
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatPermanentError,
     ChatQuestionDeletedError,
     ChatTransientError,
 )
+from airflow_chat_alerts.model import Answer, MessageRef, MessageSnapshot
 from airflow_chat_alerts.settings import READ_STRATEGIES, Strategy
 from airflow_chat_alerts.triggers.rate_budget import backoff_delay
 from airflow_chat_alerts.triggers.shared_connection import CallCount, counting_calls

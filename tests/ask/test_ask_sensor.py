@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
+from airflow_chat_alerts.model import ASK_EVENT_TYPE
 from airflow_chat_alerts.sensors.ask import BACKSTOP_MARGIN
 from airflow_chat_alerts.testing.asks import wait_until
 

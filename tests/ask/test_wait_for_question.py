@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE
+from airflow_chat_alerts.model import ASK_EVENT_TYPE
 from airflow_chat_alerts.testing import wait_for_question
 
 CHANNEL = "ml-alerts"

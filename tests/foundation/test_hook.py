@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from airflow_chat_alerts.alerters.base import Message, MessageRef
 from airflow_chat_alerts.alerters.slack import SlackAlerter
 from airflow_chat_alerts.alerters.webhook import WebhookAlerter
 from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError, ChatPermanentError
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+from airflow_chat_alerts.model import Message, MessageRef
 
 
 def set_conn(monkeypatch, conn_id: str, **conn) -> None:

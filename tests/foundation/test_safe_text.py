@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_chat_alerts.alerters.base import Message
 from airflow_chat_alerts.exceptions import ChatAlertError
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+from airflow_chat_alerts.model import Message
 
 TEST_DAGS = Path(__file__).parent / "dags" / "foundation_dags.py"
 ESCAPED = "&lt;!channel&gt; &lt;!here&gt; &lt;@U0ALICE&gt; &lt;!subteam^S0OPS&gt; see &lt;https://evil.example|Open in Airflow&gt;"

@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_chat_alerts import formatting
-from airflow_chat_alerts.alerters.base import ASK_EVENT_TYPE, Message, MessageRef, PipelineContext
 from airflow_chat_alerts.alerters.slack import MAX_LOOKUP_PAGES, SlackAlerter
 from airflow_chat_alerts.exceptions import (
     ChatConfigError,
@@ -17,6 +16,7 @@ from airflow_chat_alerts.exceptions import (
     ChatQuestionDeletedError,
     ChatTransientError,
 )
+from airflow_chat_alerts.model import ASK_EVENT_TYPE, Message, MessageRef, PipelineContext
 from airflow_chat_alerts.testing import SlackEmulator
 
 
