@@ -129,7 +129,9 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=False, files=True)
+    capabilities = Capabilities(
+        ask=True, threads=True, reactions=True, buttons=False, files=True, post_ephemeral=True
+    )
 
     def __init__(
         self,
@@ -419,6 +421,14 @@ class SlackAlerter(BaseAlerter):
         return MessageRef(
             channel=channel_id, ts=data["ts"], permalink=self.permalink(channel_id, data["ts"]), thread_ts=thread_ts
         )
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
+
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = await self._acall("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
 
     def update(self, ref: MessageRef, message: Message) -> None:
         payload = self._payload(message)
