@@ -76,8 +76,9 @@ class Answer:
 
     :param kind: ``reply`` (a thread reply), ``reaction`` (an emoji on the question) or ``button``.
     :param user: the user id who answered.
-    :param text: the reply text, the reaction's emoji name, or the button's value.
-    :param ts: the reply's ts; ``""`` for a reaction (Slack does not say when it was added).
+    :param text: the reply text, the reaction's emoji name, or the button's verdict (``approve``/``reject``).
+    :param ts: the reply's ts, or the click's ``action_ts``; ``""`` for a reaction (Slack does not say when
+        it was added).
     :param is_bot: True for bots and apps (they never count).
     :param edited_ts: for an edited reply, the ts of the last edit.
     :param guest: a guest or a member of another organisation (Slack Connect); counts only when named

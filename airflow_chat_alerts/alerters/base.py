@@ -46,6 +46,7 @@ class Capabilities:
     reactions: bool = False
     buttons: bool = False
     files: bool = False
+    post_ephemeral: bool = False
 
 
 class BaseAlerter(ABC):
@@ -71,6 +72,22 @@ class BaseAlerter(ABC):
     @abstractmethod
     def update(self, ref: MessageRef, message: Message) -> None:
         """Replace the text/blocks (and metadata) of a posted message."""
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> str:
+        """Show ``text`` to ``user`` alone, in ``channel`` (e.g. why their click changed nothing); Slack
+        keeps no copy in the channel's history. Returns the ephemeral message's ts.
+
+        :param channel: the channel id (the person must be a member).
+        :param user: the user id of the person who sees it.
+        :param text: the text (mrkdwn).
+        """
+        self._require("post_ephemeral")
+        raise NotImplementedError
+
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
+        """:meth:`post_ephemeral` without blocking the event loop (the triggerer)."""
+        self._require("post_ephemeral")
+        raise NotImplementedError
 
     def post_file(
         self,

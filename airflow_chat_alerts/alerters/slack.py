@@ -37,6 +37,7 @@ from airflow_chat_alerts.alerters.slack_errors import (
     retry_after_seconds,
     slack_error,
 )
+from airflow_chat_alerts.clicks import Click, click_from_reply
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatConfigError,
@@ -128,7 +129,9 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=False, files=True)
+    capabilities = Capabilities(
+        ask=True, threads=True, reactions=True, buttons=False, files=True, post_ephemeral=True
+    )
 
     def __init__(
         self,
@@ -419,6 +422,14 @@ class SlackAlerter(BaseAlerter):
             channel=channel_id, ts=data["ts"], permalink=self.permalink(channel_id, data["ts"]), thread_ts=thread_ts
         )
 
+    def post_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
+
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = await self._acall("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
+
     def update(self, ref: MessageRef, message: Message) -> None:
         payload = self._payload(message)
         # No blocks means plain text: an empty list clears the blocks the message had.
@@ -547,7 +558,8 @@ class SlackAlerter(BaseAlerter):
             ts=ref.ts,
             include_all_metadata=True,
         )
-        self_id = await self.aself_user_id()
+        auth = await self._aauth()
+        self_id = auth.get("user_id")
         with self._parsing("conversations.replies", ref.channel):
             parent = messages[0] if messages else None
             if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
@@ -564,7 +576,16 @@ class SlackAlerter(BaseAlerter):
                 for msg in messages[1:]
                 if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
             ]
+            # Click records our own app posted count as their clicker's answer (clicks.py).
+            clicks: dict[int, Click] = {}
+            for msg in replies:
+                click = click_from_reply(
+                    msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=ref.channel
+                )
+                if click is not None and click.question_ts == ref.ts:
+                    clicks[id(msg)] = click
             people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
+            people |= {click.user for click in clicks.values()}
         await self._complete_reactions(ref.channel, [parent])
         with self._parsing("conversations.replies", ref.channel):
             people |= _reactors(parent)
@@ -572,6 +593,12 @@ class SlackAlerter(BaseAlerter):
         with self._parsing("conversations.replies", ref.channel):
             answers = []
             for msg in replies:
+                if id(msg) in clicks:
+                    click = clicks[id(msg)]
+                    clicker = profiles.get(click.user)
+                    if clicker is not None and not clicker.is_bot:  # people we cannot look up are skipped
+                        answers.append(click.answer(guest=clicker.is_guest))
+                    continue
                 is_bot = _is_bot_message(msg, self_id)
                 profile = None if is_bot else profiles.get(msg.get("user") or "")
                 if not is_bot and profile is None:
