@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_chat_alerts.exceptions import ChatCapabilityError
+from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError
 
 AnswerKind = Literal["reply", "reaction", "button"]
 
@@ -38,6 +38,24 @@ class PipelineContext:
     try_number: int | None = None
     map_index: int = -1
     link: str | None = None
+
+    @classmethod
+    def of(cls, ti: Any, *, try_number: int | None = None) -> PipelineContext:
+        """The context of an Airflow task instance: the one place operators, sensors and notifiers
+        build it (duck-typed, so this module imports no Airflow).
+
+        :param ti: the task instance (``context["ti"]``).
+        :param try_number: the try to name instead of the task instance's current one (a question
+            posted by an earlier try names that try).
+        """
+        return cls(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            try_number=ti.try_number if try_number is None else try_number,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            link=getattr(ti, "log_url", None),
+        )
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,31 @@ class PostedQuestion:
 
 
 @dataclass(frozen=True)
+class QuestionRead:
+    """A question read once, with everything a decision on it needs: a worker's look at a question
+    before it defers (no polling, no shared state).
+
+    :param snapshot: the question message with all its reactions.
+    :param replies: every thread reply, oldest first.
+    :param app_user_id: the reading app's user id (its answers never count; a question it did not
+        post is not one to decide).
+    :param group_members: the members of each user group asked for, read with the question.
+    :param archived: whether the channel is archived, when asked (None: not asked, or the token may
+        not tell).
+    """
+
+    snapshot: MessageSnapshot
+    replies: tuple[Answer, ...] = ()
+    app_user_id: str | None = None
+    group_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    archived: bool | None = None
+
+    @property
+    def answers(self) -> list[Answer]:
+        return [*self.snapshot.reactions, *self.replies]
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What an alerter can do; operators check these and fail with a clear error instead of guessing."""
 
@@ -159,6 +202,20 @@ class BaseAlerter(ABC):
     def __init__(self, *, conn_id: str, default_channel: str | None = None) -> None:
         self.conn_id = conn_id
         self.default_channel = default_channel
+
+    def channel_for(self, channel: str | None) -> str:
+        """The channel a call goes to: the one given, else the connection's default channel.
+
+        :param channel: the channel the caller gave (id or name), if any.
+        :raises ChatConfigError: neither is set.
+        """
+        target = channel or self.default_channel
+        if not target:
+            raise ChatConfigError(
+                f"no channel: give a channel, or set the extra 'channel' of connection {self.conn_id!r}",
+                conn_id=self.conn_id,
+            )
+        return target
 
     # -- posting (workers) -------------------------------------------------------------------
     @abstractmethod
@@ -201,6 +258,17 @@ class BaseAlerter(ABC):
         """Find the newest undecided question this app posted whose metadata payload contains all of
         ``match`` (and, when ``timeout`` is given, whose deadline lies within ``timeout`` + ``clock_skew``
         of its post); other messages are ignored. The lookup is bounded (pages, rate)."""
+        self._require("ask")
+        raise NotImplementedError
+
+    def read_question(
+        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
+    ) -> QuestionRead:
+        """Read a question once, from a worker: the message with its reactions, every thread reply,
+        the members of ``groups`` and, with ``check_archived``, whether the channel is archived.
+
+        :raises ChatQuestionDeletedError: the question is gone.
+        """
         self._require("ask")
         raise NotImplementedError
 
