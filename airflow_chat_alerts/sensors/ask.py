@@ -39,6 +39,7 @@ from airflow_chat_alerts.decisions import (
 )
 from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError
 from airflow_chat_alerts.sensors import ask_outcome, ask_posting, ask_question
+from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.sensors.ask_outcome import ON_TIMEOUT, AskOutcome
 from airflow_chat_alerts.sensors.ask_question import QuestionRecord
 from airflow_chat_alerts.sensors.ask_reminders import ReminderSchedule
@@ -181,8 +182,6 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
                 )
             ti.xcom_push(key=ask_question.XCOM_KEY, value=question.to_dict())
             if not question.posted_by_try(ti.try_number):  # it may have been answered while no try ran
-                from airflow_chat_alerts.sensors.ask_check import decided_already
-
                 event = decided_already(alerter, question, self.policy, now=datetime.now(timezone.utc))
         if event is not None:
             self.log.info("The question %s was answered already: %s", question.ts, event["status"])
@@ -235,7 +234,6 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             method_name="execute_complete",
             timeout=max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,
         )
-        raise AssertionError("defer() returned")  # it raises TaskDeferred
 
     @property
     def reminders(self) -> ReminderSchedule:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_chat_alerts.decisions import AskPolicy, evaluate
-from airflow_chat_alerts.exceptions import ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.exceptions import ChatNotOurQuestionError, ChatPermanentError, ChatTransientError
 from airflow_chat_alerts.utils import as_slack_ts
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def decided_already(
     :returns: ``{"status": "approved" | "rejected", "decision": {...}}`` or ``{"status": "timed_out"}``,
         as the trigger would send.
     :raises ChatPermanentError: the question is deleted or not the app's own, the channel archived,
-        the credentials refused.
+        the credentials refused (a missing scope only leaves the waiting to the trigger).
     """
     deadline = question.deadline_at
     final = now >= deadline
@@ -48,14 +48,14 @@ def decided_already(
     except ChatTransientError as err:
         log.warning("Could not read question %s before deferring (%s); the trigger will", question.ts, err)
         return None
+    except ChatPermanentError as err:
+        if err.code != "missing_scope":
+            raise
+        # E.g. no usergroups:read: the trigger reads the groups only once someone not named answers.
+        log.warning("Cannot read all of question %s before deferring (%s); the trigger will", question.ts, err)
+        return None
     if read.app_user_id and read.snapshot.user != read.app_user_id:
-        raise ChatPermanentError(
-            f"not_our_question: message {question.ts} in {question.channel} was not posted by this app, so it "
-            f"is not a question to wait on [connection {alerter.conn_id!r}]",
-            conn_id=alerter.conn_id,
-            channel=question.channel,
-            code="not_our_question",
-        )
+        raise ChatNotOurQuestionError.of(conn_id=alerter.conn_id, channel=question.channel, ts=question.ts)
     decision = evaluate(
         read.answers,
         policy,

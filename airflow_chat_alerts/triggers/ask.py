@@ -40,7 +40,12 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_chat_alerts.decisions import AskPolicy, Decision, evaluate
-from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.exceptions import (
+    ChatConfigError,
+    ChatNotOurQuestionError,
+    ChatPermanentError,
+    ChatTransientError,
+)
 from airflow_chat_alerts.triggers.poller import QuestionUpdate, QuestionWatch, watch_question
 from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, parse_utc, within
 
@@ -167,13 +172,7 @@ class ChatAskTrigger(BaseTrigger):
             question its app posted).
         """
         if update.app_user_id and update.snapshot.user != update.app_user_id:
-            raise ChatPermanentError(
-                f"not_our_question: message {self.ts} in {self.channel} was not posted by this app, so it is "
-                f"not a question to wait on [connection {self.conn_id!r}]",
-                conn_id=self.conn_id,
-                channel=self.channel,
-                code="not_our_question",
-            )
+            raise ChatNotOurQuestionError.of(conn_id=self.conn_id, channel=self.channel, ts=self.ts)
         cutoff = as_slack_ts(parse_utc(self.deadline))
         # Groups matter only for someone not named in person; without such an answer none is read.
         groups = sorted(policy.groups) if any(

@@ -12,11 +12,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from airflow_chat_alerts.alerters.slack import SlackAlerter
 from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import ChatPermanentError
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.sensors.ask_question import QuestionRecord
+from airflow_chat_alerts.testing import SlackEmulator
 
 from .test_ask_trigger import CHANNEL, iso_in
 
@@ -108,3 +110,16 @@ def test_a_read_that_keeps_failing_leaves_the_waiting_to_the_trigger(slack_emula
     slack_emulator.faults.add("conversations.replies", "503", count=100)
 
     assert check(slack_emulator, question, deadline=iso_in(60)) is None
+
+
+def test_a_token_that_may_not_read_the_groups_leaves_the_waiting_to_the_trigger():
+    """Without usergroups:read the trigger fails only once a group's member answers: the look does not."""
+    scopes = ["chat:write", "channels:history", "reactions:read", "users:read", "channels:read"]
+    with SlackEmulator(SlackEmulator(start=False).workspace.with_scopes("chat-alerts", scopes)) as emu:
+        ts = emu.act_as("chat-alerts").post(CHANNEL, "Deploy the model?")
+        record = QuestionRecord(channel=emu.channel_id(CHANNEL), ts=ts, deadline=iso_in(60))
+        with closing(SlackAlerter(conn_id="chat_test", token=emu.bot_token, base_url=emu.base_url)) as alerter:
+            event = decided_already(alerter, record, AskPolicy(approvers=["U0ALICE", "S0MLLEADS"]),
+                                    now=datetime.now(timezone.utc))
+
+    assert event is None

@@ -468,3 +468,25 @@ def test_the_slack_escape_filter_works_in_the_question(run_ask, slack_emulator):
     question = questions(slack_emulator)[-1]
     assert "Deploy for &lt;!channel&gt;?" in question["text"]
     assert "<!channel>" not in question["text"]
+
+
+def test_blocks_templated_to_json_text_are_shown_under_the_question(run_ask, slack_emulator):
+    asked = []
+
+    def script(emu, ts):
+        asked.append(emu.thread(CHANNEL, ts)[0]["blocks"])
+        emu.act_as("alice").reply(CHANNEL, ts, "approve")
+
+    result = run_ask("ask_blocks_as_json", script)
+
+    assert result.decision["outcome"] == "approved"
+    assert f"run {result.dag_run.run_id}" in str(asked[0])
+
+
+def test_blocks_that_are_not_json_fail_before_asking(run_ask, slack_emulator):
+    result = run_ask("ask_blocks_not_json")
+
+    assert result.states["ask"] == "failed"
+    [failure] = result.failures
+    assert "blocks are not valid JSON" in failure["error"]
+    assert slack_emulator.journal.count("chat.postMessage") == 0
