@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 # How long past the deadline Airflow waits for the trigger before failing the task itself: longer than
 # the trigger keeps trying to read after the deadline, so the trigger's own clearer error comes first.
 BACKSTOP_MARGIN = LAST_READ_LIMIT + timedelta(minutes=5)
+
+
 def _seconds(value: timedelta | float | int, name: str) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
