@@ -38,6 +38,21 @@ class ChatQuestionDeletedError(ChatPermanentError):
     """The question message an ask waits on was deleted from the channel."""
 
 
+class ChatNotOurQuestionError(ChatPermanentError):
+    """The message an ask would wait on was not posted by the connection's app: it decides nothing."""
+
+    @classmethod
+    def of(cls, *, conn_id: str, channel: str, ts: str) -> ChatNotOurQuestionError:
+        """The error for message ``ts`` in ``channel``, read through connection ``conn_id``."""
+        return cls(
+            f"not_our_question: message {ts} in {channel} was not posted by this app, so it is not a question "
+            f"to wait on [connection {conn_id!r}]",
+            conn_id=conn_id,
+            channel=channel,
+            code="not_our_question",
+        )
+
+
 class ChatTransientError(ChatAlertError):
     """Retrying later may succeed: rate limited, 5xx, connection reset, timeout.
 

@@ -7,6 +7,7 @@ characters", "… 3 more blocks") rather than rejected by Slack with ``invalid_b
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -303,6 +304,27 @@ def fit_blocks(blocks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             raise ChatConfigError(f"block {index} is not a Block Kit block (a dict with a 'type'): {block!r:.200}")
         fitted.append(_fit_block(copy.deepcopy(dict(block))))
     return cap_blocks(fitted, MAX_BLOCKS)
+
+
+def blocks_from(blocks: Sequence[Mapping[str, Any]] | str | None) -> list[dict[str, Any]] | None:
+    """Block Kit blocks as a DAG gives them: a list, or JSON text (what a template renders to).
+
+    :param blocks: the blocks, JSON text of them, or None; blank text means none.
+    :returns: the blocks as a list, or None when there are none.
+    :raises ChatConfigError: the text is not JSON, or the value is not a list of block objects.
+    """
+    if isinstance(blocks, str):
+        if not blocks.strip():
+            return None
+        try:
+            blocks = json.loads(blocks)
+        except ValueError as err:
+            raise ChatConfigError(f"blocks are not valid JSON: {err}") from None
+    if blocks is None:
+        return None
+    if not (isinstance(blocks, list) and all(isinstance(block, dict) for block in blocks)):
+        raise ChatConfigError(f"blocks must be a list of Block Kit block objects, got {blocks!r:.200}")
+    return blocks
 
 
 def context_block(ctx: PipelineContext) -> dict[str, Any]:

@@ -6,6 +6,7 @@ so every layer above (pure logic, alerters, hooks, triggers, operators) can use 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,6 +34,24 @@ class PipelineContext:
     try_number: int | None = None
     map_index: int = -1
     link: str | None = None
+
+    @classmethod
+    def of(cls, ti: Any, *, try_number: int | None = None) -> PipelineContext:
+        """The context of an Airflow task instance: the one place operators, sensors and notifiers
+        build it (duck-typed, so this module imports no Airflow).
+
+        :param ti: the task instance (``context["ti"]``).
+        :param try_number: the try to name instead of the task instance's current one (a question
+            posted by an earlier try names that try).
+        """
+        return cls(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            try_number=ti.try_number if try_number is None else try_number,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            link=getattr(ti, "log_url", None),
+        )
 
 
 @dataclass(frozen=True)
@@ -128,3 +147,28 @@ class PostedQuestion:
 
     ref: MessageRef
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuestionRead:
+    """A question read once, with everything a decision on it needs: a worker's look at a question
+    before it defers (no polling, no shared state).
+
+    :param snapshot: the question message with all its reactions.
+    :param replies: every thread reply, oldest first.
+    :param app_user_id: the reading app's user id (its answers never count; a question it did not
+        post is not one to decide).
+    :param group_members: the members of each user group asked for, read with the question.
+    :param archived: whether the channel is archived, when asked (None: not asked, or the token may
+        not tell).
+    """
+
+    snapshot: MessageSnapshot
+    replies: tuple[Answer, ...] = ()
+    app_user_id: str | None = None
+    group_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    archived: bool | None = None
+
+    @property
+    def answers(self) -> list[Answer]:
+        return [*self.snapshot.reactions, *self.replies]

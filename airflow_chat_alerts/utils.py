@@ -2,10 +2,68 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from collections.abc import Awaitable
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+from airflow_chat_alerts.exceptions import ChatConfigError
+
+T = TypeVar("T")
 
 # A timeout is declared only after a complete read made at or after the deadline shows no decision, so an
 # answer given just before it (or while no triggerer ran) still counts. Reads keep being tried this long
 # after the deadline; if none comes through (Slack down, rate-limited), the ask fails with an error
 # instead of applying on_timeout to a question nobody could read.
 LAST_READ_LIMIT = timedelta(minutes=15)
+
+
+def parse_utc(value: str) -> datetime:
+    """An ISO-8601 instant as an aware UTC datetime (a naive one is taken as UTC).
+
+    :param value: the ISO-8601 text, e.g. a question's deadline.
+    :raises ChatConfigError: ``value`` is not an ISO-8601 time.
+    """
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ChatConfigError(f"expected an ISO-8601 UTC time, got {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def utc_iso(moment: datetime) -> str:
+    """An aware datetime as ISO-8601 text in UTC (what :func:`parse_utc` reads back).
+
+    :param moment: an aware datetime.
+    """
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def as_slack_ts(moment: datetime) -> str:
+    """A datetime in Slack's ``ts`` form (epoch seconds with 6 decimals), to compare with message ts.
+
+    :param moment: an aware datetime.
+    """
+    return f"{moment.timestamp():.6f}"
+
+
+async def within(awaitable: Awaitable[T], timeout: float) -> T:
+    """``asyncio.wait_for`` without its habit (Python < 3.12) of swallowing a cancellation that lands
+    in the tick the awaitable finishes: a trigger cancelled by the triggerer must stop, not poll on.
+
+    :param awaitable: what to wait for.
+    :param timeout: seconds to wait at most.
+    :raises asyncio.TimeoutError: the awaitable did not finish within ``timeout`` seconds.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(timeout, 0))
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        raise asyncio.TimeoutError
+    return task.result()

@@ -537,3 +537,26 @@ def test_alert_blocks_never_split_a_link_between_sections():
     text = "x" * 2_980 + " " + link + " and more"
     blocks = fmt.alert_blocks(text)
     assert [section_text(b) for b in blocks] == ["x" * 2_980, link + " and more"]
+
+
+# -- blocks as a DAG gives them ----------------------------------------------------------------------
+def test_blocks_from_reads_a_list_or_the_json_text_a_template_renders():
+    divider = [{"type": "divider"}]
+
+    assert fmt.blocks_from(divider) == divider
+    assert fmt.blocks_from('[{"type": "divider"}]') == divider
+    assert fmt.blocks_from(None) is None
+    assert fmt.blocks_from("  ") is None  # a template that rendered nothing
+
+
+@pytest.mark.parametrize(
+    ("blocks", "error"),
+    [
+        ("[{'type': 'divider'}]", "blocks are not valid JSON"),
+        ('{"type": "divider"}', "blocks must be a list of Block Kit block objects"),
+        ([{"type": "divider"}, "text"], "blocks must be a list of Block Kit block objects"),
+    ],
+)
+def test_blocks_from_refuses_what_is_not_a_list_of_blocks(blocks, error):
+    with pytest.raises(ChatConfigError, match=error):
+        fmt.blocks_from(blocks)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_chat_alerts.exceptions import ChatCapabilityError
+from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError
 from airflow_chat_alerts.model import (
     ASK_EVENT_TYPE,
     Answer,
@@ -21,6 +21,7 @@ from airflow_chat_alerts.model import (
     MessageSnapshot,
     PipelineContext,
     PostedQuestion,
+    QuestionRead,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "MessageSnapshot",
     "PipelineContext",
     "PostedQuestion",
+    "QuestionRead",
 ]
 
 
@@ -63,6 +65,20 @@ class BaseAlerter(ABC):
     def __init__(self, *, conn_id: str, default_channel: str | None = None) -> None:
         self.conn_id = conn_id
         self.default_channel = default_channel
+
+    def channel_for(self, channel: str | None) -> str:
+        """The channel a call goes to: the one given, else the connection's default channel.
+
+        :param channel: the channel the caller gave (id or name), if any.
+        :raises ChatConfigError: neither is set.
+        """
+        target = channel or self.default_channel
+        if not target:
+            raise ChatConfigError(
+                f"no channel: give a channel, or set the extra 'channel' of connection {self.conn_id!r}",
+                conn_id=self.conn_id,
+            )
+        return target
 
     # -- posting (workers) -------------------------------------------------------------------
     @abstractmethod
@@ -121,6 +137,17 @@ class BaseAlerter(ABC):
         """Find the newest undecided question this app posted whose metadata payload contains all of
         ``match`` (and, when ``timeout`` is given, whose deadline lies within ``timeout`` + ``clock_skew``
         of its post); other messages are ignored. The lookup is bounded (pages, rate)."""
+        self._require("ask")
+        raise NotImplementedError
+
+    def read_question(
+        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
+    ) -> QuestionRead:
+        """Read a question once, from a worker: the message with its reactions, every thread reply,
+        the members of ``groups`` and, with ``check_archived``, whether the channel is archived.
+
+        :raises ChatQuestionDeletedError: the question is gone.
+        """
         self._require("ask")
         raise NotImplementedError
 

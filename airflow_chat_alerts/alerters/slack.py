@@ -29,6 +29,7 @@ from airflow_chat_alerts.alerters.base import (
     MessageRef,
     MessageSnapshot,
     PostedQuestion,
+    QuestionRead,
 )
 from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction, redact_strings
 from airflow_chat_alerts.alerters.slack_errors import (
@@ -338,15 +339,6 @@ class SlackAlerter(BaseAlerter):
         return (await self._aauth()).get("user_id")
 
     # -- posting -------------------------------------------------------------------------------
-    def _target(self, channel: str | None) -> str:
-        target = channel or self.default_channel
-        if not target:
-            raise ChatConfigError(
-                f"no channel: give a channel, or set the extra 'channel' of connection {self.conn_id!r}",
-                conn_id=self.conn_id,
-            )
-        return target
-
     def _payload(self, message: Message) -> dict[str, Any]:
         if not (message.text or "").strip() and not message.blocks:
             raise ChatConfigError(
@@ -409,7 +401,7 @@ class SlackAlerter(BaseAlerter):
             return None
 
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
-        target = self._target(channel)
+        target = self.channel_for(channel)
         payload = self._payload(message)
         data = self._call(
             "chat.postMessage", channel=target, **payload, **_present(thread_ts=thread_ts)
@@ -451,7 +443,7 @@ class SlackAlerter(BaseAlerter):
         Slack shares uploads asynchronously and returns no message ts: the returned ref carries the
         channel, ``thread_ts`` (or ``""``) and the file's permalink.
         """
-        target = self._target(channel)
+        target = self.channel_for(channel)
         if not looks_like_channel_id(target):
             raise ChatConfigError(
                 f"file uploads need a channel id (C…), not {target!r} [connection {self.conn_id!r}]",
@@ -548,6 +540,91 @@ class SlackAlerter(BaseAlerter):
         if not -clock_skew <= after_post <= timeout + clock_skew:
             return f"its deadline {payload.get('deadline')} is not within the ask's timeout ({timeout:g} s) of its post"
         return None
+
+    def read_question(
+        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
+    ) -> QuestionRead:
+        """One read of a question on the sync client, for a worker about to defer: the question with
+        all its reactions, every reply (people the app cannot look up skipped, as by
+        :meth:`read_thread`), the members of ``groups`` and, with ``check_archived``, whether the
+        channel is archived (None without ``channels:read``). No cache, no pacing: it is one look.
+        """
+        method = "conversations.replies"
+        messages = self._pages(method, "messages", channel=ref.channel, question=True, ts=ref.ts,
+                               include_all_metadata=True)
+        self_id = self.self_user_id()
+        with self._parsing(method, ref.channel):
+            parent = messages[0] if messages and messages[0]["ts"] == ref.ts else None
+            if parent is not None and parent.get("subtype") == "tombstone":
+                parent = None
+        if parent is None:
+            raise ChatQuestionDeletedError(
+                f"message_not_found: the question {ref.ts} was deleted from {channel_label(ref.channel)} "
+                f"[connection {self.conn_id!r}, {method}]",
+                conn_id=self.conn_id,
+                channel=ref.channel,
+                code="message_not_found",
+            )
+        with self._parsing(method, ref.channel):
+            cut = any(int(r.get("count") or 0) > len(r["users"]) for r in parent.get("reactions") or ())
+        if cut:
+            full = self._call("reactions.get", channel=ref.channel, timestamp=ref.ts, full=True)
+            with self._parsing("reactions.get", ref.channel):
+                parent["reactions"] = full["message"].get("reactions") or []
+        with self._parsing(method, ref.channel):
+            replies = [msg for msg in messages[1:] if msg.get("subtype") != "tombstone"]
+            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)} | _reactors(parent)
+        team = (self._auth or {}).get("team_id")
+        profiles: dict[str, Profile | None] = {}
+        for user in sorted(u for u in people if u):
+            if user in (self_id, SLACKBOT_USER_ID):
+                profiles[user] = Profile(is_bot=True, is_guest=False)
+                continue
+            try:
+                data = self._call("users.info", user=user)
+            except ChatPermanentError as err:
+                if err.code not in UNKNOWN_USER_ERRORS:
+                    raise
+                log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)",
+                            user, err.code)
+                profiles[user] = None
+                continue
+            with self._parsing("users.info", None):
+                profiles[user] = _profile(data["user"], team)
+        members = {}
+        for group in sorted(groups):
+            data = self._call("usergroups.users.list", usergroup=group)
+            with self._parsing("usergroups.users.list", None):
+                members[group] = frozenset(data.get("users") or ())
+        archived: bool | None = None
+        if check_archived:
+            try:
+                data = self._call("conversations.info", channel=ref.channel)
+            except ChatPermanentError as err:
+                if err.code != "missing_scope":
+                    raise
+                log.warning("Cannot tell whether channel %s is archived (%s); add channels:read", ref.channel, err)
+            else:
+                with self._parsing("conversations.info", ref.channel):
+                    archived = bool(data["channel"].get("is_archived"))
+        with self._parsing(method, ref.channel):
+            answers = []
+            for msg in replies:
+                is_bot = _is_bot_message(msg, self_id)
+                profile = None if is_bot else profiles.get(msg.get("user") or "")
+                if is_bot or profile is not None:  # a person we cannot look up is skipped
+                    answers.append(
+                        Answer(
+                            kind="reply",
+                            user=msg.get("user") or msg.get("bot_id") or "",
+                            text=msg.get("text") or "",
+                            ts=msg["ts"],
+                            is_bot=is_bot or (profile is not None and profile.is_bot),
+                            edited_ts=(msg.get("edited") or {}).get("ts"),
+                            guest=bool(profile and profile.is_guest),
+                        )
+                    )
+            return QuestionRead(self._snapshot(parent, self_id, profiles), tuple(answers), self_id, members, archived)
 
     async def read_thread(self, ref: MessageRef, *, oldest: str | None = None) -> tuple[MessageSnapshot, list[Answer]]:
         messages = await self._apages(
@@ -735,16 +812,7 @@ class SlackAlerter(BaseAlerter):
                 try:
                     response = await self._acall("users.info", user=user)
                     with self._parsing("users.info", None):
-                        data: dict[str, Any] = response["user"]
-                        profile: Profile | None = Profile(
-                            is_bot=bool(data.get("is_bot")),
-                            is_guest=bool(
-                                data.get("is_restricted")
-                                or data.get("is_ultra_restricted")
-                                or data.get("is_stranger")
-                                or (team and data.get("team_id") and data["team_id"] != team)
-                            ),
-                        )
+                        profile: Profile | None = _profile(response["user"], team)
                 except ChatPermanentError as err:
                     if err.code not in UNKNOWN_USER_ERRORS:
                         raise
@@ -763,6 +831,20 @@ class SlackAlerter(BaseAlerter):
         await asyncio.gather(*(lookup(user) for user in stale))
         own = Profile(is_bot=True, is_guest=False)
         return {user: own if user in (self_id, SLACKBOT_USER_ID) else self._profiles[user][1] for user in known}
+
+
+def _profile(user: Mapping[str, Any], team: str | None) -> Profile:
+    """A person's :class:`Profile` from their ``users.info`` record; a member of a team other than
+    ``team`` (the app's) is a guest here."""
+    return Profile(
+        is_bot=bool(user.get("is_bot")),
+        is_guest=bool(
+            user.get("is_restricted")
+            or user.get("is_ultra_restricted")
+            or user.get("is_stranger")
+            or (team and user.get("team_id") and user["team_id"] != team)
+        ),
+    )
 
 
 def _present(**kwargs: Any) -> dict[str, Any]:

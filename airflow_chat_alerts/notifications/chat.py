@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -109,21 +110,18 @@ class ChatNotifier(ChatTemplateFilters, BaseNotifier):
     @staticmethod
     def _state(context: Context) -> dict[str, Any]:
         """What happened, from a task callback's context (with ``ti``) or a DAG callback's (``dag_run``)."""
+        from airflow_chat_alerts.model import PipelineContext
+
         dag_run = context.get("dag_run")
         ti = context.get("ti") or context.get("task_instance")
         exception = _exception_summary(context.get("exception"))
         if ti is not None and "reason" not in context:
             state = getattr(ti, "state", None)
             return {
+                **asdict(PipelineContext.of(ti)),
                 "state": str(getattr(state, "value", state) or ("failed" if exception else "success")),
-                "dag_id": ti.dag_id,
-                "run_id": ti.run_id,
-                "task_id": ti.task_id,
-                "try_number": ti.try_number,
-                "map_index": ti.map_index if ti.map_index is not None else -1,
                 "duration": _duration(getattr(ti, "start_date", None), getattr(ti, "end_date", None)),
                 "exception": exception,
-                "link": getattr(ti, "log_url", None),
             }
         dag_id = dag_run.dag_id if dag_run is not None else context["dag"].dag_id
         run_id = dag_run.run_id if dag_run is not None else context.get("run_id", "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,24 +15,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
-    from airflow_chat_alerts.model import PipelineContext
 
 XCOM_MESSAGE_KEY = "message"
-
-
-def pipeline_context(context: Context) -> PipelineContext:
-    """DAG, run, task, try and a link to the task's log in the Airflow UI, from a task's context."""
-    from airflow_chat_alerts.model import PipelineContext
-
-    ti = context["ti"]
-    return PipelineContext(
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        task_id=ti.task_id,
-        try_number=ti.try_number,
-        map_index=ti.map_index if ti.map_index is not None else -1,
-        link=getattr(ti, "log_url", None),
-    )
 
 
 class ChatPostOperator(ChatTemplateFilters, BaseOperator):
@@ -115,20 +98,16 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
 
     def _message(self, context: Context):
         from airflow_chat_alerts import formatting
-        from airflow_chat_alerts.model import Message
+        from airflow_chat_alerts.model import Message, PipelineContext
 
         text = self.message if isinstance(self.message, str) else str(self.message or "")
-        blocks = self.blocks
-        if isinstance(blocks, str):
-            try:
-                blocks = json.loads(blocks) if blocks.strip() else None
-            except json.JSONDecodeError as err:
-                raise ChatConfigError(f"{self.task_id}: blocks are not valid JSON: {err}") from err
-        if blocks is not None and not (isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)):
-            raise ChatConfigError(f"{self.task_id}: blocks must be a list of Block Kit block objects")
+        try:
+            blocks = formatting.blocks_from(self.blocks)
+        except ChatConfigError as err:
+            raise ChatConfigError(f"{self.task_id}: {err}") from None
         if not text.strip() and not blocks:
             raise ChatConfigError(f"{self.task_id}: the message rendered empty; nothing to post")
-        ctx = pipeline_context(context) if self.include_context else None
+        ctx = PipelineContext.of(context["ti"]) if self.include_context else None
         all_blocks = formatting.alert_blocks(text, context=ctx, extra_blocks=blocks) if text.strip() else blocks
         return Message(text=text, blocks=all_blocks, context=ctx)
 

@@ -9,20 +9,23 @@ by the trigger, and resolved by ``on_timeout``. The deferral's ``timeout`` is on
 :data:`BACKSTOP_MARGIN` beyond it, for a trigger that never answers.
 
 Flow: ``execute()`` renders and posts the question (or reuses the undecided one an earlier try of the
-same task instance posted) and defers to :class:`~airflow_chat_alerts.triggers.ask.ChatAskTrigger`.
-``execute_complete()`` posts reminders in the thread and defers again, or, once decided, marks the
-question with the outcome, pushes XCom ``decision`` and returns True (approved) / False, branching or
-skipping downstream as configured.
+same task instance posted: :mod:`~airflow_chat_alerts.sensors.ask_posting`, and completes at once when
+one look shows it decided meanwhile: :mod:`~airflow_chat_alerts.sensors.ask_check`), records it
+(:mod:`~airflow_chat_alerts.sensors.ask_question`) and defers to
+:class:`~airflow_chat_alerts.triggers.ask.ChatAskTrigger`. ``execute_complete()`` posts reminders in the
+thread (:mod:`~airflow_chat_alerts.sensors.ask_reminders`) and defers again, or, once decided, ends the
+ask (:mod:`~airflow_chat_alerts.sensors.ask_outcome`): marks the question with the outcome, pushes XCom
+``decision`` and returns True (approved) / False, branching or skipping downstream as configured.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, BranchMixIn
 
@@ -33,10 +36,15 @@ from airflow_chat_alerts.decisions import (
     DEFAULT_REJECT_REACTIONS,
     AskPolicy,
 )
-from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError, ChatTransientError
-from airflow_chat_alerts.model import ASK_EVENT_TYPE, Message, MessageRef, PipelineContext
+from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError
+from airflow_chat_alerts.model import ASK_EVENT_TYPE, Message, PipelineContext
+from airflow_chat_alerts.sensors import ask_outcome, ask_posting, ask_question
+from airflow_chat_alerts.sensors.ask_check import decided_already
+from airflow_chat_alerts.sensors.ask_outcome import ON_TIMEOUT, AskOutcome
+from airflow_chat_alerts.sensors.ask_question import QuestionRecord
+from airflow_chat_alerts.sensors.ask_reminders import ReminderSchedule
 from airflow_chat_alerts.templating import ChatTemplateFilters
-from airflow_chat_alerts.utils import LAST_READ_LIMIT
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, utc_iso
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,21 +53,9 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.model import PostedQuestion
     from airflow_chat_alerts.settings import ChatConnectionSettings
 
-ON_TIMEOUT = ("reject", "approve", "fail", "skip")
-# What an unanswered question resolves to, by on_timeout.
-RESOLVED_AS = {"reject": "rejected", "approve": "approved", "fail": "failed", "skip": "skipped"}
-BRANCH_KEYS = frozenset({"approved", "rejected", "timed_out"})
 # How long past the deadline Airflow waits for the trigger before failing the task itself: longer than
 # the trigger keeps trying to read after the deadline, so the trigger's own clearer error comes first.
 BACKSTOP_MARGIN = LAST_READ_LIMIT + timedelta(minutes=5)
-# Clock skew allowed between Airflow and Slack: how far before the DAG run started a question of this
-# run may have been posted, and how far a question's deadline may lie beyond its ts + timeout.
-CLOCK_SKEW = timedelta(minutes=5)
-# Errors after which Slack may have posted the question although the call failed (no answer, or a
-# server error that may have come after the post).
-MAY_HAVE_POSTED_CODES = frozenset(
-    {"connection_error", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
 
 
 def _seconds(value: timedelta | float | int, name: str) -> float:
@@ -67,10 +63,6 @@ def _seconds(value: timedelta | float | int, name: str) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
         raise ChatConfigError(f"{name} must be a positive number of seconds or a timedelta, got {value!r}")
     return float(seconds)
-
-
-def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat()
 
 
 class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
@@ -155,7 +147,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             "allow_guests": allow_guests,
         }
         policy = AskPolicy(**policy_args)  # validates (overlapping keywords, unknown ids, quorum)
-        branch_map = _branch_map(branches)
+        branch_map = ask_outcome.branch_map(branches)
         if kwargs.get("mode", "poke") != "poke":
             raise ChatConfigError("ChatAskSensor always defers while it waits: leave mode unset")
 
@@ -176,123 +168,89 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     def execute(self, context: Context) -> bool:
         ti = context["ti"]
         self._check_branches()
+        now = datetime.now(timezone.utc)
+        event = None
         settings = self._settings()
         with self._alerter(settings) as alerter:
-            channel = self.channel or alerter.default_channel
-            if not channel:
-                raise ChatConfigError(
-                    f"No channel to ask in: give ChatAskSensor(channel=...) or a 'channel' extra on connection "
-                    f"{self.chat_conn_id!r}",
-                    conn_id=self.chat_conn_id,
-                )
-            now = datetime.now(timezone.utc)
+            channel = alerter.channel_for(self.channel)
             # Only an earlier try of this task instance can have posted its question.
             found = self._find_question(alerter, channel, context, now) if ti.try_number > 1 else None
             if found is not None:
-                self.log.info(
-                    "Reusing the question an earlier try posted: %s (ts %s)", found.ref.permalink, found.ref.ts
-                )
+                question = QuestionRecord.of(found)
+                self.log.info("Reusing the question an earlier try posted: %s (ts %s)", question.label, question.ts)
             else:
-                deadline = _utc_iso(now + timedelta(seconds=self.timeout))
+                deadline = utc_iso(now + timedelta(seconds=self.timeout))
                 payload = {**self._identity(context), "try_number": ti.try_number, "deadline": deadline}
-                found = self._post_question(
-                    alerter, channel, context, payload, now, interactive=settings.interactive
+                question = QuestionRecord.of(
+                    self._post_question(alerter, channel, context, payload, now, interactive=settings.interactive)
                 )
-                ref = found.ref
                 self.log.info(
-                    "Asked in %s: %s (ts %s); waiting until %s", ref.channel, ref.permalink, ref.ts, deadline
+                    "Asked in %s: %s (ts %s); waiting until %s", question.channel, question.label, question.ts, deadline
                 )
-        ref, payload = found.ref, found.payload
-        question = {
-            "channel": ref.channel,
-            "ts": ref.ts,
-            "permalink": ref.permalink,
-            "deadline": payload["deadline"],
-            "payload": payload,
-        }
-        ti.xcom_push(key="question", value=question)
-        return self._defer(context, question, now, answered_already_possible=payload.get("try_number") != ti.try_number)
+            ti.xcom_push(key=ask_question.XCOM_KEY, value=question.to_dict())
+            if not question.posted_by_try(ti.try_number):  # it may have been answered while no try ran
+                event = decided_already(alerter, question, self.policy, now=datetime.now(timezone.utc))
+        if event is not None:
+            self.log.info("The question %s was answered already: %s", question.ts, event["status"])
+            return self._resume(context, question, event)
+        return self._defer(question, now)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> bool:
         ti = context["ti"]
-        question = ti.xcom_pull(task_ids=self.task_id, key="question", map_indexes=ti.map_index)
-        if not question:
-            raise ChatPermanentError(
-                f"Task {self.task_id} resumed without the record of its question (XCom 'question')"
-            )
+        stored = ti.xcom_pull(task_ids=self.task_id, key=ask_question.XCOM_KEY, map_indexes=ti.map_index)
+        return self._resume(context, QuestionRecord.from_dict(stored, task_id=self.task_id), event)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _resume(self, context: Context, question: QuestionRecord, event: Mapping[str, Any]) -> bool:
+        """Act on a trigger event: remind and defer again, or end the ask."""
         status = event.get("status")
         if status == "error":
             raise ChatPermanentError(
-                f"Waiting for answers to the question {question.get('permalink') or question['ts']} in "
-                f"{question['channel']} failed: {event.get('message')}",
+                f"Waiting for answers to the question {question.label} in {question.channel} failed: "
+                f"{event.get('message')}",
                 conn_id=self.chat_conn_id,
-                channel=question["channel"],
+                channel=question.channel,
                 code=event.get("code"),
             )
         if status == "remind":
             # The next reminder counts from when this one fell due, however long posting it takes.
             now = datetime.now(timezone.utc)
             self._remind(question, now)
-            return self._defer(context, question, now, answered_already_possible=False)
+            return self._defer(question, now)
         if status in ("approved", "rejected"):
-            return self._decided(context, question, status, event.get("decision") or {})
+            return self._finish(context, question, AskOutcome.decided(status, event.get("decision") or {}))
         if status == "timed_out":
-            return self._timed_out(context, question)
+            return self._finish(context, question, AskOutcome.timed_out(self.on_timeout))
         raise ChatPermanentError(f"Unexpected event from the ask trigger: {event!r}")
 
-    # -- steps ---------------------------------------------------------------------------------
-    def _defer(
-        self, context: Context, question: dict[str, Any], now: datetime, *, answered_already_possible: bool
-    ) -> bool:
-        """Defer to the trigger; for a question an earlier try posted, first look whether it is decided."""
-        from airflow_chat_alerts.triggers.ask import ChatAskTrigger, parse_utc
+    def _defer(self, question: QuestionRecord, now: datetime) -> NoReturn:
+        from airflow_chat_alerts.triggers.ask import ChatAskTrigger
 
-        deadline = parse_utc(question["deadline"])
-        remind_at = self._next_reminder(question["ts"], now, deadline)
-        trigger = ChatAskTrigger(
-            conn_id=self.chat_conn_id,
-            channel=question["channel"],
-            ts=question["ts"],
-            policy=self.policy.to_dict(),
-            deadline=question["deadline"],
-            poll_interval=self.poll_interval,
-            remind_at=_utc_iso(remind_at) if remind_at else None,
-        )
-        if answered_already_possible:
-            event = asyncio.run(trigger.check_now())
-            if event is not None:
-                self.log.info("The question %s was answered already: %s", question["ts"], event["status"])
-                return self.execute_complete(context, event)
+        deadline = question.deadline_at
+        remind_at = self.reminders.next_after(question.ts, now, deadline)
         self.defer(
-            trigger=trigger,
+            trigger=ChatAskTrigger(
+                conn_id=self.chat_conn_id,
+                channel=question.channel,
+                ts=question.ts,
+                policy=self.policy.to_dict(),
+                deadline=question.deadline,
+                poll_interval=self.poll_interval,
+                remind_at=utc_iso(remind_at) if remind_at else None,
+            ),
             method_name="execute_complete",
             timeout=max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,
         )
 
-    def _reminder_times(self, question_ts: str, deadline: datetime) -> list[datetime]:
-        """Reminders fall every ``remind_after`` from the question's post time, at most ``max_reminders``,
-        all before the deadline.
+    @property
+    def reminders(self) -> ReminderSchedule:
+        return ReminderSchedule(every=self.remind_after, most=self.max_reminders)
 
-        Counting from the post time (not from a counter) keeps it stateless: a resumed or retried task
-        computes the same schedule and never repeats a reminder already due.
-        """
-        if not self.remind_after or not self.max_reminders:
-            return []
-        posted = datetime.fromtimestamp(float(question_ts), timezone.utc)
-        times = (posted + timedelta(seconds=n * self.remind_after) for n in range(1, self.max_reminders + 1))
-        return [at for at in times if at < deadline]
-
-    def _next_reminder(self, question_ts: str, now: datetime, deadline: datetime) -> datetime | None:
-        return next((at for at in self._reminder_times(question_ts, deadline) if at > now), None)
-
-    def _remind(self, question: dict[str, Any], now: datetime) -> None:
+    def _remind(self, question: QuestionRecord, now: datetime) -> None:
         from airflow_chat_alerts.formatting import reminder_message
-        from airflow_chat_alerts.triggers.ask import parse_utc
 
-        deadline = parse_utc(question["deadline"])
-        times = self._reminder_times(question["ts"], deadline)
-        sent = sum(at <= now for at in times)
-        later = len(times) - sent
+        deadline = question.deadline_at
+        sent, later = self.reminders.count(question.ts, now, deadline)
         message = reminder_message(
             approvers=self.policy.approvers,
             deadline=deadline,
@@ -302,69 +260,43 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         )
         try:
             with self._alerter() as alerter:
-                alerter.post(message, channel=question["channel"], thread_ts=question["ts"])
+                alerter.post(message, channel=question.channel, thread_ts=question.ts)
         except ChatAlertError as err:
             # A missed reminder must not end the wait: the trigger reports lasting trouble itself.
-            self.log.warning("Could not post reminder %d in the thread of %s: %s", sent, question["ts"], err)
+            self.log.warning("Could not post reminder %d in the thread of %s: %s", sent, question.ts, err)
             return
-        self.log.info("Reminder %d posted in the thread of %s", sent, question["ts"])
+        self.log.info("Reminder %d posted in the thread of %s", sent, question.ts)
 
-    def _decided(self, context: Context, question: dict[str, Any], outcome: str, decision: dict[str, Any]) -> bool:
-        approved = outcome == "approved"
-        record = {
-            "outcome": outcome,
-            "approved": approved,
-            "by": list(decision.get("by") or []),
-            "at": decision.get("at") or "",
-            "comment": decision.get("comment"),
-        }
-        self.log.info("Question %s: %s by %s (comment: %s)", question["ts"], outcome, record["by"], record["comment"])
-        self._conclude(context, question, record)
-        return self._follow(context, approved, branch=outcome)
-
-    def _timed_out(self, context: Context, question: dict[str, Any]) -> bool:
+    def _finish(self, context: Context, question: QuestionRecord, outcome: AskOutcome) -> bool:
+        """Mark the question with the outcome (so no later try reuses it), push XCom ``decision``, then
+        return, branch, skip or fail as the outcome says."""
         from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-        resolved_as = RESOLVED_AS[self.on_timeout]
-        record: dict[str, Any] = {
-            "outcome": "timed_out", "approved": self.on_timeout == "approve", "by": [], "at": "", "comment": None
-        }
-        self.log.info("Question %s timed out at %s: %s", question["ts"], question["deadline"], resolved_as)
-        self._conclude(context, question, record, resolved_as=resolved_as)
-        if self.on_timeout == "fail":
-            raise AirflowSensorTimeout(
-                f"No decision on the question {question.get('permalink') or question['ts']} in {question['channel']} "
-                f"before its deadline {question['deadline']} (on_timeout='fail')"
+        if outcome.on_timeout:
+            self.log.info("Question %s timed out at %s: %s", question.ts, question.deadline, outcome.resolved_as)
+        else:
+            self.log.info(
+                "Question %s: %s by %s (comment: %s)", question.ts, outcome.outcome, list(outcome.by), outcome.comment
             )
-        if self.on_timeout == "skip":
-            raise AirflowSkipException(f"No decision before the deadline {question['deadline']} (on_timeout='skip')")
-        branch = "timed_out" if "timed_out" in self.branches else resolved_as
-        return self._follow(context, record["approved"], branch=branch)
-
-    def _conclude(
-        self, context: Context, question: dict[str, Any], record: dict[str, Any], *, resolved_as: str | None = None
-    ) -> None:
-        """Mark the question with the outcome (so no later try reuses it) and push XCom ``decision``."""
-        from airflow_chat_alerts.formatting import outcome_message
-
-        where = {"channel": question["channel"], "ts": question["ts"], "permalink": question.get("permalink")}
-        record = {**record, **where}
-        payload = {**question["payload"], "outcome": resolved_as or record["outcome"]}
         try:
             settings = self._settings()
-            decided = outcome_message(
-                self._question(context, payload, interactive=settings.interactive),
-                outcome=record["outcome"],
-                by=record["by"],
-                comment=record["comment"],
-                resolved_as=resolved_as,
+            decided = outcome.message(
+                self._question(context, outcome.payload(question), interactive=settings.interactive)
             )
             with self._alerter(settings) as alerter:
-                alerter.update(MessageRef(channel=question["channel"], ts=question["ts"]), decided)
+                alerter.update(question.ref, decided)
         except ChatAlertError as err:
             # The decision stands even when the message cannot show it (e.g. it was deleted meanwhile).
-            self.log.warning("Could not mark the question %s with its outcome: %s", question["ts"], err)
-        context["ti"].xcom_push(key="decision", value=record)
+            self.log.warning("Could not mark the question %s with its outcome: %s", question.ts, err)
+        context["ti"].xcom_push(key=ask_outcome.XCOM_KEY, value=outcome.record(question))
+        if outcome.on_timeout == "fail":
+            raise AirflowSensorTimeout(
+                f"No decision on the question {question.label} in {question.channel} before its deadline "
+                f"{question.deadline} (on_timeout='fail')"
+            )
+        if outcome.on_timeout == "skip":
+            raise AirflowSkipException(f"No decision before the deadline {question.deadline} (on_timeout='skip')")
+        return self._follow(context, outcome.approved, branch=outcome.branch(self.branches))
 
     def _follow(self, context: Context, approved: bool, *, branch: str) -> bool:
         """Branch or skip as configured; the result is pushed first, as skipping ends the task at once."""
@@ -399,55 +331,21 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         *,
         interactive: bool,
     ) -> PostedQuestion:
-        """Post the question (with buttons when ``interactive``). A post is never re-sent blindly: after a
-        failure that leaves unclear whether Slack posted it, look for it first, and post again (once) only
-        if it is not there."""
-        from airflow_chat_alerts.model import PostedQuestion
-
         message = self._question(context, payload, interactive=interactive)
-        try:
-            return PostedQuestion(ref=alerter.post_question(message, channel=channel), payload=payload)
-        except ChatTransientError as err:
-            if not _may_have_posted(err):
-                raise
-            self.log.warning("Posting the question may have failed (%s): looking for it before posting again", err)
-        found = self._find_question(alerter, channel, context, now)
-        if found is not None:
-            return found
-        return PostedQuestion(ref=alerter.post_question(message, channel=channel), payload=payload)
+        find = functools.partial(self._find_question, alerter, channel, context, now)
+        return ask_posting.post_question(alerter, channel, message, payload, find=find)
 
     def _find_question(
         self, alerter: BaseAlerter, channel: str, context: Context, now: datetime
     ) -> PostedQuestion | None:
-        """The undecided question this app posted for this task instance within the ask's timeout, if any.
-
-        :raises ChatTransientError: the bounded lookup could not finish; the try fails so that Airflow's
-            retry looks again, rather than risk posting a second question.
-        """
-        oldest = now - timedelta(seconds=self.timeout) - CLOCK_SKEW
-        run_start = self._run_start(context)
-        if run_start is not None:
-            oldest = max(oldest, run_start - CLOCK_SKEW)
-        try:
-            return alerter.find_question(
-                channel,
-                match=self._identity(context),
-                oldest=f"{oldest.timestamp():.6f}",
-                timeout=self.timeout,
-                clock_skew=CLOCK_SKEW.total_seconds(),
-            )
-        except ChatTransientError as err:
-            raise ChatTransientError(
-                f"Could not finish looking for the question this task instance may have posted in {channel} "
-                f"({err}); not asking again, so that no second question is posted: a retry of the task looks again",
-                conn_id=self.chat_conn_id,
-                channel=channel,
-                code=err.code,
-            ) from err
-        except ChatPermanentError as err:
-            # E.g. a token without channels:history: posting may still work, and fails clearly if not.
-            self.log.warning("Cannot look for a question an earlier try posted (%s); asking anew", err)
-            return None
+        return ask_posting.find_question(
+            alerter,
+            channel,
+            match=self._identity(context),
+            now=now,
+            timeout=self.timeout,
+            run_start=self._run_start(context),
+        )
 
     def _settings(self) -> ChatConnectionSettings:
         """The connection, read once per step (whether it takes clicks decides the question's buttons)."""
@@ -471,33 +369,16 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         dag_run = context.get("dag_run")
         return getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
 
-    def _question(self, context: Context, payload: dict[str, Any], *, interactive: bool) -> Message:
+    def _question(self, context: Context, payload: Mapping[str, Any], *, interactive: bool) -> Message:
         """The question as posted by the try that ``payload`` (its metadata payload) names.
 
         :param interactive: the connection takes clicks: the question carries Approve/Reject buttons.
         """
-        from airflow_chat_alerts.formatting import question_message
-        from airflow_chat_alerts.triggers.ask import parse_utc
+        from airflow_chat_alerts.formatting import blocks_from, question_message
 
-        ti = context["ti"]
-        blocks = self.blocks
-        if isinstance(blocks, str):  # a template rendered to JSON text
-            import json
-
-            try:
-                blocks = json.loads(blocks)
-            except ValueError as err:
-                raise ChatConfigError(f"blocks rendered to text that is not JSON: {err}") from None
         return question_message(
             self.message,
-            context=PipelineContext(
-                dag_id=ti.dag_id,
-                run_id=ti.run_id,
-                task_id=ti.task_id,
-                try_number=payload.get("try_number", ti.try_number),
-                map_index=ti.map_index if ti.map_index is not None else -1,
-                link=getattr(ti, "log_url", None),
-            ),
+            context=PipelineContext.of(context["ti"], try_number=payload.get("try_number")),
             approve_keywords=self.policy.approve_keywords,
             reject_keywords=self.policy.reject_keywords,
             approve_reactions=self.policy.approve_reactions,
@@ -507,31 +388,8 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             allow_guests=self.policy.allow_guests,
             deadline=parse_utc(payload["deadline"]),
             on_timeout=self.on_timeout,
-            extra_blocks=blocks,
-            metadata={"event_type": ASK_EVENT_TYPE, "event_payload": payload},
+            extra_blocks=blocks_from(self.blocks),
+            metadata={"event_type": ASK_EVENT_TYPE, "event_payload": dict(payload)},
             interactive=interactive,
         )
 
-
-def _may_have_posted(err: ChatTransientError) -> bool:
-    code = err.code or ""
-    return code in MAY_HAVE_POSTED_CODES or code.startswith("http_5")
-
-
-def _branch_map(branches: Mapping[str, str | Iterable[str]] | None) -> dict[str, list[str]]:
-    if branches is None:
-        return {}
-    if not isinstance(branches, Mapping):
-        raise ChatConfigError(f"branches must be a dict like {{'approved': 'deploy'}}, got {type(branches).__name__}")
-    unknown = set(branches) - BRANCH_KEYS
-    if unknown:
-        raise ChatConfigError(
-            f"branches has unknown key(s) {', '.join(sorted(map(repr, unknown)))}: use {', '.join(sorted(BRANCH_KEYS))}"
-        )
-    result = {}
-    for key, task_ids in branches.items():
-        ids = [task_ids] if isinstance(task_ids, str) else list(task_ids)
-        if not ids or not all(isinstance(t, str) and t for t in ids):
-            raise ChatConfigError(f"branches[{key!r}] must be a task id or a list of task ids, got {task_ids!r}")
-        result[key] = ids
-    return result

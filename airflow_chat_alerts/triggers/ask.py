@@ -33,39 +33,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_chat_alerts.decisions import AskPolicy, Decision, evaluate
-from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.exceptions import (
+    ChatConfigError,
+    ChatNotOurQuestionError,
+    ChatPermanentError,
+    ChatTransientError,
+)
 from airflow_chat_alerts.triggers.poller import QuestionUpdate, QuestionWatch, watch_question
-from airflow_chat_alerts.utils import LAST_READ_LIMIT
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, parse_utc, within
 
 # Before handing back for a reminder the trigger reads once, waiting a poll interval plus this long.
 REMINDER_READ_GRACE_SECONDS = 10.0
-
-T = TypeVar("T")
-
-
-async def within(awaitable: Awaitable[T], timeout: float) -> T:
-    """``asyncio.wait_for`` without its habit (Python < 3.12) of swallowing a cancellation that lands
-    in the tick the awaitable finishes: a trigger cancelled by the triggerer must stop, not poll on.
-
-    :raises asyncio.TimeoutError: the awaitable did not finish within ``timeout`` seconds.
-    """
-    task = asyncio.ensure_future(awaitable)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=max(timeout, 0))
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if not done:
-        task.cancel()
-        raise asyncio.TimeoutError
-    return task.result()
 
 
 def shared_policy(data: dict[str, Any]) -> AskPolicy:
@@ -76,22 +61,6 @@ def shared_policy(data: dict[str, Any]) -> AskPolicy:
 @functools.lru_cache(maxsize=256)
 def _parse_policy(text: str) -> AskPolicy:
     return AskPolicy.from_dict(json.loads(text))
-
-
-def parse_utc(value: str) -> datetime:
-    """An ISO-8601 instant as an aware UTC datetime (a naive one is taken as UTC)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ChatConfigError(f"expected an ISO-8601 UTC time, got {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def as_slack_ts(moment: datetime) -> str:
-    """A datetime in Slack's ``ts`` form (epoch seconds with 6 decimals), to compare with message ts."""
-    return f"{moment.timestamp():.6f}"
 
 
 class ChatAskTrigger(BaseTrigger):
@@ -192,31 +161,6 @@ class ChatAskTrigger(BaseTrigger):
                     else:
                         watch.wake(deadline=True)  # the channel's last look at archiving came before it
 
-    async def check_now(self) -> dict[str, Any] | None:
-        """One read without waiting: the event if the question is already decided or past its deadline.
-
-        For the worker about to defer on a question an earlier try posted: handing back an answer given
-        meanwhile at once avoids a trigger that fires within seconds of
-        the deferral, a moment Airflow 3.3's scheduler can mishandle (apache/airflow#72716). Gives up
-        (None: defer and let the trigger wait) when no read comes through within a poll interval plus
-        :data:`REMINDER_READ_GRACE_SECONDS`. Permanent errors are raised.
-        """
-        policy = shared_policy(self.policy)
-        deadline = parse_utc(self.deadline)
-        budget = self.poll_interval + REMINDER_READ_GRACE_SECONDS
-        async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
-            if datetime.now(timezone.utc) >= deadline:
-                watch.wake(deadline=True)  # this read can time it out: look at the channel's archiving too
-            try:
-                update = await within(watch.next(), budget)
-                event = await within(self._decide(update, policy, watch), budget)
-            except (asyncio.TimeoutError, ChatTransientError) as err:
-                self.log.warning("Could not read question %s before deferring (%s); the trigger will", self.ts, err)
-                return None
-        if event is None and update.complete_since(deadline.timestamp()):
-            return {"status": "timed_out"}
-        return event
-
     async def _decide(self, update: QuestionUpdate, policy: AskPolicy, watch: QuestionWatch) -> dict[str, Any] | None:
         """The approved/rejected event for a read of the question, or None while it is undecided.
 
@@ -228,13 +172,7 @@ class ChatAskTrigger(BaseTrigger):
             question its app posted).
         """
         if update.app_user_id and update.snapshot.user != update.app_user_id:
-            raise ChatPermanentError(
-                f"not_our_question: message {self.ts} in {self.channel} was not posted by this app, so it is "
-                f"not a question to wait on [connection {self.conn_id!r}]",
-                conn_id=self.conn_id,
-                channel=self.channel,
-                code="not_our_question",
-            )
+            raise ChatNotOurQuestionError.of(conn_id=self.conn_id, channel=self.channel, ts=self.ts)
         cutoff = as_slack_ts(parse_utc(self.deadline))
         # Groups matter only for someone not named in person; without such an answer none is read.
         groups = sorted(policy.groups) if any(

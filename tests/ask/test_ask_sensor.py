@@ -284,6 +284,26 @@ def test_a_retry_of_an_answered_question_completes_without_deferring(run_ask, sl
     assert len(questions(slack_emulator)) == 1
 
 
+def test_a_retry_looks_at_its_question_without_the_triggerers_machinery(run_ask, slack_emulator, monkeypatch):
+    """The worker's look before deferring is one read through its own alerter: no shared connection,
+    rate budget or channel poller (the triggerer's polling machinery) is opened on a worker."""
+    from airflow_chat_alerts.triggers.shared_connection import SharedConnection
+
+    opened: list[str] = []
+    open_connection = SharedConnection.open.__func__
+
+    async def counting_open(cls, conn_id):
+        opened.append(conn_id)
+        return await open_connection(cls, conn_id)
+
+    monkeypatch.setattr(SharedConnection, "open", classmethod(counting_open))
+
+    result = run_ask("ask_answered_while_down", reply_by("alice", "approve"))
+
+    assert result.states["ask"] == "success" and result.decision["outcome"] == "approved"
+    assert opened == []
+
+
 def test_a_retry_finds_the_question_in_a_channel_given_by_name(run_ask, slack_emulator):
     result = run_ask("ask_retry_by_channel_name", reply_by("alice"))
 
@@ -448,3 +468,25 @@ def test_the_slack_escape_filter_works_in_the_question(run_ask, slack_emulator):
     question = questions(slack_emulator)[-1]
     assert "Deploy for &lt;!channel&gt;?" in question["text"]
     assert "<!channel>" not in question["text"]
+
+
+def test_blocks_templated_to_json_text_are_shown_under_the_question(run_ask, slack_emulator):
+    asked = []
+
+    def script(emu, ts):
+        asked.append(emu.thread(CHANNEL, ts)[0]["blocks"])
+        emu.act_as("alice").reply(CHANNEL, ts, "approve")
+
+    result = run_ask("ask_blocks_as_json", script)
+
+    assert result.decision["outcome"] == "approved"
+    assert f"run {result.dag_run.run_id}" in str(asked[0])
+
+
+def test_blocks_that_are_not_json_fail_before_asking(run_ask, slack_emulator):
+    result = run_ask("ask_blocks_not_json")
+
+    assert result.states["ask"] == "failed"
+    [failure] = result.failures
+    assert "blocks are not valid JSON" in failure["error"]
+    assert slack_emulator.journal.count("chat.postMessage") == 0

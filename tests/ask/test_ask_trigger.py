@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_chat_alerts.decisions import AskPolicy
-from airflow_chat_alerts.triggers.ask import ChatAskTrigger, within
+from airflow_chat_alerts.triggers.ask import ChatAskTrigger
+from airflow_chat_alerts.utils import within
 
 CHANNEL = "ml-alerts"
 

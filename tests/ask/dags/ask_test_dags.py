@@ -168,3 +168,6 @@ ask_dag("ask_retry_in_a_busy_channel", sensor=LostUntilToldAskSensor, retries=1,
 with DAG("ask_escaped", schedule=None, start_date=START, catchup=False, params={"who": "<!channel>"}):
     # An untrusted value templated into the question, escaped with the package's filter.
     ChatAskSensor(task_id="ask", message="Deploy for {{ params.who | slack_escape }}?", **FAST)
+# Blocks templated to JSON text, as a Jinja template renders them; and text that is not JSON.
+ask_dag("ask_blocks_as_json", blocks='[{"type": "section", "text": {"type": "mrkdwn", "text": "run {{ run_id }}"}}]')
+ask_dag("ask_blocks_not_json", blocks="[{'type': 'divider'}]", timeout=2)
