@@ -4,6 +4,17 @@ Workers use a sync ``WebClient``; the triggerer uses an ``AsyncWebClient`` (neve
 sync retry handler there: those sleep with ``time.sleep``). Both are built lazily, so importing this
 module is cheap and a worker never builds the async client. Every Slack failure becomes one of our
 exception types via ``slack_errors``; the token is never put in a message or a log line.
+
+Each operation is written once, as a generator of :class:`Call` descriptions (arguments in, Slack's
+answer parsed out) with no client in it; :meth:`SlackAlerter._run` drives one on the sync client and
+:meth:`SlackAlerter._arun` on the async client.
+
+A 429 is handled in one place per side. Workers: the sync client's ``RateLimitErrorRetryHandler`` waits
+out ``Retry-After`` twice, then the call fails with a transient ``ratelimited`` error (Airflow retries
+the task). Triggerer: the shared session's rate budget pauses the method for every ask
+(``triggers/shared_connection.py``), the async client's handler sends once more after the wait, and what
+is left reaches the poller as a transient error carrying ``retry_after``. What a 429 means (transient,
+how long to wait) is decided by ``slack_errors`` alone.
 """
 
 from __future__ import annotations
@@ -12,14 +23,13 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Collection, Generator, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import (
     ASK_EVENT_TYPE,
     Answer,
@@ -30,7 +40,8 @@ from airflow_chat_alerts.alerters.base import (
     MessageSnapshot,
     PostedQuestion,
 )
-from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction, redact_strings
+from airflow_chat_alerts.alerters.payload import message_payload
+from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction
 from airflow_chat_alerts.alerters.slack_errors import (
     channel_label,
     looks_like_channel_id,
@@ -87,6 +98,52 @@ class Profile:
 def ts_key(ts: str) -> Decimal:
     """Slack ts strings compared as numbers (floats lose the last digits)."""
     return Decimal(ts)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Web API call, described apart from the client that makes it.
+
+    :param method: the Slack method (``chat.postMessage``).
+    :param args: its arguments, besides the channel.
+    :param channel: the channel, passed on to Slack and named in errors.
+    :param question: the call reads a question: a missing message means it was deleted.
+    """
+
+    method: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    channel: str | None = None
+    question: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        """The client method's keyword arguments."""
+        return {**self.args, **({"channel": self.channel} if self.channel is not None else {})}
+
+    def with_args(self, **args: Any) -> Call:
+        return replace(self, args={**self.args, **args})
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Every page of a paginated read, its ``key`` lists joined (answers a list)."""
+
+    call: Call
+    key: str
+
+
+@dataclass(frozen=True)
+class Together:
+    """Operations run side by side, a few at a time on the async client (answers their results)."""
+
+    operations: tuple[Operation[Any], ...]
+    at_most: int = USER_LOOKUP_CONCURRENCY
+
+
+# An operation yields what it needs from Slack and is sent Slack's answer; it returns its result.
+Operation = Generator[Call | Pages | Together, Any, T]
 
 
 def _no_resend_retry_handler():
@@ -215,35 +272,95 @@ class SlackAlerter(BaseAlerter):
         # The shared session, if any, belongs to whoever passed it; slack_sdk closes its own per call.
         self._async_client = None
 
-    # -- calls ---------------------------------------------------------------------------------
-    def _call(self, method: str, *, channel: str | None = None, question: bool = False, **kwargs: Any) -> dict:
-        """Call a Web API method on the sync client; failures become our exceptions.
-
-        :param channel: passed on to Slack and named in errors.
-        :param question: the call reads a question: a missing message means it was deleted.
-        """
-        if channel is not None:
-            kwargs["channel"] = channel
+    # -- executors: the only code that knows which client runs a call ---------------------------
+    def _call(self, call: Call) -> dict:
+        """Make one call on the sync client; failures become our exceptions."""
         try:
-            return getattr(self.client, method.replace(".", "_"))(**kwargs).data
+            return getattr(self.client, call.method.replace(".", "_"))(**call.kwargs()).data
         except Exception as err:
-            error = self._translate(err, method=method, channel=channel, question=question)
-            if getattr(error, "code", None) in NAMEABLE_CHANNEL_ERRORS and self._learn_channel_name(channel):
-                error = self._translate(err, method=method, channel=channel, question=question)
+            error = self._translate(err, call)
+            if getattr(error, "code", None) in NAMEABLE_CHANNEL_ERRORS and self._learn_channel_name(call.channel):
+                error = self._translate(err, call)
             raise error from err
 
-    async def _acall(self, method: str, *, channel: str | None = None, question: bool = False, **kwargs: Any) -> dict:
-        """Call a Web API method on the async client; failures become our exceptions."""
-        if channel is not None:
-            kwargs["channel"] = channel
+    async def _acall(self, call: Call) -> dict:
+        """Make one call on the async client; failures become our exceptions."""
         try:
-            return (await getattr(self.async_client, method.replace(".", "_"))(**kwargs)).data
+            return (await getattr(self.async_client, call.method.replace(".", "_"))(**call.kwargs())).data
         except Exception as err:
-            raise self._translate(err, method=method, channel=channel, question=question) from err
+            raise self._translate(err, call) from err
 
-    def _translate(self, err: Exception, *, method: str, channel: str | None, question: bool) -> Exception:
+    def _pages(self, call: Call) -> Iterator[dict[str, Any]]:
+        """Each page of a paginated read on the sync client, until the cursor runs out."""
+        page: Call | None = call.with_args(limit=self.page_size)
+        while page is not None:
+            data = self._call(page)
+            yield data
+            page = self._next_page(page, data)
+
+    async def _apages(self, call: Call) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a paginated read on the async client, as Slack answers it."""
+        page: Call | None = call.with_args(limit=self.page_size)
+        while page is not None:
+            data = await self._acall(page)
+            yield data
+            page = self._next_page(page, data)
+
+    def _run(self, operation: Operation[T]) -> T:
+        """Drive ``operation`` on the sync client (workers): one call at a time; a failure is raised
+        inside the operation, where it may be handled."""
+        answer: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = operation.send(answer) if error is None else operation.throw(error)
+            except StopIteration as done:
+                return done.value
+            answer, error = None, None
+            try:
+                if isinstance(step, Call):
+                    answer = self._call(step)
+                elif isinstance(step, Pages):
+                    answer = [item for data in self._pages(step.call) for item in data.get(step.key) or []]
+                else:
+                    answer = [self._run(each) for each in step.operations]
+            except Exception as err:
+                error = err
+
+    async def _arun(self, operation: Operation[T]) -> T:
+        """Drive ``operation`` on the async client (the triggerer), as :meth:`_run` does."""
+        answer: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = operation.send(answer) if error is None else operation.throw(error)
+            except StopIteration as done:
+                return done.value
+            answer, error = None, None
+            try:
+                if isinstance(step, Call):
+                    answer = await self._acall(step)
+                elif isinstance(step, Pages):
+                    answer = [item async for data in self._apages(step.call) for item in data.get(step.key) or []]
+                else:
+                    answer = await self._together(step)
+            except Exception as err:
+                error = err
+
+    async def _together(self, step: Together) -> list[Any]:
+        limit = asyncio.Semaphore(step.at_most)
+
+        async def one(operation: Operation[Any]) -> Any:
+            async with limit:
+                return await self._arun(operation)
+
+        return list(await asyncio.gather(*(one(operation) for operation in step.operations)))
+
+    # -- what Slack answers --------------------------------------------------------------------
+    def _translate(self, err: Exception, call: Call) -> Exception:
         from slack_sdk.errors import SlackApiError, SlackClientError
 
+        method, channel = call.method, call.channel
         if isinstance(err, ChatAlertError):
             return err
         if isinstance(err, SlackApiError):
@@ -255,9 +372,8 @@ class SlackAlerter(BaseAlerter):
             code = data.get("error") if isinstance(data, dict) else None
             if not isinstance(data, dict) or (isinstance(code, str) and not SLACK_CODE.fullmatch(code)):
                 return self._malformed(method, channel)
-            code = code or ("ratelimited" if status == 429 else f"http_{status}")
             return slack_error(
-                code,
+                code or None,
                 conn_id=self.conn_id,
                 method=method,
                 channel=channel,
@@ -265,7 +381,7 @@ class SlackAlerter(BaseAlerter):
                 status=status,
                 retry_after=retry_after_seconds(getattr(response, "headers", None)),
                 response=data,
-                question=question,
+                question=call.question,
             )
         if isinstance(err, (OSError, asyncio.TimeoutError)) or type(err).__module__.startswith("aiohttp"):
             return ChatTransientError(
@@ -285,54 +401,36 @@ class SlackAlerter(BaseAlerter):
             )
         return err
 
-    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        items: list[dict] = []
-        cursor = None
-        while True:
-            data = self._call(method, **kwargs, limit=self.page_size, **({"cursor": cursor} if cursor else {}))
-            items.extend(data.get(key) or [])
+    def _next_page(self, page: Call, data: Mapping[str, Any]) -> Call | None:
+        """The call for the page after ``page``, or None on the last one."""
+        with self._parsing(page.method, page.channel):
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return items
-
-    async def _apages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        return [item async for data in self._aiter_pages(method, **kwargs) for item in data.get(key) or []]
-
-    async def _aiter_pages(self, method: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
-        """Each page of a paginated read, as Slack answers it, until the cursor runs out."""
-        cursor = None
-        while True:
-            data = await self._acall(method, **kwargs, limit=self.page_size, **_present(cursor=cursor))
-            yield data
-            with self._parsing(method, kwargs.get("channel")):
-                cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return
+        return page.with_args(cursor=cursor) if cursor else None
 
     # -- identity ------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
         """Slack's ``auth.test`` for this token (team, bot user and bot ids), kept for this alerter."""
-        self._auth = self._call("auth.test")
+        self._auth = self._call(Call("auth.test"))
         return self._auth
 
-    async def _aauth(self) -> dict[str, Any]:
-        """:meth:`auth_test`, read once without blocking the event loop."""
+    def _identity(self) -> Operation[dict[str, Any]]:
+        """:meth:`auth_test`, read once."""
         if self._auth is None:
-            self._auth = await self._acall("auth.test")
+            self._auth = yield Call("auth.test")
         return self._auth
 
     def _posted_by_us(self, msg: Mapping[str, Any]) -> bool:
         """Whether this app posted ``msg``: its bot user and, for a bot token, its bot id (auth.test)."""
-        auth = self._auth or self.auth_test()
+        auth = self._run(self._identity())
         return (msg.get("user"), msg.get("bot_id")) == (auth.get("user_id"), auth.get("bot_id"))
 
     def self_user_id(self) -> str | None:
         """The app's own user id (its answers never count)."""
-        return (self._auth or self.auth_test()).get("user_id")
+        return self._run(self._identity()).get("user_id")
 
     async def aself_user_id(self) -> str | None:
         """The app's own user id, read without blocking the event loop."""
-        return (await self._aauth()).get("user_id")
+        return (await self._arun(self._identity())).get("user_id")
 
     # -- posting -------------------------------------------------------------------------------
     def _target(self, channel: str | None) -> str:
@@ -345,16 +443,7 @@ class SlackAlerter(BaseAlerter):
         return target
 
     def _payload(self, message: Message) -> dict[str, Any]:
-        if not (message.text or "").strip() and not message.blocks:
-            raise ChatConfigError(
-                f"empty message: nothing to post through connection {self.conn_id!r}", conn_id=self.conn_id
-            )
-        payload: dict[str, Any] = {"text": formatting.fit_text(message.text or "")}
-        if message.blocks:
-            payload["blocks"] = formatting.fit_blocks(list(message.blocks))
-        if message.metadata:
-            payload["metadata"] = message.metadata
-        return redact_strings(payload, self._redact)
+        return message_payload(message, conn_id=self.conn_id, redact=self._redact)
 
     def _learn_channel(self, asked: str, channel_id: str) -> None:
         if asked and not looks_like_channel_id(asked):
@@ -383,9 +472,9 @@ class SlackAlerter(BaseAlerter):
         for channel_id, known in self._channel_names.items():
             if known == name:
                 return channel_id
-        for conversation in self._pages(
-            "conversations.list", "channels", types="public_channel,private_channel", exclude_archived=True
-        ):
+        listing = Call("conversations.list", {"types": "public_channel,private_channel", "exclude_archived": True})
+        conversations = [each for data in self._pages(listing) for each in data.get("channels") or []]
+        for conversation in conversations:
             self._channel_names.setdefault(conversation["id"], conversation["name"])
             if conversation["name"] == name:
                 return conversation["id"]
@@ -400,7 +489,7 @@ class SlackAlerter(BaseAlerter):
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, or None when Slack will not give one (the message stays posted)."""
         try:
-            return self._call("chat.getPermalink", channel=channel, message_ts=ts).get("permalink")
+            return self._call(Call("chat.getPermalink", {"message_ts": ts}, channel)).get("permalink")
         except ChatAlertError as err:
             log.warning("Could not get a permalink for %s in %s: %s", ts, channel, err)
             return None
@@ -408,9 +497,7 @@ class SlackAlerter(BaseAlerter):
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
         target = self._target(channel)
         payload = self._payload(message)
-        data = self._call(
-            "chat.postMessage", channel=target, **payload, **_present(thread_ts=thread_ts)
-        )
+        data = self._call(Call("chat.postMessage", {**payload, **_present(thread_ts=thread_ts)}, target))
         channel_id = data.get("channel") or target
         self._learn_channel(target, channel_id)
         for warning in (data.get("response_metadata") or {}).get("warnings") or []:
@@ -423,7 +510,7 @@ class SlackAlerter(BaseAlerter):
         payload = self._payload(message)
         # No blocks means plain text: an empty list clears the blocks the message had.
         payload.setdefault("blocks", [])
-        self._call("chat.update", channel=ref.channel, ts=ref.ts, **payload)
+        self._call(Call("chat.update", {"ts": ref.ts, **payload}, ref.channel))
 
     def post_file(
         self,
@@ -447,15 +534,14 @@ class SlackAlerter(BaseAlerter):
                 conn_id=self.conn_id,
                 channel=target,
             )
-        data = self._call(
-            "files.upload_v2",
-            channel=target,
-            content=content,
-            filename=filename,
-            title=self._redact(title or filename),
-            initial_comment=self._redact(comment) if comment else None,
-            thread_ts=thread_ts,
-        )
+        upload = {
+            "content": content,
+            "filename": filename,
+            "title": self._redact(title or filename),
+            "initial_comment": self._redact(comment) if comment else None,
+            "thread_ts": thread_ts,
+        }
+        data = self._call(Call("files.upload_v2", upload, target))
         file_info = data.get("file") or (data.get("files") or [{}])[0]
         return MessageRef(channel=target, ts=thread_ts or "", permalink=file_info.get("permalink"), thread_ts=thread_ts)
 
@@ -480,17 +566,8 @@ class SlackAlerter(BaseAlerter):
             the cap; or the read failed transiently).
         """
         channel = self.channel_id(channel)
-        cursor = None
-        for page in range(MAX_LOOKUP_PAGES):
-            if page:
-                time.sleep(self.history_interval)  # the connection's rate budget, not a 429 later
-            data = self._call(
-                "conversations.history",
-                channel=channel,
-                include_all_metadata=True,
-                limit=self.page_size,
-                **_present(oldest=oldest, cursor=cursor),
-            )
+        history = Call("conversations.history", {"include_all_metadata": True, **_present(oldest=oldest)}, channel)
+        for page, data in enumerate(self._pages(history)):
             for msg in data.get("messages") or []:  # newest first
                 metadata = msg.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
@@ -506,9 +583,11 @@ class SlackAlerter(BaseAlerter):
                     continue
                 ref = MessageRef(channel=channel, ts=msg["ts"], permalink=self.permalink(channel, msg["ts"]))
                 return PostedQuestion(ref=ref, payload=dict(payload))
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
+            if self._next_page(history, data) is None:
                 return None
+            if page + 1 == MAX_LOOKUP_PAGES:
+                break
+            time.sleep(self.history_interval)  # the connection's rate budget, not a 429 later
         raise ChatTransientError(
             f"lookup_incomplete: more than {MAX_LOOKUP_PAGES} pages of {self.page_size} messages in "
             f"{channel_label(channel)} since {oldest or 'the start'}; the question an earlier try may have "
@@ -539,15 +618,13 @@ class SlackAlerter(BaseAlerter):
         return None
 
     async def read_thread(self, ref: MessageRef, *, oldest: str | None = None) -> tuple[MessageSnapshot, list[Answer]]:
-        messages = await self._apages(
-            "conversations.replies",
-            "messages",
-            channel=ref.channel,
-            question=True,
-            ts=ref.ts,
-            include_all_metadata=True,
-        )
-        self_id = await self.aself_user_id()
+        return await self._arun(self._thread(ref, oldest))
+
+    def _thread(self, ref: MessageRef, oldest: str | None) -> Operation[tuple[MessageSnapshot, list[Answer]]]:
+        """:meth:`read_thread`, for either client."""
+        thread = Call("conversations.replies", {"ts": ref.ts, "include_all_metadata": True}, ref.channel, question=True)
+        messages = yield Pages(thread, "messages")
+        self_id = (yield from self._identity()).get("user_id")
         with self._parsing("conversations.replies", ref.channel):
             parent = messages[0] if messages else None
             if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
@@ -565,10 +642,10 @@ class SlackAlerter(BaseAlerter):
                 if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
             ]
             people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
-        await self._complete_reactions(ref.channel, [parent])
+        yield from self._complete_reactions(ref.channel, [parent])
         with self._parsing("conversations.replies", ref.channel):
             people |= _reactors(parent)
-        profiles = await self._people(people, self_id)
+        profiles = yield from self._people(people, self_id)
         with self._parsing("conversations.replies", ref.channel):
             answers = []
             for msg in replies:
@@ -609,30 +686,35 @@ class SlackAlerter(BaseAlerter):
             cannot fail a read.
         """
         self_id = await self.aself_user_id()
-        pages = self._aiter_pages(
-            "conversations.history", channel=channel, oldest=oldest, inclusive=True, include_all_metadata=True
+        history = Call(
+            "conversations.history", {"oldest": oldest, "inclusive": True, "include_all_metadata": True}, channel
         )
-        async for data in pages:
-            with self._parsing("conversations.history", channel):
-                messages = list(data.get("messages") or [])
-                wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
-            await self._complete_reactions(channel, wanted)
-            with self._parsing("conversations.history", channel):
-                reactors = set().union(*(_reactors(msg) for msg in wanted))
-            profiles = await self._people(reactors, self_id)
-            with self._parsing("conversations.history", channel):
-                keep = {id(msg) for msg in wanted}
-                page = [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
-            yield page
+        async for data in self._apages(history):
+            yield await self._arun(self._history_page(channel, data, questions, self_id))
+
+    def _history_page(
+        self, channel: str, data: Mapping[str, Any], questions: Collection[str] | None, self_id: str | None
+    ) -> Operation[list[MessageSnapshot]]:
+        """One page of ``conversations.history`` as snapshots, the reactions of ``questions`` complete."""
+        with self._parsing("conversations.history", channel):
+            messages = list(data.get("messages") or [])
+            wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
+        yield from self._complete_reactions(channel, wanted)
+        with self._parsing("conversations.history", channel):
+            reactors = set().union(*(_reactors(msg) for msg in wanted))
+        profiles = yield from self._people(reactors, self_id)
+        with self._parsing("conversations.history", channel):
+            keep = {id(msg) for msg in wanted}
+            return [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
 
     async def group_members(self, group_id: str) -> frozenset[str]:
-        data = await self._acall("usergroups.users.list", usergroup=group_id)
+        data = await self._acall(Call("usergroups.users.list", {"usergroup": group_id}))
         with self._parsing("usergroups.users.list", None):
             return frozenset(data.get("users") or ())
 
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel is archived (people can no longer answer in it)."""
-        data = await self._acall("conversations.info", channel=channel)
+        data = await self._acall(Call("conversations.info", channel=channel))
         with self._parsing("conversations.info", channel):
             return bool(data["channel"].get("is_archived"))
 
@@ -681,51 +763,26 @@ class SlackAlerter(BaseAlerter):
             is_bot=_is_bot_message(msg, self_id),
         )
 
-    async def _complete_reactions(self, channel: str, messages: list[dict[str, Any]]) -> None:
+    def _complete_reactions(self, channel: str, messages: list[dict[str, Any]]) -> Operation[None]:
         """Slack lists only the first few users of a popular reaction (``count`` stays complete): for
         each message where a list was cut short, read all of them with ``reactions.get(full=true)``."""
         for msg in messages:
             with self._parsing("conversations.history", channel):
                 cut = any(int(r.get("count") or 0) > len(r["users"]) for r in msg.get("reactions") or ())
             if cut:
-                data = await self._acall("reactions.get", channel=channel, timestamp=msg["ts"], full=True)
+                data = yield Call("reactions.get", {"timestamp": msg["ts"], "full": True}, channel)
                 with self._parsing("reactions.get", channel):
                     msg["reactions"] = data["message"].get("reactions") or []
 
-    async def _people(self, users: Collection[str | None], self_id: str | None) -> dict[str, Profile | None]:
+    def _people(self, users: Collection[str | None], self_id: str | None) -> Operation[dict[str, Profile | None]]:
         """Each user's :class:`Profile` from users.info (kept for a while, a few lookups at a time).
 
         The app itself and Slackbot are bots without a lookup. A user that cannot be looked up
         (``user_not_found``, ``user_not_visible``) maps to None: their answers are skipped, with one
         warning, and nobody else's read fails because of them.
         """
-        limit = asyncio.Semaphore(USER_LOOKUP_CONCURRENCY)
         now = time.monotonic()
-        team = (await self._aauth()).get("team_id")  # a member of another team is a guest here
-
-        async def lookup(user: str) -> None:
-            async with limit:
-                try:
-                    response = await self._acall("users.info", user=user)
-                    with self._parsing("users.info", None):
-                        data: dict[str, Any] = response["user"]
-                        profile: Profile | None = Profile(
-                            is_bot=bool(data.get("is_bot")),
-                            is_guest=bool(
-                                data.get("is_restricted")
-                                or data.get("is_ultra_restricted")
-                                or data.get("is_stranger")
-                                or (team and data.get("team_id") and data["team_id"] != team)
-                            ),
-                        )
-                except ChatPermanentError as err:
-                    if err.code not in UNKNOWN_USER_ERRORS:
-                        raise
-                    log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)",
-                                user, err.code)
-                    profile = None
-            self._profiles[user] = (time.monotonic(), profile)
-
+        team = (yield from self._identity()).get("team_id")  # a member of another team is a guest here
         known = {u for u in users if u}
         stale = [
             user
@@ -733,10 +790,32 @@ class SlackAlerter(BaseAlerter):
             if user not in (self_id, SLACKBOT_USER_ID)
             and (user not in self._profiles or now - self._profiles[user][0] > PROFILE_TTL_SECONDS)
         ]
-        await asyncio.gather(*(lookup(user) for user in stale))
+        yield Together(tuple(self._look_up(user, team) for user in stale))
         own = Profile(is_bot=True, is_guest=False)
         return {user: own if user in (self_id, SLACKBOT_USER_ID) else self._profiles[user][1] for user in known}
 
+    def _look_up(self, user: str, team: str | None) -> Operation[None]:
+        """One person's :class:`Profile`, kept in ``self._profiles`` (None: Slack will not show them)."""
+        profile: Profile | None
+        try:
+            response = yield Call("users.info", {"user": user})
+            with self._parsing("users.info", None):
+                data: dict[str, Any] = response["user"]
+                profile = Profile(
+                    is_bot=bool(data.get("is_bot")),
+                    is_guest=bool(
+                        data.get("is_restricted")
+                        or data.get("is_ultra_restricted")
+                        or data.get("is_stranger")
+                        or (team and data.get("team_id") and data["team_id"] != team)
+                    ),
+                )
+        except ChatPermanentError as err:
+            if err.code not in UNKNOWN_USER_ERRORS:
+                raise
+            log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)", user, err.code)
+            profile = None
+        self._profiles[user] = (time.monotonic(), profile)
 
 def _present(**kwargs: Any) -> dict[str, Any]:
     """The keyword arguments that have a value (Slack reads an empty argument as given)."""
