@@ -8,7 +8,16 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["airflow_chat_alerts.decisions", "airflow_chat_alerts.formatting"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow_chat_alerts.decisions",
+        "airflow_chat_alerts.formatting",
+        "airflow_chat_alerts.alerters.payload",
+        "airflow_chat_alerts.alerters.slack_calls",
+        "airflow_chat_alerts.alerters.slack_errors",
+    ],
+)
 def test_module_is_pure(module):
     code = (
         f"import sys, {module}; "

@@ -5,8 +5,8 @@ sync retry handler there: those sleep with ``time.sleep``). Both are built lazil
 module is cheap and a worker never builds the async client. Every Slack failure becomes one of our
 exception types via ``slack_errors``; the token is never put in a message or a log line.
 
-Each operation is written once, as a generator of :class:`Call` descriptions (arguments in, Slack's
-answer parsed out) with no client in it; :meth:`SlackAlerter._run` drives one on the sync client and
+Each operation is written once, as a generator of ``slack_calls`` descriptions (arguments in, Slack's
+answer read out) with no client in it; :meth:`SlackAlerter._run` drives one on the sync client and
 :meth:`SlackAlerter._arun` on the async client.
 
 A 429 is handled in one place per side. Workers: the sync client's ``RateLimitErrorRetryHandler`` waits
@@ -23,9 +23,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Collection, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -42,6 +42,7 @@ from airflow_chat_alerts.alerters.base import (
 )
 from airflow_chat_alerts.alerters.payload import message_payload
 from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction
+from airflow_chat_alerts.alerters.slack_calls import Call, Operation, Pages, Step, Together, arun, next_page, run
 from airflow_chat_alerts.alerters.slack_errors import (
     channel_label,
     looks_like_channel_id,
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # users.info is tier 4 (100+/min): a few lookups at a time keep a burst of new reactors polite.
 USER_LOOKUP_CONCURRENCY = 4
@@ -98,52 +101,6 @@ class Profile:
 def ts_key(ts: str) -> Decimal:
     """Slack ts strings compared as numbers (floats lose the last digits)."""
     return Decimal(ts)
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One Web API call, described apart from the client that makes it.
-
-    :param method: the Slack method (``chat.postMessage``).
-    :param args: its arguments, besides the channel.
-    :param channel: the channel, passed on to Slack and named in errors.
-    :param question: the call reads a question: a missing message means it was deleted.
-    """
-
-    method: str
-    args: Mapping[str, Any] = field(default_factory=dict)
-    channel: str | None = None
-    question: bool = False
-
-    def kwargs(self) -> dict[str, Any]:
-        """The client method's keyword arguments."""
-        return {**self.args, **({"channel": self.channel} if self.channel is not None else {})}
-
-    def with_args(self, **args: Any) -> Call:
-        return replace(self, args={**self.args, **args})
-
-
-@dataclass(frozen=True)
-class Pages:
-    """Every page of a paginated read, its ``key`` lists joined (answers a list)."""
-
-    call: Call
-    key: str
-
-
-@dataclass(frozen=True)
-class Together:
-    """Operations run side by side, a few at a time on the async client (answers their results)."""
-
-    operations: tuple[Operation[Any], ...]
-    at_most: int = USER_LOOKUP_CONCURRENCY
-
-
-# An operation yields what it needs from Slack and is sent Slack's answer; it returns its result.
-Operation = Generator[Call | Pages | Together, Any, T]
 
 
 def _no_resend_retry_handler():
@@ -307,45 +264,26 @@ class SlackAlerter(BaseAlerter):
             page = self._next_page(page, data)
 
     def _run(self, operation: Operation[T]) -> T:
-        """Drive ``operation`` on the sync client (workers): one call at a time; a failure is raised
-        inside the operation, where it may be handled."""
-        answer: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                step = operation.send(answer) if error is None else operation.throw(error)
-            except StopIteration as done:
-                return done.value
-            answer, error = None, None
-            try:
-                if isinstance(step, Call):
-                    answer = self._call(step)
-                elif isinstance(step, Pages):
-                    answer = [item for data in self._pages(step.call) for item in data.get(step.key) or []]
-                else:
-                    answer = [self._run(each) for each in step.operations]
-            except Exception as err:
-                error = err
+        """Drive ``operation`` on the sync client (workers), one call at a time."""
+        return run(operation, self._step)
 
     async def _arun(self, operation: Operation[T]) -> T:
-        """Drive ``operation`` on the async client (the triggerer), as :meth:`_run` does."""
-        answer: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                step = operation.send(answer) if error is None else operation.throw(error)
-            except StopIteration as done:
-                return done.value
-            answer, error = None, None
-            try:
-                if isinstance(step, Call):
-                    answer = await self._acall(step)
-                elif isinstance(step, Pages):
-                    answer = [item async for data in self._apages(step.call) for item in data.get(step.key) or []]
-                else:
-                    answer = await self._together(step)
-            except Exception as err:
-                error = err
+        """Drive ``operation`` on the async client (the triggerer)."""
+        return await arun(operation, self._astep)
+
+    def _step(self, step: Step) -> Any:
+        if isinstance(step, Call):
+            return self._call(step)
+        if isinstance(step, Pages):
+            return [item for data in self._pages(step.call) for item in data.get(step.key) or []]
+        return [self._run(operation) for operation in step.operations]
+
+    async def _astep(self, step: Step) -> Any:
+        if isinstance(step, Call):
+            return await self._acall(step)
+        if isinstance(step, Pages):
+            return [item async for data in self._apages(step.call) for item in data.get(step.key) or []]
+        return await self._together(step)
 
     async def _together(self, step: Together) -> list[Any]:
         limit = asyncio.Semaphore(step.at_most)
@@ -404,8 +342,7 @@ class SlackAlerter(BaseAlerter):
     def _next_page(self, page: Call, data: Mapping[str, Any]) -> Call | None:
         """The call for the page after ``page``, or None on the last one."""
         with self._parsing(page.method, page.channel):
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-        return page.with_args(cursor=cursor) if cursor else None
+            return next_page(page, data)
 
     # -- identity ------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
@@ -790,7 +727,7 @@ class SlackAlerter(BaseAlerter):
             if user not in (self_id, SLACKBOT_USER_ID)
             and (user not in self._profiles or now - self._profiles[user][0] > PROFILE_TTL_SECONDS)
         ]
-        yield Together(tuple(self._look_up(user, team) for user in stale))
+        yield Together(tuple(self._look_up(user, team) for user in stale), at_most=USER_LOOKUP_CONCURRENCY)
         own = Profile(is_bot=True, is_guest=False)
         return {user: own if user in (self_id, SLACKBOT_USER_ID) else self._profiles[user][1] for user in known}
 

@@ -65,7 +65,8 @@ class WebhookAlerter(BaseAlerter):
 
             kwargs: dict[str, Any] = {"timeout": self.timeout, "proxy": self.proxy}
             # Only 429s are retried (Slack refused the post): after a dropped connection Slack may have
-            # posted it, and sending it again would post it twice.
+            # posted it, and sending it again would post it twice. This handler is where a 429 is waited
+            # out; one still refused after it is a transient "ratelimited" (slack_errors decides).
             self._client = WebhookClient(
                 url=self._url,
                 logger=cast(logging.Logger, ScrubbingLogger(log, self._scrub)),  # slack_sdk logs the URL it posts to
