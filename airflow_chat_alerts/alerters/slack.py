@@ -230,7 +230,7 @@ class SlackAlerter(BaseAlerter):
         self._async_client = None
 
     # -- executors: the only code that knows which client runs a call ---------------------------
-    def _call(self, call: Call) -> dict:
+    def _send(self, call: Call) -> dict:
         """Make one call on the sync client; failures become our exceptions."""
         try:
             return getattr(self.client, call.method.replace(".", "_"))(**call.kwargs()).data
@@ -240,26 +240,26 @@ class SlackAlerter(BaseAlerter):
                 error = self._translate(err, call)
             raise error from err
 
-    async def _acall(self, call: Call) -> dict:
+    async def _asend(self, call: Call) -> dict:
         """Make one call on the async client; failures become our exceptions."""
         try:
             return (await getattr(self.async_client, call.method.replace(".", "_"))(**call.kwargs())).data
         except Exception as err:
             raise self._translate(err, call) from err
 
-    def _pages(self, call: Call) -> Iterator[dict[str, Any]]:
+    def _each_page(self, call: Call) -> Iterator[dict[str, Any]]:
         """Each page of a paginated read on the sync client, until the cursor runs out."""
         page: Call | None = call.with_args(limit=self.page_size)
         while page is not None:
-            data = self._call(page)
+            data = self._send(page)
             yield data
             page = self._next_page(page, data)
 
-    async def _apages(self, call: Call) -> AsyncIterator[dict[str, Any]]:
+    async def _aeach_page(self, call: Call) -> AsyncIterator[dict[str, Any]]:
         """Each page of a paginated read on the async client, as Slack answers it."""
         page: Call | None = call.with_args(limit=self.page_size)
         while page is not None:
-            data = await self._acall(page)
+            data = await self._asend(page)
             yield data
             page = self._next_page(page, data)
 
@@ -273,16 +273,16 @@ class SlackAlerter(BaseAlerter):
 
     def _step(self, step: Step) -> Any:
         if isinstance(step, Call):
-            return self._call(step)
+            return self._send(step)
         if isinstance(step, Pages):
-            return [item for data in self._pages(step.call) for item in data.get(step.key) or []]
+            return [item for data in self._each_page(step.call) for item in data.get(step.key) or []]
         return [self._run(operation) for operation in step.operations]
 
     async def _astep(self, step: Step) -> Any:
         if isinstance(step, Call):
-            return await self._acall(step)
+            return await self._asend(step)
         if isinstance(step, Pages):
-            return [item async for data in self._apages(step.call) for item in data.get(step.key) or []]
+            return [item async for data in self._aeach_page(step.call) for item in data.get(step.key) or []]
         return await self._together(step)
 
     async def _together(self, step: Together) -> list[Any]:
@@ -293,6 +293,19 @@ class SlackAlerter(BaseAlerter):
                 return await self._arun(operation)
 
         return list(await asyncio.gather(*(one(operation) for operation in step.operations)))
+
+    # The same, written as the client method's keyword arguments (``channel=``, ``question=``, …).
+    def _call(self, method: str, **kwargs: Any) -> dict:
+        return self._send(Call.of(method, **kwargs))
+
+    async def _acall(self, method: str, **kwargs: Any) -> dict:
+        return await self._asend(Call.of(method, **kwargs))
+
+    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
+        return self._step(Pages(Call.of(method, **kwargs), key))
+
+    async def _apages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
+        return await self._astep(Pages(Call.of(method, **kwargs), key))
 
     # -- what Slack answers --------------------------------------------------------------------
     def _translate(self, err: Exception, call: Call) -> Exception:
@@ -347,7 +360,7 @@ class SlackAlerter(BaseAlerter):
     # -- identity ------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
         """Slack's ``auth.test`` for this token (team, bot user and bot ids), kept for this alerter."""
-        self._auth = self._call(Call("auth.test"))
+        self._auth = self._call("auth.test")
         return self._auth
 
     def _identity(self) -> Operation[dict[str, Any]]:
@@ -355,6 +368,9 @@ class SlackAlerter(BaseAlerter):
         if self._auth is None:
             self._auth = yield Call("auth.test")
         return self._auth
+
+    async def _aauth(self) -> dict[str, Any]:
+        return await self._arun(self._identity())
 
     def _posted_by_us(self, msg: Mapping[str, Any]) -> bool:
         """Whether this app posted ``msg``: its bot user and, for a bot token, its bot id (auth.test)."""
@@ -367,7 +383,7 @@ class SlackAlerter(BaseAlerter):
 
     async def aself_user_id(self) -> str | None:
         """The app's own user id, read without blocking the event loop."""
-        return (await self._arun(self._identity())).get("user_id")
+        return (await self._aauth()).get("user_id")
 
     # -- posting -------------------------------------------------------------------------------
     def _target(self, channel: str | None) -> str:
@@ -409,9 +425,9 @@ class SlackAlerter(BaseAlerter):
         for channel_id, known in self._channel_names.items():
             if known == name:
                 return channel_id
-        listing = Call("conversations.list", {"types": "public_channel,private_channel", "exclude_archived": True})
-        conversations = [each for data in self._pages(listing) for each in data.get("channels") or []]
-        for conversation in conversations:
+        for conversation in self._pages(
+            "conversations.list", "channels", types="public_channel,private_channel", exclude_archived=True
+        ):
             self._channel_names.setdefault(conversation["id"], conversation["name"])
             if conversation["name"] == name:
                 return conversation["id"]
@@ -426,7 +442,7 @@ class SlackAlerter(BaseAlerter):
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, or None when Slack will not give one (the message stays posted)."""
         try:
-            return self._call(Call("chat.getPermalink", {"message_ts": ts}, channel)).get("permalink")
+            return self._call("chat.getPermalink", channel=channel, message_ts=ts).get("permalink")
         except ChatAlertError as err:
             log.warning("Could not get a permalink for %s in %s: %s", ts, channel, err)
             return None
@@ -434,7 +450,9 @@ class SlackAlerter(BaseAlerter):
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
         target = self._target(channel)
         payload = self._payload(message)
-        data = self._call(Call("chat.postMessage", {**payload, **_present(thread_ts=thread_ts)}, target))
+        data = self._call(
+            "chat.postMessage", channel=target, **payload, **_present(thread_ts=thread_ts)
+        )
         channel_id = data.get("channel") or target
         self._learn_channel(target, channel_id)
         for warning in (data.get("response_metadata") or {}).get("warnings") or []:
@@ -447,7 +465,7 @@ class SlackAlerter(BaseAlerter):
         payload = self._payload(message)
         # No blocks means plain text: an empty list clears the blocks the message had.
         payload.setdefault("blocks", [])
-        self._call(Call("chat.update", {"ts": ref.ts, **payload}, ref.channel))
+        self._call("chat.update", channel=ref.channel, ts=ref.ts, **payload)
 
     def post_file(
         self,
@@ -471,14 +489,15 @@ class SlackAlerter(BaseAlerter):
                 conn_id=self.conn_id,
                 channel=target,
             )
-        upload = {
-            "content": content,
-            "filename": filename,
-            "title": self._redact(title or filename),
-            "initial_comment": self._redact(comment) if comment else None,
-            "thread_ts": thread_ts,
-        }
-        data = self._call(Call("files.upload_v2", upload, target))
+        data = self._call(
+            "files.upload_v2",
+            channel=target,
+            content=content,
+            filename=filename,
+            title=self._redact(title or filename),
+            initial_comment=self._redact(comment) if comment else None,
+            thread_ts=thread_ts,
+        )
         file_info = data.get("file") or (data.get("files") or [{}])[0]
         return MessageRef(channel=target, ts=thread_ts or "", permalink=file_info.get("permalink"), thread_ts=thread_ts)
 
@@ -503,8 +522,10 @@ class SlackAlerter(BaseAlerter):
             the cap; or the read failed transiently).
         """
         channel = self.channel_id(channel)
-        history = Call("conversations.history", {"include_all_metadata": True, **_present(oldest=oldest)}, channel)
-        for page, data in enumerate(self._pages(history)):
+        history = Call.of(
+            "conversations.history", channel=channel, include_all_metadata=True, **_present(oldest=oldest)
+        )
+        for page, data in enumerate(self._each_page(history)):
             for msg in data.get("messages") or []:  # newest first
                 metadata = msg.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
@@ -559,8 +580,10 @@ class SlackAlerter(BaseAlerter):
 
     def _thread(self, ref: MessageRef, oldest: str | None) -> Operation[tuple[MessageSnapshot, list[Answer]]]:
         """:meth:`read_thread`, for either client."""
-        thread = Call("conversations.replies", {"ts": ref.ts, "include_all_metadata": True}, ref.channel, question=True)
-        messages = yield Pages(thread, "messages")
+        messages = yield Pages(
+            Call.of("conversations.replies", channel=ref.channel, question=True, ts=ref.ts, include_all_metadata=True),
+            "messages",
+        )
         self_id = (yield from self._identity()).get("user_id")
         with self._parsing("conversations.replies", ref.channel):
             parent = messages[0] if messages else None
@@ -623,10 +646,10 @@ class SlackAlerter(BaseAlerter):
             cannot fail a read.
         """
         self_id = await self.aself_user_id()
-        history = Call(
-            "conversations.history", {"oldest": oldest, "inclusive": True, "include_all_metadata": True}, channel
+        pages = self._aeach_page(
+            Call.of("conversations.history", channel=channel, oldest=oldest, inclusive=True, include_all_metadata=True)
         )
-        async for data in self._apages(history):
+        async for data in pages:
             yield await self._arun(self._history_page(channel, data, questions, self_id))
 
     def _history_page(
@@ -645,13 +668,13 @@ class SlackAlerter(BaseAlerter):
             return [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
 
     async def group_members(self, group_id: str) -> frozenset[str]:
-        data = await self._acall(Call("usergroups.users.list", {"usergroup": group_id}))
+        data = await self._acall("usergroups.users.list", usergroup=group_id)
         with self._parsing("usergroups.users.list", None):
             return frozenset(data.get("users") or ())
 
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel is archived (people can no longer answer in it)."""
-        data = await self._acall(Call("conversations.info", channel=channel))
+        data = await self._acall("conversations.info", channel=channel)
         with self._parsing("conversations.info", channel):
             return bool(data["channel"].get("is_archived"))
 
@@ -707,7 +730,7 @@ class SlackAlerter(BaseAlerter):
             with self._parsing("conversations.history", channel):
                 cut = any(int(r.get("count") or 0) > len(r["users"]) for r in msg.get("reactions") or ())
             if cut:
-                data = yield Call("reactions.get", {"timestamp": msg["ts"], "full": True}, channel)
+                data = yield Call.of("reactions.get", channel=channel, timestamp=msg["ts"], full=True)
                 with self._parsing("reactions.get", channel):
                     msg["reactions"] = data["message"].get("reactions") or []
 
@@ -735,7 +758,7 @@ class SlackAlerter(BaseAlerter):
         """One person's :class:`Profile`, kept in ``self._profiles`` (None: Slack will not show them)."""
         profile: Profile | None
         try:
-            response = yield Call("users.info", {"user": user})
+            response = yield Call.of("users.info", user=user)
             with self._parsing("users.info", None):
                 data: dict[str, Any] = response["user"]
                 profile = Profile(

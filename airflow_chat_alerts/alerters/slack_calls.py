@@ -31,6 +31,11 @@ class Call:
     channel: str | None = None
     question: bool = False
 
+    @classmethod
+    def of(cls, method: str, *, channel: str | None = None, question: bool = False, **args: Any) -> Call:
+        """The call written as the client method's keyword arguments (``channel=`` included)."""
+        return cls(method, args, channel, question)
+
     def kwargs(self) -> dict[str, Any]:
         """The slack_sdk client method's keyword arguments."""
         return {**self.args, **({"channel": self.channel} if self.channel is not None else {})}
