@@ -304,9 +304,6 @@ class SlackAlerter(BaseAlerter):
     def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
         return self._step(Pages(Call.of(method, **kwargs), key))
 
-    async def _apages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        return await self._astep(Pages(Call.of(method, **kwargs), key))
-
     # -- what Slack answers --------------------------------------------------------------------
     def _translate(self, err: Exception, call: Call) -> Exception:
         from slack_sdk.errors import SlackApiError, SlackClientError
