@@ -8,7 +8,18 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["airflow_chat_alerts.decisions", "airflow_chat_alerts.formatting", "airflow_chat_alerts.clicks"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow_chat_alerts.decisions",
+        "airflow_chat_alerts.formatting",
+        "airflow_chat_alerts.clicks",
+        "airflow_chat_alerts.model",
+        "airflow_chat_alerts.alerters.payload",
+        "airflow_chat_alerts.alerters.slack_calls",
+        "airflow_chat_alerts.alerters.slack_errors",
+    ],
+)
 def test_module_is_pure(module):
     code = (
         f"import sys, {module}; "

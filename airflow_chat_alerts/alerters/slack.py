@@ -4,6 +4,17 @@ Workers use a sync ``WebClient``; the triggerer uses an ``AsyncWebClient`` (neve
 sync retry handler there: those sleep with ``time.sleep``). Both are built lazily, so importing this
 module is cheap and a worker never builds the async client. Every Slack failure becomes one of our
 exception types via ``slack_errors``; the token is never put in a message or a log line.
+
+Each operation is written once, as a generator of ``slack_calls`` descriptions (arguments in, Slack's
+answer read out) with no client in it; :meth:`SlackAlerter._run` drives one on the sync client and
+:meth:`SlackAlerter._arun` on the async client.
+
+A 429 is handled in one place per side. Workers: the sync client's ``RateLimitErrorRetryHandler`` waits
+out ``Retry-After`` twice, then the call fails with a transient ``ratelimited`` error (Airflow retries
+the task). Triggerer: the shared session's rate budget pauses the method for every ask
+(``triggers/shared_connection.py``), the async client's handler sends once more after the wait, and what
+is left reaches the poller as a transient error carrying ``retry_after``. What a 429 means (transient,
+how long to wait) is decided by ``slack_errors`` alone.
 """
 
 from __future__ import annotations
@@ -17,21 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from airflow_chat_alerts import formatting
-from airflow_chat_alerts.alerters.base import (
-    ASK_EVENT_TYPE,
-    Answer,
-    BaseAlerter,
-    Capabilities,
-    Message,
-    MessageRef,
-    MessageSnapshot,
-    PostedQuestion,
-    QuestionRead,
-)
-from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction, redact_strings
+from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities
+from airflow_chat_alerts.alerters.payload import message_payload
+from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction
+from airflow_chat_alerts.alerters.slack_calls import Call, Operation, Pages, Step, Together, arun, next_page, run
 from airflow_chat_alerts.alerters.slack_errors import (
     channel_label,
     looks_like_channel_id,
@@ -46,6 +48,15 @@ from airflow_chat_alerts.exceptions import (
     ChatQuestionDeletedError,
     ChatTransientError,
 )
+from airflow_chat_alerts.model import (
+    ASK_EVENT_TYPE,
+    Answer,
+    Message,
+    MessageRef,
+    MessageSnapshot,
+    PostedQuestion,
+    QuestionRead,
+)
 from airflow_chat_alerts.settings import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -54,6 +65,8 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # users.info is tier 4 (100+/min): a few lookups at a time keep a burst of new reactors polite.
 USER_LOOKUP_CONCURRENCY = 4
@@ -219,35 +232,86 @@ class SlackAlerter(BaseAlerter):
         # The shared session, if any, belongs to whoever passed it; slack_sdk closes its own per call.
         self._async_client = None
 
-    # -- calls ---------------------------------------------------------------------------------
-    def _call(self, method: str, *, channel: str | None = None, question: bool = False, **kwargs: Any) -> dict:
-        """Call a Web API method on the sync client; failures become our exceptions.
-
-        :param channel: passed on to Slack and named in errors.
-        :param question: the call reads a question: a missing message means it was deleted.
-        """
-        if channel is not None:
-            kwargs["channel"] = channel
+    # -- executors: the only code that knows which client runs a call ---------------------------
+    def _send(self, call: Call) -> dict:
+        """Make one call on the sync client; failures become our exceptions."""
         try:
-            return getattr(self.client, method.replace(".", "_"))(**kwargs).data
+            return getattr(self.client, call.method.replace(".", "_"))(**call.kwargs()).data
         except Exception as err:
-            error = self._translate(err, method=method, channel=channel, question=question)
-            if getattr(error, "code", None) in NAMEABLE_CHANNEL_ERRORS and self._learn_channel_name(channel):
-                error = self._translate(err, method=method, channel=channel, question=question)
+            error = self._translate(err, call)
+            if getattr(error, "code", None) in NAMEABLE_CHANNEL_ERRORS and self._learn_channel_name(call.channel):
+                error = self._translate(err, call)
             raise error from err
 
-    async def _acall(self, method: str, *, channel: str | None = None, question: bool = False, **kwargs: Any) -> dict:
-        """Call a Web API method on the async client; failures become our exceptions."""
-        if channel is not None:
-            kwargs["channel"] = channel
+    async def _asend(self, call: Call) -> dict:
+        """Make one call on the async client; failures become our exceptions."""
         try:
-            return (await getattr(self.async_client, method.replace(".", "_"))(**kwargs)).data
+            return (await getattr(self.async_client, call.method.replace(".", "_"))(**call.kwargs())).data
         except Exception as err:
-            raise self._translate(err, method=method, channel=channel, question=question) from err
+            raise self._translate(err, call) from err
 
-    def _translate(self, err: Exception, *, method: str, channel: str | None, question: bool) -> Exception:
+    def _each_page(self, call: Call) -> Iterator[dict[str, Any]]:
+        """Each page of a paginated read on the sync client, until the cursor runs out."""
+        page: Call | None = call.with_args(limit=self.page_size)
+        while page is not None:
+            data = self._send(page)
+            yield data
+            page = self._next_page(page, data)
+
+    async def _aeach_page(self, call: Call) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a paginated read on the async client, as Slack answers it."""
+        page: Call | None = call.with_args(limit=self.page_size)
+        while page is not None:
+            data = await self._asend(page)
+            yield data
+            page = self._next_page(page, data)
+
+    def _run(self, operation: Operation[T]) -> T:
+        """Drive ``operation`` on the sync client (workers), one call at a time."""
+        return run(operation, self._step)
+
+    async def _arun(self, operation: Operation[T]) -> T:
+        """Drive ``operation`` on the async client (the triggerer)."""
+        return await arun(operation, self._astep)
+
+    def _step(self, step: Step) -> Any:
+        if isinstance(step, Call):
+            return self._send(step)
+        if isinstance(step, Pages):
+            return [item for data in self._each_page(step.call) for item in data.get(step.key) or []]
+        return [self._run(operation) for operation in step.operations]
+
+    async def _astep(self, step: Step) -> Any:
+        if isinstance(step, Call):
+            return await self._asend(step)
+        if isinstance(step, Pages):
+            return [item async for data in self._aeach_page(step.call) for item in data.get(step.key) or []]
+        return await self._together(step)
+
+    async def _together(self, step: Together) -> list[Any]:
+        limit = asyncio.Semaphore(step.at_most)
+
+        async def one(operation: Operation[Any]) -> Any:
+            async with limit:
+                return await self._arun(operation)
+
+        return list(await asyncio.gather(*(one(operation) for operation in step.operations)))
+
+    # The same, written as the client method's keyword arguments (``channel=``, ``question=``, …).
+    def _call(self, method: str, **kwargs: Any) -> dict:
+        return self._send(Call.of(method, **kwargs))
+
+    async def _acall(self, method: str, **kwargs: Any) -> dict:
+        return await self._asend(Call.of(method, **kwargs))
+
+    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
+        return self._step(Pages(Call.of(method, **kwargs), key))
+
+    # -- what Slack answers --------------------------------------------------------------------
+    def _translate(self, err: Exception, call: Call) -> Exception:
         from slack_sdk.errors import SlackApiError, SlackClientError
 
+        method, channel = call.method, call.channel
         if isinstance(err, ChatAlertError):
             return err
         if isinstance(err, SlackApiError):
@@ -259,9 +323,8 @@ class SlackAlerter(BaseAlerter):
             code = data.get("error") if isinstance(data, dict) else None
             if not isinstance(data, dict) or (isinstance(code, str) and not SLACK_CODE.fullmatch(code)):
                 return self._malformed(method, channel)
-            code = code or ("ratelimited" if status == 429 else f"http_{status}")
             return slack_error(
-                code,
+                code or None,
                 conn_id=self.conn_id,
                 method=method,
                 channel=channel,
@@ -269,7 +332,7 @@ class SlackAlerter(BaseAlerter):
                 status=status,
                 retry_after=retry_after_seconds(getattr(response, "headers", None)),
                 response=data,
-                question=question,
+                question=call.question,
             )
         if isinstance(err, (OSError, asyncio.TimeoutError)) or type(err).__module__.startswith("aiohttp"):
             return ChatTransientError(
@@ -289,29 +352,10 @@ class SlackAlerter(BaseAlerter):
             )
         return err
 
-    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        items: list[dict] = []
-        cursor = None
-        while True:
-            data = self._call(method, **kwargs, limit=self.page_size, **({"cursor": cursor} if cursor else {}))
-            items.extend(data.get(key) or [])
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return items
-
-    async def _apages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        return [item async for data in self._aiter_pages(method, **kwargs) for item in data.get(key) or []]
-
-    async def _aiter_pages(self, method: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
-        """Each page of a paginated read, as Slack answers it, until the cursor runs out."""
-        cursor = None
-        while True:
-            data = await self._acall(method, **kwargs, limit=self.page_size, **_present(cursor=cursor))
-            yield data
-            with self._parsing(method, kwargs.get("channel")):
-                cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return
+    def _next_page(self, page: Call, data: Mapping[str, Any]) -> Call | None:
+        """The call for the page after ``page``, or None on the last one."""
+        with self._parsing(page.method, page.channel):
+            return next_page(page, data)
 
     # -- identity ------------------------------------------------------------------------------
     def auth_test(self) -> dict[str, Any]:
@@ -319,20 +363,23 @@ class SlackAlerter(BaseAlerter):
         self._auth = self._call("auth.test")
         return self._auth
 
-    async def _aauth(self) -> dict[str, Any]:
-        """:meth:`auth_test`, read once without blocking the event loop."""
+    def _identity(self) -> Operation[dict[str, Any]]:
+        """:meth:`auth_test`, read once."""
         if self._auth is None:
-            self._auth = await self._acall("auth.test")
+            self._auth = yield Call("auth.test")
         return self._auth
+
+    async def _aauth(self) -> dict[str, Any]:
+        return await self._arun(self._identity())
 
     def _posted_by_us(self, msg: Mapping[str, Any]) -> bool:
         """Whether this app posted ``msg``: its bot user and, for a bot token, its bot id (auth.test)."""
-        auth = self._auth or self.auth_test()
+        auth = self._run(self._identity())
         return (msg.get("user"), msg.get("bot_id")) == (auth.get("user_id"), auth.get("bot_id"))
 
     def self_user_id(self) -> str | None:
         """The app's own user id (its answers never count)."""
-        return (self._auth or self.auth_test()).get("user_id")
+        return self._run(self._identity()).get("user_id")
 
     async def aself_user_id(self) -> str | None:
         """The app's own user id, read without blocking the event loop."""
@@ -340,16 +387,7 @@ class SlackAlerter(BaseAlerter):
 
     # -- posting -------------------------------------------------------------------------------
     def _payload(self, message: Message) -> dict[str, Any]:
-        if not (message.text or "").strip() and not message.blocks:
-            raise ChatConfigError(
-                f"empty message: nothing to post through connection {self.conn_id!r}", conn_id=self.conn_id
-            )
-        payload: dict[str, Any] = {"text": formatting.fit_text(message.text or "")}
-        if message.blocks:
-            payload["blocks"] = formatting.fit_blocks(list(message.blocks))
-        if message.metadata:
-            payload["metadata"] = message.metadata
-        return redact_strings(payload, self._redact)
+        return message_payload(message, conn_id=self.conn_id, redact=self._redact)
 
     def _learn_channel(self, asked: str, channel_id: str) -> None:
         if asked and not looks_like_channel_id(asked):
@@ -414,6 +452,12 @@ class SlackAlerter(BaseAlerter):
             channel=channel_id, ts=data["ts"], permalink=self.permalink(channel_id, data["ts"]), thread_ts=thread_ts
         )
 
+    def update(self, ref: MessageRef, message: Message) -> None:
+        payload = self._payload(message)
+        # No blocks means plain text: an empty list clears the blocks the message had.
+        payload.setdefault("blocks", [])
+        self._call("chat.update", channel=ref.channel, ts=ref.ts, **payload)
+
     def post_ephemeral(self, channel: str, user: str, text: str) -> str:
         data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
         return str(data.get("message_ts") or "")
@@ -421,12 +465,6 @@ class SlackAlerter(BaseAlerter):
     async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
         data = await self._acall("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
         return str(data.get("message_ts") or "")
-
-    def update(self, ref: MessageRef, message: Message) -> None:
-        payload = self._payload(message)
-        # No blocks means plain text: an empty list clears the blocks the message had.
-        payload.setdefault("blocks", [])
-        self._call("chat.update", channel=ref.channel, ts=ref.ts, **payload)
 
     def post_file(
         self,
@@ -483,17 +521,10 @@ class SlackAlerter(BaseAlerter):
             the cap; or the read failed transiently).
         """
         channel = self.channel_id(channel)
-        cursor = None
-        for page in range(MAX_LOOKUP_PAGES):
-            if page:
-                time.sleep(self.history_interval)  # the connection's rate budget, not a 429 later
-            data = self._call(
-                "conversations.history",
-                channel=channel,
-                include_all_metadata=True,
-                limit=self.page_size,
-                **_present(oldest=oldest, cursor=cursor),
-            )
+        history = Call.of(
+            "conversations.history", channel=channel, include_all_metadata=True, **_present(oldest=oldest)
+        )
+        for page, data in enumerate(self._each_page(history)):
             for msg in data.get("messages") or []:  # newest first
                 metadata = msg.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
@@ -509,9 +540,11 @@ class SlackAlerter(BaseAlerter):
                     continue
                 ref = MessageRef(channel=channel, ts=msg["ts"], permalink=self.permalink(channel, msg["ts"]))
                 return PostedQuestion(ref=ref, payload=dict(payload))
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
+            if self._next_page(history, data) is None:
                 return None
+            if page + 1 == MAX_LOOKUP_PAGES:
+                break
+            time.sleep(self.history_interval)  # the connection's rate budget, not a 429 later
         raise ChatTransientError(
             f"lookup_incomplete: more than {MAX_LOOKUP_PAGES} pages of {self.page_size} messages in "
             f"{channel_label(channel)} since {oldest or 'the start'}; the question an earlier try may have "
@@ -541,101 +574,16 @@ class SlackAlerter(BaseAlerter):
             return f"its deadline {payload.get('deadline')} is not within the ask's timeout ({timeout:g} s) of its post"
         return None
 
-    def read_question(
-        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
-    ) -> QuestionRead:
-        """One read of a question on the sync client, for a worker about to defer: the question with
-        all its reactions, every reply (people the app cannot look up skipped, as by
-        :meth:`read_thread`), the members of ``groups`` and, with ``check_archived``, whether the
-        channel is archived (None without ``channels:read``). No cache, no pacing: it is one look.
-        """
-        method = "conversations.replies"
-        messages = self._pages(method, "messages", channel=ref.channel, question=True, ts=ref.ts,
-                               include_all_metadata=True)
-        self_id = self.self_user_id()
-        with self._parsing(method, ref.channel):
-            parent = messages[0] if messages and messages[0]["ts"] == ref.ts else None
-            if parent is not None and parent.get("subtype") == "tombstone":
-                parent = None
-        if parent is None:
-            raise ChatQuestionDeletedError(
-                f"message_not_found: the question {ref.ts} was deleted from {channel_label(ref.channel)} "
-                f"[connection {self.conn_id!r}, {method}]",
-                conn_id=self.conn_id,
-                channel=ref.channel,
-                code="message_not_found",
-            )
-        with self._parsing(method, ref.channel):
-            cut = any(int(r.get("count") or 0) > len(r["users"]) for r in parent.get("reactions") or ())
-        if cut:
-            full = self._call("reactions.get", channel=ref.channel, timestamp=ref.ts, full=True)
-            with self._parsing("reactions.get", ref.channel):
-                parent["reactions"] = full["message"].get("reactions") or []
-        with self._parsing(method, ref.channel):
-            replies = [msg for msg in messages[1:] if msg.get("subtype") != "tombstone"]
-            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)} | _reactors(parent)
-        team = (self._auth or {}).get("team_id")
-        profiles: dict[str, Profile | None] = {}
-        for user in sorted(u for u in people if u):
-            if user in (self_id, SLACKBOT_USER_ID):
-                profiles[user] = Profile(is_bot=True, is_guest=False)
-                continue
-            try:
-                data = self._call("users.info", user=user)
-            except ChatPermanentError as err:
-                if err.code not in UNKNOWN_USER_ERRORS:
-                    raise
-                log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)",
-                            user, err.code)
-                profiles[user] = None
-                continue
-            with self._parsing("users.info", None):
-                profiles[user] = _profile(data["user"], team)
-        members = {}
-        for group in sorted(groups):
-            data = self._call("usergroups.users.list", usergroup=group)
-            with self._parsing("usergroups.users.list", None):
-                members[group] = frozenset(data.get("users") or ())
-        archived: bool | None = None
-        if check_archived:
-            try:
-                data = self._call("conversations.info", channel=ref.channel)
-            except ChatPermanentError as err:
-                if err.code != "missing_scope":
-                    raise
-                log.warning("Cannot tell whether channel %s is archived (%s); add channels:read", ref.channel, err)
-            else:
-                with self._parsing("conversations.info", ref.channel):
-                    archived = bool(data["channel"].get("is_archived"))
-        with self._parsing(method, ref.channel):
-            answers = []
-            for msg in replies:
-                is_bot = _is_bot_message(msg, self_id)
-                profile = None if is_bot else profiles.get(msg.get("user") or "")
-                if is_bot or profile is not None:  # a person we cannot look up is skipped
-                    answers.append(
-                        Answer(
-                            kind="reply",
-                            user=msg.get("user") or msg.get("bot_id") or "",
-                            text=msg.get("text") or "",
-                            ts=msg["ts"],
-                            is_bot=is_bot or (profile is not None and profile.is_bot),
-                            edited_ts=(msg.get("edited") or {}).get("ts"),
-                            guest=bool(profile and profile.is_guest),
-                        )
-                    )
-            return QuestionRead(self._snapshot(parent, self_id, profiles), tuple(answers), self_id, members, archived)
-
     async def read_thread(self, ref: MessageRef, *, oldest: str | None = None) -> tuple[MessageSnapshot, list[Answer]]:
-        messages = await self._apages(
-            "conversations.replies",
+        return await self._arun(self._thread(ref, oldest))
+
+    def _thread(self, ref: MessageRef, oldest: str | None) -> Operation[tuple[MessageSnapshot, list[Answer]]]:
+        """:meth:`read_thread`, for either client."""
+        messages = yield Pages(
+            Call.of("conversations.replies", channel=ref.channel, question=True, ts=ref.ts, include_all_metadata=True),
             "messages",
-            channel=ref.channel,
-            question=True,
-            ts=ref.ts,
-            include_all_metadata=True,
         )
-        auth = await self._aauth()
+        auth = yield from self._identity()
         self_id = auth.get("user_id")
         with self._parsing("conversations.replies", ref.channel):
             parent = messages[0] if messages else None
@@ -653,6 +601,7 @@ class SlackAlerter(BaseAlerter):
                 for msg in messages[1:]
                 if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
             ]
+            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
             # Click records our own app posted count as their clicker's answer (clicks.py).
             clicks: dict[int, Click] = {}
             for msg in replies:
@@ -661,12 +610,11 @@ class SlackAlerter(BaseAlerter):
                 )
                 if click is not None and click.question_ts == ref.ts:
                     clicks[id(msg)] = click
-            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
             people |= {click.user for click in clicks.values()}
-        await self._complete_reactions(ref.channel, [parent])
+        yield from self._complete_reactions(ref.channel, [parent])
         with self._parsing("conversations.replies", ref.channel):
             people |= _reactors(parent)
-        profiles = await self._people(people, self_id)
+        profiles = yield from self._people(people, self_id)
         with self._parsing("conversations.replies", ref.channel):
             answers = []
             for msg in replies:
@@ -693,6 +641,25 @@ class SlackAlerter(BaseAlerter):
                 )
             return self._snapshot(parent, self_id, profiles), answers
 
+    def read_question(
+        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
+    ) -> QuestionRead:
+        """One read of a question on the sync client, for a worker about to defer: what
+        :meth:`read_thread` returns, the members of ``groups`` and, with ``check_archived``, whether the
+        channel is archived (None without ``channels:read``). No pacing: it is one look.
+        """
+        snapshot, replies = self._run(self._thread(ref, None))
+        members = {group: self._run(self._group(group)) for group in sorted(groups)}
+        archived: bool | None = None
+        if check_archived:
+            try:
+                archived = self._run(self._archived(ref.channel))
+            except ChatPermanentError as err:
+                if err.code != "missing_scope":
+                    raise
+                log.warning("Cannot tell whether channel %s is archived (%s); add channels:read", ref.channel, err)
+        return QuestionRead(snapshot, tuple(replies), self.self_user_id(), members, archived)
+
     async def read_channel(
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None
     ) -> list[MessageSnapshot]:
@@ -713,30 +680,41 @@ class SlackAlerter(BaseAlerter):
             cannot fail a read.
         """
         self_id = await self.aself_user_id()
-        pages = self._aiter_pages(
-            "conversations.history", channel=channel, oldest=oldest, inclusive=True, include_all_metadata=True
+        pages = self._aeach_page(
+            Call.of("conversations.history", channel=channel, oldest=oldest, inclusive=True, include_all_metadata=True)
         )
         async for data in pages:
-            with self._parsing("conversations.history", channel):
-                messages = list(data.get("messages") or [])
-                wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
-            await self._complete_reactions(channel, wanted)
-            with self._parsing("conversations.history", channel):
-                reactors = set().union(*(_reactors(msg) for msg in wanted))
-            profiles = await self._people(reactors, self_id)
-            with self._parsing("conversations.history", channel):
-                keep = {id(msg) for msg in wanted}
-                page = [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
-            yield page
+            yield await self._arun(self._history_page(channel, data, questions, self_id))
+
+    def _history_page(
+        self, channel: str, data: Mapping[str, Any], questions: Collection[str] | None, self_id: str | None
+    ) -> Operation[list[MessageSnapshot]]:
+        """One page of ``conversations.history`` as snapshots, the reactions of ``questions`` complete."""
+        with self._parsing("conversations.history", channel):
+            messages = list(data.get("messages") or [])
+            wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
+        yield from self._complete_reactions(channel, wanted)
+        with self._parsing("conversations.history", channel):
+            reactors = set().union(*(_reactors(msg) for msg in wanted))
+        profiles = yield from self._people(reactors, self_id)
+        with self._parsing("conversations.history", channel):
+            keep = {id(msg) for msg in wanted}
+            return [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
 
     async def group_members(self, group_id: str) -> frozenset[str]:
-        data = await self._acall("usergroups.users.list", usergroup=group_id)
+        return await self._arun(self._group(group_id))
+
+    def _group(self, group_id: str) -> Operation[frozenset[str]]:
+        data = yield Call.of("usergroups.users.list", usergroup=group_id)
         with self._parsing("usergroups.users.list", None):
             return frozenset(data.get("users") or ())
 
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel is archived (people can no longer answer in it)."""
-        data = await self._acall("conversations.info", channel=channel)
+        return await self._arun(self._archived(channel))
+
+    def _archived(self, channel: str) -> Operation[bool]:
+        data = yield Call.of("conversations.info", channel=channel)
         with self._parsing("conversations.info", channel):
             return bool(data["channel"].get("is_archived"))
 
@@ -785,42 +763,26 @@ class SlackAlerter(BaseAlerter):
             is_bot=_is_bot_message(msg, self_id),
         )
 
-    async def _complete_reactions(self, channel: str, messages: list[dict[str, Any]]) -> None:
+    def _complete_reactions(self, channel: str, messages: list[dict[str, Any]]) -> Operation[None]:
         """Slack lists only the first few users of a popular reaction (``count`` stays complete): for
         each message where a list was cut short, read all of them with ``reactions.get(full=true)``."""
         for msg in messages:
             with self._parsing("conversations.history", channel):
                 cut = any(int(r.get("count") or 0) > len(r["users"]) for r in msg.get("reactions") or ())
             if cut:
-                data = await self._acall("reactions.get", channel=channel, timestamp=msg["ts"], full=True)
+                data = yield Call.of("reactions.get", channel=channel, timestamp=msg["ts"], full=True)
                 with self._parsing("reactions.get", channel):
                     msg["reactions"] = data["message"].get("reactions") or []
 
-    async def _people(self, users: Collection[str | None], self_id: str | None) -> dict[str, Profile | None]:
+    def _people(self, users: Collection[str | None], self_id: str | None) -> Operation[dict[str, Profile | None]]:
         """Each user's :class:`Profile` from users.info (kept for a while, a few lookups at a time).
 
         The app itself and Slackbot are bots without a lookup. A user that cannot be looked up
         (``user_not_found``, ``user_not_visible``) maps to None: their answers are skipped, with one
         warning, and nobody else's read fails because of them.
         """
-        limit = asyncio.Semaphore(USER_LOOKUP_CONCURRENCY)
         now = time.monotonic()
-        team = (await self._aauth()).get("team_id")  # a member of another team is a guest here
-
-        async def lookup(user: str) -> None:
-            async with limit:
-                try:
-                    response = await self._acall("users.info", user=user)
-                    with self._parsing("users.info", None):
-                        profile: Profile | None = _profile(response["user"], team)
-                except ChatPermanentError as err:
-                    if err.code not in UNKNOWN_USER_ERRORS:
-                        raise
-                    log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)",
-                                user, err.code)
-                    profile = None
-            self._profiles[user] = (time.monotonic(), profile)
-
+        team = (yield from self._identity()).get("team_id")  # a member of another team is a guest here
         known = {u for u in users if u}
         stale = [
             user
@@ -828,9 +790,31 @@ class SlackAlerter(BaseAlerter):
             if user not in (self_id, SLACKBOT_USER_ID)
             and (user not in self._profiles or now - self._profiles[user][0] > PROFILE_TTL_SECONDS)
         ]
-        await asyncio.gather(*(lookup(user) for user in stale))
+        yield Together(tuple(self._look_up(user, team) for user in stale), at_most=USER_LOOKUP_CONCURRENCY)
         own = Profile(is_bot=True, is_guest=False)
         return {user: own if user in (self_id, SLACKBOT_USER_ID) else self._profiles[user][1] for user in known}
+
+    def _look_up(self, user: str, team: str | None) -> Operation[None]:
+        """One person's :class:`Profile`, kept in ``self._profiles`` (None: Slack will not show them)."""
+        profile: Profile | None
+        try:
+            response = yield Call.of("users.info", user=user)
+            with self._parsing("users.info", None):
+                profile = _profile(response["user"], team)
+        except ChatPermanentError as err:
+            if err.code not in UNKNOWN_USER_ERRORS:
+                raise
+            log.warning("Skipping the answers of user %s: Slack does not show them to the app (%s)", user, err.code)
+            profile = None
+        self._profiles[user] = (time.monotonic(), profile)
+
+def _present(**kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments that have a value (Slack reads an empty argument as given)."""
+    return {key: value for key, value in kwargs.items() if value}
+
+
+def _reactors(msg: Mapping[str, Any] | None) -> set[str]:
+    return {user for reaction in (msg or {}).get("reactions") or () for user in reaction["users"]}
 
 
 def _profile(user: Mapping[str, Any], team: str | None) -> Profile:
@@ -845,12 +829,3 @@ def _profile(user: Mapping[str, Any], team: str | None) -> Profile:
             or (team and user.get("team_id") and user["team_id"] != team)
         ),
     )
-
-
-def _present(**kwargs: Any) -> dict[str, Any]:
-    """The keyword arguments that have a value (Slack reads an empty argument as given)."""
-    return {key: value for key, value in kwargs.items() if value}
-
-
-def _reactors(msg: Mapping[str, Any] | None) -> set[str]:
-    return {user for reaction in (msg or {}).get("reactions") or () for user in reaction["users"]}

@@ -140,6 +140,8 @@ SLACK_ERRORS: Mapping[str, SlackErrorKind] = {
     "update_failed": _transient("Slack failed to update the message; retry"),
 }
 
+# The HTTP status of a refusal for going too fast: transient, whatever the body says (see slack_error).
+RATE_LIMITED_STATUS = 429
 # Codes that, when reading a question, mean the question itself is gone.
 QUESTION_GONE = frozenset({"message_not_found", "thread_not_found"})
 
@@ -168,7 +170,8 @@ def looks_like_channel_id(channel: str) -> bool:
 
 
 def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
-    """The HTTP ``Retry-After`` header in seconds (any header case; list values from retry handlers)."""
+    """The HTTP ``Retry-After`` header in seconds (any header case; list values from retry handlers), or
+    None when it is missing or not a number. The one parser of the header in this package."""
     for key, value in (headers or {}).items():
         if key.lower() == "retry-after":
             value = value[0] if isinstance(value, list) else value
@@ -179,8 +182,17 @@ def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
     return None
 
 
+def rate_limit_pause(status: int | None, headers: Mapping[str, Any] | None) -> float | None:
+    """What an HTTP answer means for the pace of its method: None when it is not a 429, else the seconds
+    Slack asked every caller to wait (its ``Retry-After``; 1 s when it gave none that reads)."""
+    if status != RATE_LIMITED_STATUS:
+        return None
+    seconds = retry_after_seconds(headers)
+    return 1.0 if seconds is None else seconds
+
+
 def slack_error(
-    code: str,
+    code: str | None,
     *,
     conn_id: str,
     method: str,
@@ -193,7 +205,8 @@ def slack_error(
 ) -> ChatAlertError:
     """The exception to raise for a failed Slack call.
 
-    :param code: Slack's ``error`` (``ratelimited`` for HTTP 429, ``http_<status>`` when the body had none).
+    :param code: Slack's ``error``; None when the body had none (then ``ratelimited`` for HTTP 429,
+        ``http_<status>`` otherwise).
     :param conn_id: the Airflow connection used.
     :param method: the Slack API method (``chat.postMessage``).
     :param channel: the channel asked for, id or name.
@@ -203,17 +216,20 @@ def slack_error(
     :param response: the response body (for ``missing_scope``'s ``needed``/``provided``).
     :param question: the call read a question; a missing message then means the question was deleted.
     """
+    # What a 429 means is decided here only: a transient "ratelimited", carrying Slack's Retry-After.
+    rate_limited = status == RATE_LIMITED_STATUS
+    code = code or ("ratelimited" if rate_limited else f"http_{status}")
     label = channel_label(channel, name=channel_name)
     kind = SLACK_ERRORS.get(code)
     if kind is None:
-        transient = status is not None and (status == 429 or status >= 500)
+        transient = status is not None and (rate_limited or status >= 500)
         hint = (
             f"Slack answered HTTP {status} to {method}; retry"
             if transient
             else f"Slack refused {method}; see https://api.slack.com/methods/{method}#errors"
         )
         kind = SlackErrorKind(transient=transient, hint=hint)
-    if status == 429:
+    if rate_limited:
         kind = SLACK_ERRORS["ratelimited"]
     needed = (response or {}).get("needed") or "a scope"
     hint = kind.hint.format(conn=conn_id, channel=label, method=method, scope=needed)

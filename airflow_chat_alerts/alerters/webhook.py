@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_chat_alerts import formatting
-from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities, Message, MessageRef
-from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction, redact_strings
+from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities
+from airflow_chat_alerts.alerters.payload import message_payload
+from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction
 from airflow_chat_alerts.alerters.slack_errors import retry_after_seconds, slack_error
 from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError, ChatTransientError
+from airflow_chat_alerts.model import Message, MessageRef
 
 if TYPE_CHECKING:
     from slack_sdk.webhook import WebhookClient
@@ -65,7 +66,8 @@ class WebhookAlerter(BaseAlerter):
 
             kwargs: dict[str, Any] = {"timeout": self.timeout, "proxy": self.proxy}
             # Only 429s are retried (Slack refused the post): after a dropped connection Slack may have
-            # posted it, and sending it again would post it twice.
+            # posted it, and sending it again would post it twice. This handler is where a 429 is waited
+            # out; one still refused after it is a transient "ratelimited" (slack_errors decides).
             self._client = WebhookClient(
                 url=self._url,
                 logger=cast(logging.Logger, ScrubbingLogger(log, self._scrub)),  # slack_sdk logs the URL it posts to
@@ -77,22 +79,16 @@ class WebhookAlerter(BaseAlerter):
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
         if thread_ts:
             self._require("threads")
-        if not (message.text or "").strip() and not message.blocks:
-            raise ChatConfigError(
-                f"empty message: nothing to post through connection {self.conn_id!r}", conn_id=self.conn_id
-            )
+        body = message_payload(message, conn_id=self.conn_id, redact=self._redact, metadata=False)
         if channel and self.default_channel and channel != self.default_channel:
             log.warning(
                 "Connection %r is an incoming webhook: it posts to its own channel, not %r", self.conn_id, channel
             )
-        body: dict[str, Any] = {"text": formatting.fit_text(message.text or "")}
-        if message.blocks:
-            body["blocks"] = formatting.fit_blocks(list(message.blocks))
         from slack_sdk.errors import SlackClientError
 
         # Errors are raised `from None`: the original's text (and traceback) can quote the URL.
         try:
-            response = self.client.send_dict(redact_strings(body, self._redact))
+            response = self.client.send_dict(body)
         except OSError as err:
             raise ChatTransientError(
                 f"connection_error: could not reach the incoming webhook of connection {self.conn_id!r} "
@@ -109,9 +105,8 @@ class WebhookAlerter(BaseAlerter):
                 code="invalid_webhook_url",
             ) from None
         if response.status_code != 200:
-            code = (response.body or "").strip() or f"http_{response.status_code}"
             raise slack_error(
-                code,
+                (response.body or "").strip() or None,
                 conn_id=self.conn_id,
                 method=WEBHOOK_METHOD,
                 channel=channel or self.default_channel,

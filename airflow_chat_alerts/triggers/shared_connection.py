@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from airflow_chat_alerts.alerters.slack_errors import rate_limit_pause
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 from airflow_chat_alerts.settings import ChatConnectionSettings
 from airflow_chat_alerts.triggers.rate_budget import RateBudget, shared_budget
@@ -91,13 +92,10 @@ def budget_trace_config(budget: RateBudget, *, conn_id: str) -> aiohttp.TraceCon
                 count.page_limit = int(limit)
 
     async def on_request_end(session: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams) -> None:
-        if params.response.status != 429:
+        retry_after = rate_limit_pause(params.response.status, params.response.headers)
+        if retry_after is None:
             return
         method = slack_method(params.url)
-        try:
-            retry_after = float(params.response.headers.get("Retry-After", "1"))
-        except ValueError:
-            retry_after = 1.0
         budget.pause(method, retry_after)
         log.warning(
             "Slack rate-limited %s on connection %r; pausing it for %.0fs for every waiting ask",

@@ -406,6 +406,26 @@ def test_read_thread_returns_reactions_and_replies_with_bots_marked(slack_emulat
     assert [a.ts for a in newer] == [a.ts for a in replies[2:]]
 
 
+def test_a_thread_read_is_written_once_and_reads_the_same_through_the_sync_client(slack_emulator):
+    """The operation behind read_thread names no client: driven on a worker's sync client it makes the
+    same calls and gives the same answers (what a worker-side read relies on)."""
+    ref = question(slack_emulator, alerter_for(slack_emulator))
+    for user, text in [("alice", "approve"), ("ci-bot", "approve"), ("bob", "looks odd")]:
+        slack_emulator.act_as(user).reply("ml-alerts", ref.ts, text)
+    slack_emulator.act_as("carol").react("ml-alerts", ref.ts, "+1")
+    before = len(slack_emulator.journal.calls())
+
+    read_async = asyncio.run(alerter_for(slack_emulator, page_size=2).read_thread(ref))
+    async_calls = [(c.method, c.args.get("cursor") is None) for c in slack_emulator.journal.calls()[before:]]
+    sync_alerter = alerter_for(slack_emulator, page_size=2)
+    read_sync = sync_alerter._run(sync_alerter._thread(ref, None))
+    sync_calls = [(c.method, c.args.get("cursor") is None) for c in slack_emulator.journal.calls()[before:]]
+
+    assert read_sync == read_async and len(read_async[1]) == 3 and len(read_async[0].reactions) == 1
+    assert sorted(sync_calls[len(async_calls) :]) == sorted(async_calls)
+    assert sync_alerter._async_client is None  # a worker never builds the async client
+
+
 def test_reactor_lookups_are_cached_per_alerter(slack_emulator):
     alerter = alerter_for(slack_emulator)
     ref = question(slack_emulator, alerter)
