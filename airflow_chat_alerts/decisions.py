@@ -65,7 +65,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from airflow_chat_alerts.exceptions import ChatConfigError
-from airflow_chat_alerts.model import Answer
+from airflow_chat_alerts.model import Answer, DecidedEvent, DecisionSummary
 
 Verdict = Literal["approve", "reject"]
 Outcome = Literal["approved", "rejected", "pending"]
@@ -447,6 +447,23 @@ class Decision:
             "comment": self.comment,
             "approvals": self.approvals,
         }
+
+    def event(self) -> DecidedEvent:
+        """The trigger event that hands this decision to the worker.
+
+        :raises ValueError: the question is still pending.
+        """
+        if self.outcome == "pending":
+            raise ValueError("a pending question has no decision event")
+        summary: DecisionSummary = {
+            "outcome": self.outcome,
+            "approved": self.approved,
+            "by": list(self.by),
+            "at": self.at,
+            "comment": self.comment,
+            "approvals": self.approvals,
+        }
+        return {"status": self.outcome, "decision": summary}
 
 
 def _ts_key(ts: str) -> Decimal:

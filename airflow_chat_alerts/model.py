@@ -1,14 +1,19 @@
 """The project's value types: what a message, a question and an answer are, on any chat service.
 
-The bottom of the package: no I/O, no Airflow imports, nothing of this package but what it defines here,
-so every layer above (pure logic, alerters, hooks, triggers, operators) can use them freely.
+Also the typed contracts between the package's parts: the events ChatAskTrigger hands the worker and
+the records the sensor keeps in XCom. Near the bottom of the package (only `utils` and `exceptions` lie
+below): no I/O, no Airflow imports, so every layer above can use them freely.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+from airflow_chat_alerts.exceptions import ChatPermanentError
+from airflow_chat_alerts.utils import parse_utc
 
 AnswerKind = Literal["reply", "reaction", "button"]
 
@@ -172,3 +177,143 @@ class QuestionRead:
     @property
     def answers(self) -> list[Answer]:
         return [*self.snapshot.reactions, *self.replies]
+
+
+# -- contracts between the sensor (worker) and ChatAskTrigger (triggerer) ------------------------
+QUESTION_XCOM_KEY = "question"  # XCom key of the QuestionRecord
+DECISION_XCOM_KEY = "decision"  # XCom key of the DecisionRecord
+
+
+class DecisionSummary(TypedDict):
+    """How a decided question was decided (:meth:`Decision.to_dict()
+    <airflow_chat_alerts.decisions.Decision.to_dict>`), carried by a :class:`DecidedEvent`."""
+
+    outcome: Literal["approved", "rejected"]
+    approved: bool
+    by: list[str]
+    at: str
+    comment: str | None
+    approvals: int
+
+
+class DecidedEvent(TypedDict):
+    """The question is decided."""
+
+    status: Literal["approved", "rejected"]
+    decision: DecisionSummary
+
+
+class TimedOutEvent(TypedDict):
+    """A complete read made at or after the deadline shows no decision."""
+
+    status: Literal["timed_out"]
+
+
+class RemindEvent(TypedDict):
+    """A reminder fell due with no decision: the worker posts it and defers again, same deadline."""
+
+    status: Literal["remind"]
+
+
+class ErrorEvent(TypedDict):
+    """The wait cannot go on (credentials refused, question gone, no read after the deadline)."""
+
+    status: Literal["error"]
+    message: str
+    code: str | None
+
+
+# Exactly one per trigger run.
+AskEvent = DecidedEvent | TimedOutEvent | RemindEvent | ErrorEvent
+
+
+class DecisionRecord(TypedDict):
+    """The XCom ``decision`` record a finished ask pushes (see the README's "Asking for approval")."""
+
+    outcome: Literal["approved", "rejected", "timed_out"]
+    approved: bool
+    by: list[str]
+    at: str
+    comment: str | None
+    channel: str
+    ts: str
+    permalink: str | None
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """A question the ask posted, and the metadata payload it was posted with.
+
+    :param channel: the channel id of the question.
+    :param ts: the question's message ts.
+    :param permalink: a link to it, when Slack gave one.
+    :param deadline: the ask's absolute deadline (ISO-8601 UTC), fixed when the question was posted.
+    :param payload: its metadata payload: the task instance (dag_id, run_id, task_id, map_index), the
+        try that posted it (``try_number``) and the deadline.
+    """
+
+    channel: str
+    ts: str
+    deadline: str
+    permalink: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, posted: PostedQuestion) -> QuestionRecord:
+        """The record of a question just posted or found in the channel."""
+        ref = posted.ref
+        return cls(
+            channel=ref.channel,
+            ts=ref.ts,
+            permalink=ref.permalink,
+            deadline=posted.payload["deadline"],
+            payload=dict(posted.payload),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, task_id: str) -> QuestionRecord:
+        """The record as read back from XCom.
+
+        :param data: what :meth:`to_dict` wrote (None when nothing was found).
+        :param task_id: the task, named in the error.
+        :raises ChatPermanentError: there is no record, or it lacks the question's channel, ts or deadline.
+        """
+        if not data or not all(data.get(key) for key in ("channel", "ts", "deadline")):
+            raise ChatPermanentError(
+                f"Task {task_id} resumed without the record of its question (XCom {QUESTION_XCOM_KEY!r})"
+            )
+        return cls(
+            channel=data["channel"],
+            ts=data["ts"],
+            permalink=data.get("permalink"),
+            deadline=data["deadline"],
+            payload=dict(data.get("payload") or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form, for XCom."""
+        return {
+            "channel": self.channel,
+            "ts": self.ts,
+            "permalink": self.permalink,
+            "deadline": self.deadline,
+            "payload": dict(self.payload),
+        }
+
+    @property
+    def ref(self) -> MessageRef:
+        return MessageRef(channel=self.channel, ts=self.ts, permalink=self.permalink)
+
+    @property
+    def deadline_at(self) -> datetime:
+        """The deadline as an aware UTC datetime."""
+        return parse_utc(self.deadline)
+
+    @property
+    def label(self) -> str:
+        """How messages name the question: its link, else its ts."""
+        return self.permalink or self.ts
+
+    def posted_by_try(self, try_number: int) -> bool:
+        """Whether try ``try_number`` posted it (else an earlier try did, and it may be answered already)."""
+        return self.payload.get("try_number") == try_number

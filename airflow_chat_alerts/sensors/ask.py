@@ -11,7 +11,7 @@ by the trigger, and resolved by ``on_timeout``. The deferral's ``timeout`` is on
 Flow: ``execute()`` renders and posts the question (or reuses the undecided one an earlier try of the
 same task instance posted: :mod:`~airflow_chat_alerts.sensors.ask_posting`, and completes at once when
 one look shows it decided meanwhile: :mod:`~airflow_chat_alerts.sensors.ask_check`), records it
-(:mod:`~airflow_chat_alerts.sensors.ask_question`) and defers to
+(:class:`~airflow_chat_alerts.model.QuestionRecord`) and defers to
 :class:`~airflow_chat_alerts.triggers.ask.ChatAskTrigger`. ``execute_complete()`` posts reminders in the
 thread (:mod:`~airflow_chat_alerts.sensors.ask_reminders`) and defers again, or, once decided, ends the
 ask (:mod:`~airflow_chat_alerts.sensors.ask_outcome`): marks the question with the outcome, pushes XCom
@@ -37,11 +37,18 @@ from airflow_chat_alerts.decisions import (
     AskPolicy,
 )
 from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError, ChatPermanentError
-from airflow_chat_alerts.model import ASK_EVENT_TYPE, Message, PipelineContext
-from airflow_chat_alerts.sensors import ask_outcome, ask_posting, ask_question
+from airflow_chat_alerts.model import (
+    ASK_EVENT_TYPE,
+    DECISION_XCOM_KEY,
+    QUESTION_XCOM_KEY,
+    AskEvent,
+    Message,
+    PipelineContext,
+    QuestionRecord,
+)
+from airflow_chat_alerts.sensors import ask_outcome, ask_posting
 from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.sensors.ask_outcome import ON_TIMEOUT, AskOutcome
-from airflow_chat_alerts.sensors.ask_question import QuestionRecord
 from airflow_chat_alerts.sensors.ask_reminders import ReminderSchedule
 from airflow_chat_alerts.templating import ChatTemplateFilters
 from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, utc_iso
@@ -187,7 +194,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
                 self.log.info(
                     "Asked in %s: %s (ts %s); waiting until %s", question.channel, question.label, question.ts, deadline
                 )
-            ti.xcom_push(key=ask_question.XCOM_KEY, value=question.to_dict())
+            ti.xcom_push(key=QUESTION_XCOM_KEY, value=question.to_dict())
             if not question.posted_by_try(ti.try_number):  # it may have been answered while no try ran
                 event = decided_already(alerter, question, self.policy, now=datetime.now(timezone.utc))
         if event is not None:
@@ -195,16 +202,15 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             return self._resume(context, question, event)
         return self._defer(question, now)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> bool:
+    def execute_complete(self, context: Context, event: AskEvent) -> bool:
         ti = context["ti"]
-        stored = ti.xcom_pull(task_ids=self.task_id, key=ask_question.XCOM_KEY, map_indexes=ti.map_index)
+        stored = ti.xcom_pull(task_ids=self.task_id, key=QUESTION_XCOM_KEY, map_indexes=ti.map_index)
         return self._resume(context, QuestionRecord.from_dict(stored, task_id=self.task_id), event)
 
     # -- steps ---------------------------------------------------------------------------------
-    def _resume(self, context: Context, question: QuestionRecord, event: Mapping[str, Any]) -> bool:
+    def _resume(self, context: Context, question: QuestionRecord, event: AskEvent) -> bool:
         """Act on a trigger event: remind and defer again, or end the ask."""
-        status = event.get("status")
-        if status == "error":
+        if event["status"] == "error":
             raise ChatPermanentError(
                 f"Waiting for answers to the question {question.label} in {question.channel} failed: "
                 f"{event.get('message')}",
@@ -212,14 +218,14 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
                 channel=question.channel,
                 code=event.get("code"),
             )
-        if status == "remind":
+        if event["status"] == "remind":
             # The next reminder counts from when this one fell due, however long posting it takes.
             now = datetime.now(timezone.utc)
             self._remind(question, now)
             return self._defer(question, now)
-        if status in ("approved", "rejected"):
-            return self._finish(context, question, AskOutcome.decided(status, event.get("decision") or {}))
-        if status == "timed_out":
+        if event["status"] in ("approved", "rejected"):
+            return self._finish(context, question, AskOutcome.decided(event["status"], event.get("decision") or {}))
+        if event["status"] == "timed_out":
             return self._finish(context, question, AskOutcome.timed_out(self.on_timeout))
         raise ChatPermanentError(f"Unexpected event from the ask trigger: {event!r}")
 
@@ -288,7 +294,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         except ChatAlertError as err:
             # The decision stands even when the message cannot show it (e.g. it was deleted meanwhile).
             self.log.warning("Could not mark the question %s with its outcome: %s", question.ts, err)
-        context["ti"].xcom_push(key=ask_outcome.XCOM_KEY, value=outcome.record(question))
+        context["ti"].xcom_push(key=DECISION_XCOM_KEY, value=outcome.record(question))
         if outcome.on_timeout == "fail":
             raise AirflowSensorTimeout(
                 f"No decision on the question {question.label} in {question.channel} before its deadline "

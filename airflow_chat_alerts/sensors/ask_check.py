@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow_chat_alerts.decisions import AskPolicy, evaluate
 from airflow_chat_alerts.exceptions import ChatNotOurQuestionError, ChatPermanentError, ChatTransientError
@@ -21,14 +21,14 @@ from airflow_chat_alerts.utils import as_slack_ts
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.alerters.base import BaseAlerter
-    from airflow_chat_alerts.sensors.ask_question import QuestionRecord
+    from airflow_chat_alerts.model import DecidedEvent, QuestionRecord, TimedOutEvent
 
 log = logging.getLogger(__name__)
 
 
 def decided_already(
     alerter: BaseAlerter, question: QuestionRecord, policy: AskPolicy, *, now: datetime
-) -> dict[str, Any] | None:
+) -> DecidedEvent | TimedOutEvent | None:
     """The trigger event the question already calls for, or None: undecided, or unreadable for now.
 
     :param alerter: the connection's alerter (sync reads).
@@ -65,7 +65,7 @@ def decided_already(
         decided_before=as_slack_ts(deadline),
     )
     if decision.decided:
-        return {"status": decision.outcome, "decision": decision.to_dict()}
+        return decision.event()
     if not final:
         return None
     if read.archived:

@@ -10,14 +10,12 @@ from typing import Any, Literal
 
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.formatting import outcome_message
-from airflow_chat_alerts.model import Message
-from airflow_chat_alerts.sensors.ask_question import QuestionRecord
+from airflow_chat_alerts.model import DecisionRecord, Message, QuestionRecord
 
 ON_TIMEOUT = ("reject", "approve", "fail", "skip")
 # What an unanswered question resolves to, by on_timeout.
 RESOLVED_AS = {"reject": "rejected", "approve": "approved", "fail": "failed", "skip": "skipped"}
 BRANCH_KEYS = frozenset({"approved", "rejected", "timed_out"})
-XCOM_KEY = "decision"
 
 
 def branch_map(branches: Mapping[str, str | Iterable[str]] | None) -> dict[str, list[str]]:
@@ -89,7 +87,7 @@ class AskOutcome:
         """For a timeout, what it resolves to (``approved``, ``rejected``, ``failed``, ``skipped``)."""
         return RESOLVED_AS[self.on_timeout] if self.on_timeout else None
 
-    def record(self, question: QuestionRecord) -> dict[str, Any]:
+    def record(self, question: QuestionRecord) -> DecisionRecord:
         """The XCom ``decision`` record: outcome, approved, by, at, comment, channel, ts, permalink."""
         return {
             "outcome": self.outcome,

@@ -1,4 +1,4 @@
-"""The question record kept in XCom (sensors/ask_question.py): one typed form, written and read back."""
+"""The question record kept in XCom (model.py): one typed form, written and read back."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_chat_alerts.exceptions import ChatPermanentError
-from airflow_chat_alerts.model import MessageRef, PostedQuestion
-from airflow_chat_alerts.sensors.ask_question import QuestionRecord
+from airflow_chat_alerts.model import MessageRef, PostedQuestion, QuestionRecord
 
 PAYLOAD = {"dag_id": "d", "run_id": "r", "task_id": "ask", "map_index": -1, "try_number": 1,
            "deadline": "2026-01-01T12:00:00+00:00"}
