@@ -61,11 +61,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.model import Answer, DecidedEvent, DecisionSummary
+from airflow_chat_alerts.utils import ts_key
 
 Verdict = Literal["approve", "reject"]
 Outcome = Literal["approved", "rejected", "pending"]
@@ -466,13 +466,6 @@ class Decision:
         return {"status": self.outcome, "decision": summary}
 
 
-def _ts_key(ts: str) -> Decimal:
-    try:
-        return Decimal(ts)
-    except InvalidOperation:
-        raise ChatConfigError(f"answer has a malformed ts {ts!r}: expected Slack's '1712345678.123456' form") from None
-
-
 def _verdict(answer: Answer, policy: AskPolicy, app_user_id: str | None) -> tuple[Verdict | None, str | None]:
     if answer.kind == "reaction":
         return policy.reaction_verdict(answer.text), None
@@ -524,8 +517,8 @@ def evaluate(
     if policy.approvers is not None:
         authorised = policy.users.union(*(members[g] for g in policy.groups))
 
-    question_key = _ts_key(question_ts)
-    cutoff = _ts_key(decided_before) if decided_before else None
+    question_key = ts_key(question_ts)
+    cutoff = ts_key(decided_before) if decided_before else None
     counted: list[_Counted] = []
     for answer in answers:
         if answer.is_bot or not answer.user or answer.user == self_user_id:
@@ -534,16 +527,16 @@ def evaluate(
             continue
         if authorised is None and answer.guest and not policy.allow_guests:
             continue  # anyone means the workspace's own members, unless guests are allowed
-        if answer.kind == "reply" and _ts_key(answer.ts) <= question_key:
+        if answer.kind == "reply" and ts_key(answer.ts) <= question_key:
             continue
         seen = answer.edited_ts or answer.ts
-        if cutoff is not None and seen and (_ts_key(seen) > cutoff or _ts_key(answer.ts) > cutoff):
+        if cutoff is not None and seen and (ts_key(seen) > cutoff or ts_key(answer.ts) > cutoff):
             continue
         verdict, comment = _verdict(answer, policy, self_user_id)
         if verdict is None:
             continue
         # Unknown time: a rejection as early as possible, an approval as late as possible.
-        when = _ts_key(seen) if seen else (-math.inf if verdict == "reject" else math.inf)
+        when = ts_key(seen) if seen else (-math.inf if verdict == "reject" else math.inf)
         # Rejections first at equal times; then any fixed order of the answer's own fields, so that the
         # outcome is a function of the SET of answers, not of the order a read listed them in.
         order = (when, verdict != "reject", answer.user, answer.kind, answer.ts, answer.edited_ts or "", answer.text)

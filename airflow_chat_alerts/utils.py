@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from airflow_chat_alerts.exceptions import ChatConfigError
@@ -39,6 +40,33 @@ def utc_iso(moment: datetime) -> str:
     :param moment: an aware datetime.
     """
     return moment.astimezone(timezone.utc).isoformat()
+
+
+def ts_key(ts: str) -> Decimal:
+    """A Slack ``ts`` ("1712345678.000200") as the one exact type the package compares them as.
+
+    Slack's ts is a string, unique and increasing within a channel; as a float it loses the last
+    digits, so two replies a microsecond apart could tie. Compare and sort with this, never ``float``.
+
+    :raises ChatConfigError: ``ts`` is not in Slack's form.
+    """
+    try:
+        key = Decimal(ts)
+    except (InvalidOperation, TypeError, ValueError):
+        key = Decimal("NaN")
+    if not key.is_finite():
+        raise ChatConfigError(f"malformed Slack ts {ts!r}: expected Slack's '1712345678.123456' form")
+    return key
+
+
+def ts_time(ts: str) -> datetime:
+    """When a Slack ``ts`` was posted, as an aware UTC datetime (to the microsecond).
+
+    :raises ChatConfigError: ``ts`` is not in Slack's form.
+    """
+    key = ts_key(ts)
+    seconds = int(key)
+    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=int((key - seconds) * 1_000_000))
 
 
 def as_slack_ts(moment: datetime) -> str:

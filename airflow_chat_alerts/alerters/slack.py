@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities
@@ -58,6 +57,7 @@ from airflow_chat_alerts.model import (
     QuestionRead,
 )
 from airflow_chat_alerts.settings import PAGE_SIZE
+from airflow_chat_alerts.utils import ts_key, ts_time
 
 if TYPE_CHECKING:
     import aiohttp
@@ -97,11 +97,6 @@ class Profile:
 
     is_bot: bool
     is_guest: bool
-
-
-def ts_key(ts: str) -> Decimal:
-    """Slack ts strings compared as numbers (floats lose the last digits)."""
-    return Decimal(ts)
 
 
 def _no_resend_retry_handler():
@@ -569,7 +564,7 @@ class SlackAlerter(BaseAlerter):
                 raise ValueError("no time zone")
         except ValueError:
             return f"its deadline {payload.get('deadline')!r} is not a time"
-        after_post = deadline.timestamp() - float(msg["ts"])
+        after_post = (deadline - ts_time(msg["ts"])).total_seconds()
         if not -clock_skew <= after_post <= timeout + clock_skew:
             return f"its deadline {payload.get('deadline')} is not within the ask's timeout ({timeout:g} s) of its post"
         return None

@@ -7,7 +7,9 @@ computes the same schedule and never repeats a reminder already due. Pure: no I/
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from airflow_chat_alerts.utils import ts_time
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class ReminderSchedule:
         """
         if not self.every or not self.most:
             return []
-        posted = datetime.fromtimestamp(float(question_ts), timezone.utc)
+        posted = ts_time(question_ts)
         due = (posted + timedelta(seconds=n * self.every) for n in range(1, self.most + 1))
         return [at for at in due if at < deadline]
 

@@ -16,8 +16,8 @@ from airflow_chat_alerts.alerters.slack import SlackAlerter
 from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import ChatPermanentError
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
-from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.model import QuestionRecord
+from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.testing import SlackEmulator
 
 from .test_ask_trigger import CHANNEL, iso_in

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_chat_alerts.exceptions import ChatConfigError
-from airflow_chat_alerts.sensors.ask_outcome import AskOutcome, branch_map
 from airflow_chat_alerts.model import QuestionRecord
+from airflow_chat_alerts.sensors.ask_outcome import AskOutcome, branch_map
 
 QUESTION = QuestionRecord(channel="C1", ts="1.000100", deadline="2026-01-01T12:00:00+00:00",
                           permalink="https://x/p1", payload={"task_id": "ask", "try_number": 1})
