@@ -580,7 +580,7 @@ def test_a_click_counts_like_a_keyword_reply_by_the_clicker(policy, answers, out
 
 
 def test_malformed_ts_is_a_clear_error():
-    with pytest.raises(ChatConfigError, match="malformed ts"):
+    with pytest.raises(ChatConfigError, match="malformed Slack ts"):
         evaluate([reply("U1", "approve", "yesterday")], POLICY, question_ts=Q)
 
 
