@@ -109,6 +109,8 @@ class ChatConnectionSettings:
     :param per_minute: the rate budget: calls per minute per Slack method (:func:`budget_from_extras`).
     :param page_size: messages asked for per page of history and replies (15 for a non-Marketplace app).
     :param read_strategy: how the triggerer reads channels (extra ``read_strategy``).
+    :param app_token: the app-level token (``xapp-…``, extra ``app_token``) that opens Socket Mode:
+        a secret, never shown.
     """
 
     conn_id: str
@@ -121,6 +123,12 @@ class ChatConnectionSettings:
     per_minute: Mapping[str, float] = field(default_factory=dict)
     page_size: int = PAGE_SIZE
     read_strategy: Strategy = "auto"
+    app_token: str | None = field(default=None, repr=False)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether the connection can receive button clicks and pushed events (it has an app token)."""
+        return bool(self.app_token)
 
     @property
     def fingerprint(self) -> str:
@@ -169,6 +177,9 @@ class ChatConnectionSettings:
                     f"unknown read_strategy {read_strategy!r}; use one of {', '.join(READ_STRATEGIES)}"
                 )
             per_minute = budget_from_extras(raw)
+            app_token = str(raw.get("app_token") or "").strip() or None
+            if app_token is not None and not app_token.startswith("xapp-"):
+                raise ChatConfigError("app_token must be an app-level token (xapp-…)")
         except (ChatConfigError, ValueError, TypeError) as err:
             raise ChatConfigError(f"Connection {conn_id!r} has invalid extras: {err}", conn_id=conn_id) from None
         return cls(
@@ -182,6 +193,7 @@ class ChatConnectionSettings:
             per_minute=per_minute,
             page_size=page_limit_from_extras(raw) or PAGE_SIZE,
             read_strategy=read_strategy,
+            app_token=app_token,
         )
 
 

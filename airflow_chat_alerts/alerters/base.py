@@ -169,6 +169,16 @@ class BaseAlerter(ABC):
     def update(self, ref: MessageRef, message: Message) -> None:
         """Replace the text/blocks (and metadata) of a posted message."""
 
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        """Show ``text`` to ``user`` alone, in ``channel`` (an answer to their button click)."""
+        self._require("buttons")
+        raise NotImplementedError
+
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> None:
+        """:meth:`post_ephemeral` without blocking the event loop."""
+        self._require("buttons")
+        raise NotImplementedError
+
     def post_file(
         self,
         content: bytes,
