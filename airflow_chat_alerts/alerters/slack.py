@@ -23,6 +23,7 @@ from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import (
     ASK_EVENT_TYPE,
     Answer,
+    AnswerKind,
     BaseAlerter,
     Capabilities,
     Message,
@@ -592,7 +593,11 @@ class SlackAlerter(BaseAlerter):
             clicks = {
                 id(msg): click
                 for msg in replies
-                if (click := click_from_reply(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id")))
+                if (
+                    click := click_from_reply(
+                        msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel
+                    )
+                )
             }
             people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
             people |= {click.user for click in clicks.values()}
@@ -604,7 +609,7 @@ class SlackAlerter(BaseAlerter):
                 if click is not None:
                     profile = profiles.get(click.user)
                     if profile is not None:
-                        answers.append(self._button_answer(click.user, click.action, click.action_ts, profile))
+                        answers.append(click.answer(guest=profile.is_guest))
                     continue
                 is_bot = _is_bot_message(msg, self_id)
                 profile = None if is_bot else profiles.get(msg.get("user") or "")
@@ -623,20 +628,14 @@ class SlackAlerter(BaseAlerter):
                 )
             return answers
 
-    async def person_answer(self, kind: str, user: str, text: str, ts: str = "") -> Answer | None:
+    async def person_answer(self, kind: AnswerKind, user: str, text: str, ts: str = "") -> Answer | None:
         """A ``reaction`` (``text``: the emoji) or ``button`` (``text``: approve/reject) answer by
         ``user``, with what Slack says of them (bot? guest?); None when they cannot be looked up."""
         self_id = await self.aself_user_id()
         profile = (await self._people({user}, self_id)).get(user)
         if profile is None:
             return None
-        if kind == "button":
-            return self._button_answer(user, text, ts, profile)
-        return Answer(kind="reaction", user=user, text=text, is_bot=profile.is_bot, guest=profile.is_guest)
-
-    @staticmethod
-    def _button_answer(user: str, action: str, ts: str, profile: Profile) -> Answer:
-        return Answer(kind="button", user=user, text=action, ts=ts, is_bot=profile.is_bot, guest=profile.is_guest)
+        return Answer(kind=kind, user=user, text=text, ts=ts, is_bot=profile.is_bot, guest=profile.is_guest)
 
     async def read_channel(
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None
