@@ -242,4 +242,9 @@ class PushClient:
         if self._client is not None:
             await self._client.close()
             self._client = None
+        leftover = self._handling - {asyncio.current_task()}
+        for task in leftover:  # began after the wait: the connection they would use is closing
+            task.cancel()
+        if leftover:
+            await asyncio.wait(leftover)
         self._set_connected(False)
