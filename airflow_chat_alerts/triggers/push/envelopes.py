@@ -70,7 +70,7 @@ async def handle_click(push: PushClient, envelope_id: str, click: Click) -> None
     if connection is None:
         return  # no ask left to post with: no ack, the person sees the error and may click again
     if decided is not None:
-        await _tell(connection, click, already_decided_text(decided))
+        await _tell(connection, click.channel, click.user, already_decided_text(decided))
         await push.ack(envelope_id)
         return
     answer = None
@@ -78,9 +78,10 @@ async def handle_click(push: PushClient, envelope_id: str, click: Click) -> None
         watches = held[1]
         answer = await _slack(connection).person_answer("button", click.user, click.action, click.action_ts)
         if answer is None or not await _may_answer(answer, watches[0]):
-            await _tell(connection, click, not_approver_text())
+            await _tell(connection, click.channel, click.user, not_approver_text())
             await push.ack(envelope_id)
             return
+        push.judged[(click.channel, click.question_ts, click.user, click.action_ts)] = None  # judged now
     try:
         await asyncio.to_thread(
             connection.alerter.post, click.record(), channel=click.channel, thread_ts=click.question_ts
@@ -113,11 +114,22 @@ async def _may_answer(answer: Answer, watch: QuestionWatch) -> bool:
     return decision.decided
 
 
-async def _tell(connection: SharedConnection, click: Click, text: str) -> None:
+async def tell_if_not_approver(
+    connection: SharedConnection, watch: QuestionWatch, channel: str, answer: Answer
+) -> None:
+    """A click recorded by another triggerer, read here: tell its author if it cannot count."""
     try:
-        await connection.alerter.apost_ephemeral(click.channel, click.user, text)
+        if not await _may_answer(answer, watch):
+            await _tell(connection, channel, answer.user, not_approver_text())
+    except ChatAlertError as err:  # only a courtesy: the click counts for nothing either way
+        log.warning("Could not judge a recorded click by %s (%s)", answer.user, err)
+
+
+async def _tell(connection: SharedConnection, channel: str, user: str, text: str) -> None:
+    try:
+        await connection.alerter.apost_ephemeral(channel, user, text)
     except ChatAlertError as err:  # only a courtesy: the click itself is handled
-        log.warning("Could not tell %s about their click (%s)", click.user, err)
+        log.warning("Could not tell %s about their click (%s)", user, err)
 
 
 async def handle_event(push: PushClient, event: Mapping[str, Any]) -> None:
