@@ -38,6 +38,7 @@ from airflow_chat_alerts.alerters.slack_errors import (
     retry_after_seconds,
     slack_error,
 )
+from airflow_chat_alerts.clicks import Click, click_from_reply
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatConfigError,
@@ -129,7 +130,9 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=True, files=True)
+    capabilities = Capabilities(
+        ask=True, threads=True, reactions=True, buttons=False, files=True, post_ephemeral=True
+    )
 
     def __init__(
         self,
@@ -420,11 +423,13 @@ class SlackAlerter(BaseAlerter):
             channel=channel_id, ts=data["ts"], permalink=self.permalink(channel_id, data["ts"]), thread_ts=thread_ts
         )
 
-    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
-        self._call("chat.postEphemeral", channel=channel, user=user, text=self._redact(text))
+    def post_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
 
-    async def apost_ephemeral(self, channel: str, user: str, text: str) -> None:
-        await self._acall("chat.postEphemeral", channel=channel, user=user, text=self._redact(text))
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = await self._acall("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
 
     def update(self, ref: MessageRef, message: Message) -> None:
         payload = self._payload(message)
@@ -554,7 +559,8 @@ class SlackAlerter(BaseAlerter):
             ts=ref.ts,
             include_all_metadata=True,
         )
-        self_id = await self.aself_user_id()
+        auth = await self._aauth()
+        self_id = auth.get("user_id")
         with self._parsing("conversations.replies", ref.channel):
             parent = messages[0] if messages else None
             if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
@@ -575,41 +581,40 @@ class SlackAlerter(BaseAlerter):
         with self._parsing("conversations.replies", ref.channel):
             reactors = _reactors(parent)
         profiles = await self._people(reactors, self_id)
-        answers = await self.reply_answers(replies, channel=ref.channel)
+        answers = await self.reply_answers(replies, channel=ref.channel, question_ts=ref.ts)
         with self._parsing("conversations.replies", ref.channel):
             return self._snapshot(parent, self_id, profiles), answers
 
-    async def reply_answers(self, replies: Collection[Mapping[str, Any]], *, channel: str) -> list[Answer]:
-        """Thread replies (as conversations.replies or a ``message`` event shows them) as answers.
+    async def reply_answers(
+        self, replies: Collection[Mapping[str, Any]], *, channel: str, question_ts: str
+    ) -> list[Answer]:
+        """Thread replies of a question (as conversations.replies lists them, or as ``message`` events
+        push them) as answers; people who cannot be looked up are skipped.
 
-        A click record posted by this app (:func:`~airflow_chat_alerts.clicks.click_from_reply`) is the
-        clicker's button answer; people who cannot be looked up are skipped.
+        :param replies: the replies, without the question itself.
+        :param channel: the question's channel id.
+        :param question_ts: the question's ts.
         """
-        from airflow_chat_alerts.clicks import click_from_reply
-
         auth = await self._aauth()
         self_id = auth.get("user_id")
         with self._parsing("conversations.replies", channel):
-            clicks = {
-                id(msg): click
-                for msg in replies
-                if (
-                    click := click_from_reply(
-                        msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel
-                    )
-                )
-            }
+            # Click records our own app posted count as their clicker's answer (clicks.py).
+            clicks: dict[int, Click] = {}
+            for msg in replies:
+                click = click_from_reply(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel)
+                if click is not None and click.question_ts == question_ts:
+                    clicks[id(msg)] = click
             people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
             people |= {click.user for click in clicks.values()}
         profiles = await self._people(people, self_id)
         with self._parsing("conversations.replies", channel):
             answers = []
             for msg in replies:
-                click = clicks.get(id(msg))
-                if click is not None:
-                    profile = profiles.get(click.user)
-                    if profile is not None:
-                        answers.append(click.answer(guest=profile.is_guest))
+                if id(msg) in clicks:
+                    click = clicks[id(msg)]
+                    clicker = profiles.get(click.user)
+                    if clicker is not None and not clicker.is_bot:  # people we cannot look up are skipped
+                        answers.append(click.answer(guest=clicker.is_guest))
                     continue
                 is_bot = _is_bot_message(msg, self_id)
                 profile = None if is_bot else profiles.get(msg.get("user") or "")

@@ -175,7 +175,7 @@ async def handle_event(push: PushClient, event: Mapping[str, Any]) -> None:
     if held is None:
         return
     connection, watches = held
-    answers = await _slack(connection).reply_answers([{**message, "channel": channel}], channel=channel)
+    answers = await _slack(connection).reply_answers([message], channel=channel, question_ts=thread_ts)
     if not answers:
         return
     answer = answers[0]
