@@ -204,6 +204,8 @@ class PushClient:
                         if not await client.is_connected():
                             client.wss_uri = await client.issue_new_wss_url()
                             await client.connect()
+                            if not await client.is_connected():
+                                raise ConnectionError("the socket closed as it opened")
                 except SlackApiError as err:
                     code = str((err.response or {}).get("error") or "")
                     if code in REFUSED_TOKEN_ERRORS:
@@ -214,13 +216,11 @@ class PushClient:
                     log.warning("Opening Socket Mode failed (%s); trying again in %.1fs", code, delay)
                     await asyncio.sleep(delay)
                     continue
-                except (OSError, asyncio.TimeoutError, ValueError) as err:
+                except Exception as err:  # network, TLS, a garbled answer: try again, never give up silently
                     attempt += 1
                     delay = backoff_delay(attempt, retry_after=None)
                     log.warning("Opening Socket Mode failed (%s); trying again in %.1fs", type(err).__name__, delay)
                     await asyncio.sleep(delay)
-                    continue
-                if not await client.is_connected():
                     continue
                 attempt = 0
                 log.info("Socket Mode connected for connection(s) %s", ", ".join(map(repr, self.connections)))
