@@ -76,8 +76,13 @@ async def handle_click(push: PushClient, envelope_id: str, click: Click) -> None
     answer = None
     if held is not None:
         watches = held[1]
-        answer = await _slack(connection).person_answer("button", click.user, click.action, click.action_ts)
-        if answer is None or not await _may_answer(answer, watches[0]):
+        try:
+            answer = await _slack(connection).person_answer("button", click.user, click.action, click.action_ts)
+            authorised = answer is not None and await _may_answer(answer, watches[0])
+        except ChatAlertError as err:  # cannot tell who may answer now: Slack shows an error, a click again works
+            log.warning("Could not judge a click on %s (%s); not acknowledged", click.question_ts, err)
+            return
+        if not authorised:
             await _tell(connection, click.channel, click.user, not_approver_text())
             await push.ack(envelope_id)
             return
