@@ -50,6 +50,7 @@ from airflow_chat_alerts.exceptions import (
 from airflow_chat_alerts.model import (
     ASK_EVENT_TYPE,
     Answer,
+    AnswerKind,
     Message,
     MessageRef,
     MessageSnapshot,
@@ -596,21 +597,43 @@ class SlackAlerter(BaseAlerter):
                 for msg in messages[1:]
                 if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
             ]
-            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
+        yield from self._complete_reactions(ref.channel, [parent])
+        with self._parsing("conversations.replies", ref.channel):
+            reactors = _reactors(parent)
+        profiles = yield from self._people(reactors, self_id)
+        answers = yield from self._reply_answers(replies, ref.channel, ref.ts)
+        with self._parsing("conversations.replies", ref.channel):
+            return self._snapshot(parent, self_id, profiles), answers
+
+    async def reply_answers(
+        self, replies: Collection[Mapping[str, Any]], *, channel: str, question_ts: str
+    ) -> list[Answer]:
+        """Thread replies of a question (as conversations.replies lists them, or as ``message`` events
+        push them) as answers; people who cannot be looked up are skipped.
+
+        :param replies: the replies, without the question itself.
+        :param channel: the question's channel id.
+        :param question_ts: the question's ts.
+        """
+        return await self._arun(self._reply_answers(replies, channel, question_ts))
+
+    def _reply_answers(
+        self, replies: Collection[Mapping[str, Any]], channel: str, question_ts: str
+    ) -> Operation[list[Answer]]:
+        """:meth:`reply_answers`, for either client: the one place replies become answers."""
+        auth = yield from self._identity()
+        self_id = auth.get("user_id")
+        with self._parsing("conversations.replies", channel):
             # Click records our own app posted count as their clicker's answer (clicks.py).
             clicks: dict[int, Click] = {}
             for msg in replies:
-                click = click_from_reply(
-                    msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=ref.channel
-                )
-                if click is not None and click.question_ts == ref.ts:
+                click = click_from_reply(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel)
+                if click is not None and click.question_ts == question_ts:
                     clicks[id(msg)] = click
+            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
             people |= {click.user for click in clicks.values()}
-        yield from self._complete_reactions(ref.channel, [parent])
-        with self._parsing("conversations.replies", ref.channel):
-            people |= _reactors(parent)
         profiles = yield from self._people(people, self_id)
-        with self._parsing("conversations.replies", ref.channel):
+        with self._parsing("conversations.replies", channel):
             answers = []
             for msg in replies:
                 if id(msg) in clicks:
@@ -634,7 +657,16 @@ class SlackAlerter(BaseAlerter):
                         guest=bool(profile and profile.is_guest),
                     )
                 )
-            return self._snapshot(parent, self_id, profiles), answers
+            return answers
+
+    async def person_answer(self, kind: AnswerKind, user: str, text: str, ts: str = "") -> Answer | None:
+        """A ``reaction`` (``text``: the emoji) or ``button`` (``text``: approve/reject) answer by
+        ``user``, with what Slack says of them (bot? guest?); None when they cannot be looked up."""
+        self_id = await self.aself_user_id()
+        profile = (await self._arun(self._people({user}, self_id))).get(user)
+        if profile is None:
+            return None
+        return Answer(kind=kind, user=user, text=text, ts=ts, is_bot=profile.is_bot, guest=profile.is_guest)
 
     def read_question(
         self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
