@@ -194,11 +194,10 @@ async def run_one(emulator: EmulatorProcess, n: int, c: int, strategy: str, *, w
                   answer_share: float, seed: int, drain: float = 0.0) -> Result:
     from airflow_chat_alerts.decisions import AskPolicy
     from airflow_chat_alerts.triggers.ask import ChatAskTrigger
-    from airflow_chat_alerts.triggers.poller import active_connections, active_pollers
-    from airflow_chat_alerts.triggers.rate_budget import reset_budgets
+    from airflow_chat_alerts.triggers.watching import active_connections, active_pollers, budgets
 
     rng = random.Random(seed)
-    reset_budgets()
+    budgets.reset()
     emulator.ask("reset")
     channels = emulator.info["channels"][:c]
     per_channel = [[channel, n // c + (1 if i < n % c else 0)] for i, channel in enumerate(channels)]

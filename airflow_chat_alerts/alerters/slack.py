@@ -12,7 +12,7 @@ answer read out) with no client in it; :meth:`SlackAlerter._run` drives one on t
 A 429 is handled in one place per side. Workers: the sync client's ``RateLimitErrorRetryHandler`` waits
 out ``Retry-After`` twice, then the call fails with a transient ``ratelimited`` error (Airflow retries
 the task). Triggerer: the shared session's rate budget pauses the method for every ask
-(``triggers/shared_connection.py``), the async client's handler sends once more after the wait, and what
+(``triggers/polling/connection.py``), the async client's handler sends once more after the wait, and what
 is left reaches the poller as a transient error carrying ``retry_after``. What a 429 means (transient,
 how long to wait) is decided by ``slack_errors`` alone.
 """

@@ -1,6 +1,6 @@
 """ChatAskTrigger: waits in the triggerer for the answer to a question that ChatAskSensor posted.
 
-The trigger only reads (through :func:`~airflow_chat_alerts.triggers.poller.watch_question`) and never
+The trigger only reads (through :func:`~airflow_chat_alerts.triggers.watching.watch_question`) and never
 posts: the worker posted the question before deferring and updates it after resuming. Everything it
 needs comes from its serialized kwargs (connection id, channel, question ts, policy, absolute deadline),
 so a copy restarted on another triggerer resumes where the first stopped, and an answer given while no
@@ -47,7 +47,7 @@ from airflow_chat_alerts.exceptions import (
     ChatTransientError,
 )
 from airflow_chat_alerts.formatting import outcome_line
-from airflow_chat_alerts.triggers.poller import QuestionUpdate, QuestionWatch, watch_question
+from airflow_chat_alerts.triggers.watching import QuestionUpdate, QuestionWatch, watch_question
 from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, parse_utc, within
 
 # Before handing back for a reminder the trigger reads once, waiting a poll interval plus this long.

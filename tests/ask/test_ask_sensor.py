@@ -287,7 +287,7 @@ def test_a_retry_of_an_answered_question_completes_without_deferring(run_ask, sl
 def test_a_retry_looks_at_its_question_without_the_triggerers_machinery(run_ask, slack_emulator, monkeypatch):
     """The worker's look before deferring is one read through its own alerter: no shared connection,
     rate budget or channel poller (the triggerer's polling machinery) is opened on a worker."""
-    from airflow_chat_alerts.triggers.shared_connection import SharedConnection
+    from airflow_chat_alerts.triggers.polling.connection import SharedConnection
 
     opened: list[str] = []
     open_connection = SharedConnection.open.__func__

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 import airflow_chat_alerts.triggers.ask as ask_trigger
-import airflow_chat_alerts.triggers.channel_poller as channel_poller
+import airflow_chat_alerts.triggers.polling.channel as channel_poller
 from airflow_chat_alerts.decisions import AskPolicy
 
 from .test_ask_trigger import CHANNEL, first_event, iso_in, make_trigger

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_chat_alerts.triggers.rate_budget import reset_budgets
+from airflow_chat_alerts.triggers.watching import budgets
 
 PUSH_CONN_ID = "slack_push"
 POLL_CONN_ID = "slack_poll"
@@ -18,9 +18,9 @@ FAST_READS = {"conversations.history": 600, "conversations.replies": 600}
 
 @pytest.fixture(autouse=True)
 def fresh_budgets() -> Iterator[None]:
-    reset_budgets()
+    budgets.reset()
     yield
-    reset_budgets()
+    budgets.reset()
 
 
 @pytest.fixture

@@ -27,9 +27,10 @@ from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.formatting import outcome_line
 from airflow_chat_alerts.testing import ClickFailed
 from airflow_chat_alerts.triggers.ask import ChatAskTrigger
-from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionWatch
-from airflow_chat_alerts.triggers.poller import active_pollers
+from airflow_chat_alerts.triggers.polling.channel import ChannelPoller
+from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
 from airflow_chat_alerts.triggers.push.registry import active_push_clients
+from airflow_chat_alerts.triggers.watching import active_pollers
 
 T = TypeVar("T")
 CHANNEL = "ml-alerts"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_chat_alerts.triggers.rate_budget import reset_budgets
+from airflow_chat_alerts.triggers.watching import budgets
 
 CONN_ID = "slack_scale"
 # Fast budgets for tests that do not test the budget itself: 10 reads a second.
@@ -18,9 +18,9 @@ FAST_READS = {"conversations.history": 600, "conversations.replies": 600}
 @pytest.fixture(autouse=True)
 def fresh_budgets() -> Iterator[None]:
     """Budgets are process-wide: no pause or slot of one test may leak into the next."""
-    reset_budgets()
+    budgets.reset()
     yield
-    reset_budgets()
+    budgets.reset()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.settings import budget_from_extras, page_limit_from_extras, parse_tier
-from airflow_chat_alerts.triggers.rate_budget import BURST, MIN_GAP_SECONDS, RateBudget, backoff_delay
+from airflow_chat_alerts.triggers.polling.rate_budget import BURST, MIN_GAP_SECONDS, RateBudget, backoff_delay
 
 
 class FakeTime:

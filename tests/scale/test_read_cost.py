@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_chat_alerts.triggers.channel_poller import HistoryStats, choose_strategy
-from airflow_chat_alerts.triggers.shared_connection import CallCount
+from airflow_chat_alerts.triggers.polling.channel import HistoryStats, choose_strategy
+from airflow_chat_alerts.triggers.polling.connection import CallCount
 
 
 def stats(count: int, *, pages: int, limit: int | None = 200, cap: int | None = None) -> HistoryStats:

@@ -18,9 +18,9 @@ from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatQuestionDeletedError
 from airflow_chat_alerts.testing import SlackEmulator
 from airflow_chat_alerts.triggers.ask import ChatAskTrigger
-from airflow_chat_alerts.triggers.channel_poller import QuestionUpdate
-from airflow_chat_alerts.triggers.poller import active_connections, active_pollers, watch_question
-from airflow_chat_alerts.triggers.rate_budget import RateBudget, install_budget
+from airflow_chat_alerts.triggers.polling.rate_budget import RateBudget
+from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate
+from airflow_chat_alerts.triggers.watching import active_connections, active_pollers, budgets, watch_question
 
 T = TypeVar("T")
 
@@ -177,7 +177,7 @@ def test_non_marketplace_reads_are_spread_at_one_a_minute(scale_conn) -> None:
         emulator.set_marketplace(False)
         conn_id = scale_conn(emulator, non_marketplace=True, rate_limits={})
         clock = emulator.clock
-        install_budget(conn_id, RateBudget(clock=clock.now, sleep=lambda seconds: asyncio.sleep(seconds / speed)))
+        budgets.install(conn_id, RateBudget(clock=clock.now, sleep=lambda seconds: asyncio.sleep(seconds / speed)))
         channel = emulator.channel_id("ml-alerts")
         questions = post_questions(emulator, 3)
         emulator.journal.clear()

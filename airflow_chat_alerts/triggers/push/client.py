@@ -22,17 +22,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_chat_alerts.alerters.redaction import Scrubber, ScrubbingLogger
 from airflow_chat_alerts.exceptions import ChatPermanentError
+from airflow_chat_alerts.triggers.polling.connection import DEFAULT_TIMEOUT_SECONDS
+from airflow_chat_alerts.triggers.polling.rate_budget import backoff_delay
 from airflow_chat_alerts.triggers.push.envelopes import handle_envelope, tell_if_not_approver
-from airflow_chat_alerts.triggers.rate_budget import backoff_delay
-from airflow_chat_alerts.triggers.shared_connection import DEFAULT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from slack_sdk.socket_mode.aiohttp import SocketModeClient
     from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
     from slack_sdk.socket_mode.request import SocketModeRequest
 
-    from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionUpdate, QuestionWatch
-    from airflow_chat_alerts.triggers.shared_connection import SharedConnection
+    from airflow_chat_alerts.triggers.polling.channel import ChannelPoller
+    from airflow_chat_alerts.triggers.polling.connection import SharedConnection
+    from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate, QuestionWatch
 
 log = logging.getLogger(__name__)
 

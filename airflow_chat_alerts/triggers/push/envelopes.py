@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
     from airflow_chat_alerts.alerters.slack import SlackAlerter
     from airflow_chat_alerts.model import Answer
-    from airflow_chat_alerts.triggers.channel_poller import QuestionWatch
-    from airflow_chat_alerts.triggers.shared_connection import SharedConnection
+    from airflow_chat_alerts.triggers.polling.connection import SharedConnection
+    from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from airflow_chat_alerts.model import Answer
-from airflow_chat_alerts.triggers.channel_poller import QuestionUpdate
+from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate
 
 Edit = Callable[[QuestionUpdate], QuestionUpdate]
 

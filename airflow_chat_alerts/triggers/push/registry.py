@@ -9,9 +9,10 @@ import copy
 import weakref
 from collections.abc import Mapping
 
-from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionWatch
+from airflow_chat_alerts.triggers.polling.channel import ChannelPoller
+from airflow_chat_alerts.triggers.polling.connection import SharedConnection
+from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
 from airflow_chat_alerts.triggers.push.client import PushClient, token_fingerprint
-from airflow_chat_alerts.triggers.shared_connection import SharedConnection
 
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, PushClient]] = weakref.WeakKeyDictionary()
 

@@ -1,7 +1,7 @@
 """One chat client per Airflow connection per triggerer process, shared by every waiting ask.
 
 A :class:`SharedConnection` holds the connection's alerter, one aiohttp session under it, and the
-connection's :class:`~airflow_chat_alerts.triggers.rate_budget.RateBudget`. The session carries a trace
+connection's :class:`~airflow_chat_alerts.triggers.polling.rate_budget.RateBudget`. The session carries a trace
 hook that makes every HTTP request (each page of a paginated read, each retry) wait for a slot of its
 Slack method, and that turns a 429's ``Retry-After`` into a pause of that method for the whole
 process. Waiting happens before the request starts, so it never counts against the request timeout.
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_chat_alerts.alerters.slack_errors import rate_limit_pause
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 from airflow_chat_alerts.settings import ChatConnectionSettings
-from airflow_chat_alerts.triggers.rate_budget import RateBudget, shared_budget
+from airflow_chat_alerts.triggers.polling.rate_budget import RateBudget
 
 if TYPE_CHECKING:
     import aiohttp
@@ -136,8 +136,11 @@ class SharedConnection:
         self._reloading = asyncio.Lock()
 
     @classmethod
-    async def open(cls, conn_id: str) -> SharedConnection:
+    async def open(cls, conn_id: str, budget: RateBudget) -> SharedConnection:
         """Look the connection up (without blocking the loop) and build its client and session.
+
+        :param conn_id: the Airflow connection id.
+        :param budget: the connection's rate budget (shared by every loop of the process).
 
         :raises ChatConfigError: the connection is missing or its extras are invalid.
         """
@@ -147,7 +150,6 @@ class SharedConnection:
         import aiohttp
 
         settings = await ChatAlerterHook(chat_conn_id=conn_id).asettings()
-        budget = shared_budget(conn_id)
         budget.configure(settings.per_minute)
         timeout = float(settings.timeout or DEFAULT_TIMEOUT_SECONDS)
         # No total timeout: a request may wait for its rate slot before it starts; I/O stays bounded.

@@ -126,24 +126,28 @@ class RateBudget:
                 return
 
 
-_BUDGETS: dict[str, RateBudget] = {}
-_BUDGETS_LOCK = threading.Lock()
+class RateBudgets:
+    """The rate budgets of one process, by connection: every event loop of the process spends the same
+    Slack allowance. Handed to the poller registries (see :mod:`~airflow_chat_alerts.triggers.watching`,
+    which owns the process's book); tests and benchmarks pass their own, or install a budget with a
+    clock of theirs."""
 
+    def __init__(self) -> None:
+        self._budgets: dict[str, RateBudget] = {}
+        self._lock = threading.Lock()  # loops in several threads (dag.test) may share the book
 
-def shared_budget(key: str) -> RateBudget:
-    """The process-wide budget for one workspace connection (created unrationed on first use)."""
-    with _BUDGETS_LOCK:
-        return _BUDGETS.setdefault(key, RateBudget())
+    def of(self, key: str) -> RateBudget:
+        """The budget of one connection (created unrationed on first use)."""
+        with self._lock:
+            return self._budgets.setdefault(key, RateBudget())
 
+    def install(self, key: str, budget: RateBudget) -> RateBudget:
+        """Use ``budget`` for ``key`` from now on (a test's clock, say)."""
+        with self._lock:
+            self._budgets[key] = budget
+        return budget
 
-def install_budget(key: str, budget: RateBudget) -> RateBudget:
-    """Use ``budget`` for ``key`` from now on (tests and benchmarks inject a clock this way)."""
-    with _BUDGETS_LOCK:
-        _BUDGETS[key] = budget
-    return budget
-
-
-def reset_budgets() -> None:
-    """Forget every budget and pause (between tests, or benchmark runs in one process)."""
-    with _BUDGETS_LOCK:
-        _BUDGETS.clear()
+    def reset(self) -> None:
+        """Forget every budget and pause (between tests, or benchmark runs in one process)."""
+        with self._lock:
+            self._budgets.clear()
