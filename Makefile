@@ -24,7 +24,7 @@ test: lint
 	$(PYTEST) -m "not e2e" --ignore=tests/e2e
 
 # The sdist and the wheel in dist/, built as a user's installer builds them (isolated, with the pinned
-# hatchling), and their metadata checked as PyPI checks an upload. tests/test_packaging.py does the same
+# hatchling), and their metadata checked as PyPI checks an upload. tests/integration/test_packaging.py does the same
 # in `make test` and also installs the wheel into a fresh environment.
 .PHONY: dist lint
 dist: install

@@ -61,7 +61,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.model import Answer, DecidedEvent, DecisionSummary
@@ -455,15 +455,7 @@ class Decision:
         """
         if self.outcome == "pending":
             raise ValueError("a pending question has no decision event")
-        summary: DecisionSummary = {
-            "outcome": self.outcome,
-            "approved": self.approved,
-            "by": list(self.by),
-            "at": self.at,
-            "comment": self.comment,
-            "approvals": self.approvals,
-        }
-        return {"status": self.outcome, "decision": summary}
+        return {"status": self.outcome, "decision": cast(DecisionSummary, self.to_dict())}
 
 
 def _verdict(answer: Answer, policy: AskPolicy, app_user_id: str | None) -> tuple[Verdict | None, str | None]:

@@ -53,6 +53,21 @@ class ChatNotOurQuestionError(ChatPermanentError):
         )
 
 
+class ChatChannelArchivedError(ChatPermanentError):
+    """The channel of a waiting ask was archived: nobody can answer in it any more."""
+
+    @classmethod
+    def of(cls, *, conn_id: str, channel: str) -> ChatChannelArchivedError:
+        """The error for ``channel``, read through connection ``conn_id``."""
+        return cls(
+            f"is_archived: channel {channel} was archived while the ask waited in it, so nobody can answer it; "
+            f"unarchive it and retry the task [connection {conn_id!r}]",
+            conn_id=conn_id,
+            channel=channel,
+            code="is_archived",
+        )
+
+
 class ChatTransientError(ChatAlertError):
     """Retrying later may succeed: rate limited, 5xx, connection reset, timeout.
 

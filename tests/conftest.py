@@ -2,7 +2,7 @@
 
 Airflow reads its configuration on first import, so the environment is set here at import time
 (pytest imports this file before any test module): a fresh AIRFLOW_HOME per session, no example DAGs,
-and DAG bundles for ``dags_examples/`` and every ``tests/<area>/dags/`` folder, because ``dag.test()``
+and DAG bundles for ``dags_examples/`` and ``tests/integration/dags/``, because ``dag.test()``
 only runs DAGs that a bundle holds (``load_dag(path, dag_id)`` loads one). The package's ``airflow_db``
 fixture, requested for every test here, creates the metadata database once per session so that ``dag.test()`` works; a directory with its own
 database (the e2e tests) can override it by defining a fixture of the same name in its conftest.py.
@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import hypothesis
@@ -44,9 +45,9 @@ AIRFLOW_HOME = tempfile.mkdtemp(prefix="chat-alerts-airflow-home-")
 os.environ["AIRFLOW_HOME"] = AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
-# dag.test() runs only DAGs found in a bundle: the examples, plus each tests/<area>/dags/ folder
-# (except the e2e one, which its deployment serves itself).
-TEST_DAG_FOLDERS = sorted(p for p in (REPO / "tests").glob("*/dags") if p.parent.name != "e2e")
+# dag.test() runs only DAGs found in a bundle: the examples, plus the integration tests' DAGs (the e2e
+# ones are served by their own deployment).
+TEST_DAG_FOLDERS = [REPO / "tests" / "integration" / "dags"]
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [
         {
@@ -117,6 +118,16 @@ def _metadata_database(airflow_db: str) -> str:
     """Every test has the session's metadata database: the packaged ``airflow_db`` fixture (SQLite in
     AIRFLOW_HOME), or the override of a directory with its own database (e2e)."""
     return airflow_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_budgets() -> Iterator[None]:
+    """Rate budgets are process-wide: no pause or slot of one test may leak into the next."""
+    from airflow_chat_alerts.triggers.watching import budgets
+
+    budgets.reset()
+    yield
+    budgets.reset()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from airflow_chat_alerts.decisions import AskPolicy, evaluate
-from airflow_chat_alerts.exceptions import ChatNotOurQuestionError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.exceptions import (
+    ChatChannelArchivedError,
+    ChatNotOurQuestionError,
+    ChatPermanentError,
+    ChatTransientError,
+)
 from airflow_chat_alerts.utils import as_slack_ts
 
 if TYPE_CHECKING:
@@ -69,11 +74,5 @@ def decided_already(
     if not final:
         return None
     if read.archived:
-        raise ChatPermanentError(
-            f"is_archived: channel {question.channel} was archived while the ask waited in it, so nobody can "
-            f"answer it; unarchive it and retry the task [connection {alerter.conn_id!r}]",
-            conn_id=alerter.conn_id,
-            channel=question.channel,
-            code="is_archived",
-        )
+        raise ChatChannelArchivedError.of(conn_id=alerter.conn_id, channel=question.channel)
     return {"status": "timed_out"}

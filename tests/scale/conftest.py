@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from airflow_chat_alerts.triggers.watching import budgets
 
 CONN_ID = "slack_scale"
 # Fast budgets for tests that do not test the budget itself: 10 reads a second.
 FAST_READS = {"conversations.history": 600, "conversations.replies": 600}
 
-
-@pytest.fixture(autouse=True)
-def fresh_budgets() -> Iterator[None]:
-    """Budgets are process-wide: no pause or slot of one test may leak into the next."""
-    budgets.reset()
-    yield
-    budgets.reset()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from airflow_chat_alerts.alerters.base import BaseAlerter
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
+    ChatChannelArchivedError,
     ChatPermanentError,
     ChatQuestionDeletedError,
     ChatTransientError,
@@ -339,13 +340,7 @@ class ChannelPoller:
         if not archived:
             self._open_since = max(self._open_since, count.first_sent or 0.0)
             return
-        raise ChatPermanentError(
-            f"is_archived: channel {self.channel} was archived while asks waited in it, so nobody can "
-            f"answer them; unarchive it and retry the tasks [connection {self.connection.conn_id!r}]",
-            conn_id=self.connection.conn_id,
-            channel=self.channel,
-            code="is_archived",
-        )
+        raise ChatChannelArchivedError.of(conn_id=self.connection.conn_id, channel=self.channel)
 
     async def _read_each(self, questions: Sequence[str]) -> None:
         """Read each question on its own; a failing one does not stop the others."""

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from uv import find_uv_bin
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "airflow_chat_alerts"
 UV = find_uv_bin()
 

@@ -17,7 +17,7 @@ from airflow_chat_alerts.model import ASK_EVENT_TYPE
 from airflow_chat_alerts.sensors.ask import BACKSTOP_MARGIN
 from airflow_chat_alerts.testing.asks import wait_until
 
-from .people import CHANNEL, questions
+from ..people import CHANNEL, questions
 
 
 def reply_by(name: str, text: str = "approve"):

@@ -13,7 +13,7 @@ from airflow_chat_alerts.exceptions import ChatAlertError
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 from airflow_chat_alerts.model import Message
 
-TEST_DAGS = Path(__file__).parent / "dags" / "foundation_dags.py"
+TEST_DAGS = Path(__file__).parents[1] / "dags" / "foundation_dags.py"
 ESCAPED = "&lt;!channel&gt; &lt;!here&gt; &lt;@U0ALICE&gt; &lt;!subteam^S0OPS&gt; see &lt;https://evil.example|Open in Airflow&gt;"
 # Markup Slack would act on: a broadcast, a mention, a group mention, a disguised link.
 LIVE_MARKUP = ("<!channel>", "<!here>", "<@U0ALICE>", "<!subteam^S0OPS>", "<https://evil.example")

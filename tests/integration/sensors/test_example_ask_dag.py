@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from .people import CHANNEL, AskRun, questions, run_with
+from ..people import CHANNEL, AskRun, questions, run_with
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "dags_examples" / "slack_alert_ask.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "dags_examples" / "slack_alert_ask.py"
 
 
 @pytest.fixture

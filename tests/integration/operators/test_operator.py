@@ -9,8 +9,8 @@ import pytest
 from airflow_chat_alerts import ChatPostOperator
 from airflow_chat_alerts.exceptions import ChatConfigError
 
-REPO = Path(__file__).resolve().parents[2]
-TEST_DAGS = Path(__file__).parent / "dags" / "foundation_dags.py"
+REPO = Path(__file__).resolve().parents[3]
+TEST_DAGS = Path(__file__).parents[1] / "dags" / "foundation_dags.py"
 
 
 def xcoms(dag_run) -> dict[tuple[str, str], object]:

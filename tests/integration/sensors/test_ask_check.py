@@ -20,7 +20,7 @@ from airflow_chat_alerts.model import QuestionRecord
 from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.testing import SlackEmulator
 
-from .test_ask_trigger import CHANNEL, iso_in
+from ..triggers.test_ask_trigger import CHANNEL, iso_in
 
 
 @pytest.fixture

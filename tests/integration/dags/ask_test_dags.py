@@ -1,4 +1,4 @@
-"""DAGs for tests/ask: one ChatAskSensor per DAG, with fast polling.
+"""DAGs for the ask tests (sensors, triggers, testing): one ChatAskSensor per DAG, with fast polling.
 
 Every ask uses the connection's default channel (``ml-alerts`` in the emulator) and the emulator's
 seeded ids (alice U0ALICE, carol U0CAROL, group ml-leads S0MLLEADS). Task failures are appended to the
@@ -21,7 +21,7 @@ from airflow_chat_alerts.sensors.ask import ChatAskSensor
 
 START = pendulum.datetime(2025, 1, 1, tz="UTC")
 # A deadline no loaded machine reaches before the simulated person answers; a person who gives up ends the
-# ask at once (tests/ask/people.py), and the DAGs that test timing out set a few seconds.
+# ask at once (tests/integration/people.py), and the DAGs that test timing out set a few seconds.
 # Reads go on every poll interval even while a connection with an app token receives pushed answers:
 # these tests wait for reads.
 FAST = {"poll_interval": 0.2, "reconcile_interval": 0.2, "timeout": timedelta(seconds=60)}

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from airflow_chat_alerts.triggers.watching import budgets
 
 PUSH_CONN_ID = "slack_push"
 POLL_CONN_ID = "slack_poll"
 # Fast budgets: these tests count reads, they do not test the budget.
 FAST_READS = {"conversations.history": 600, "conversations.replies": 600}
 
-
-@pytest.fixture(autouse=True)
-def fresh_budgets() -> Iterator[None]:
-    budgets.reset()
-    yield
-    budgets.reset()
 
 
 @pytest.fixture

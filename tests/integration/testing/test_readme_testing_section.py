@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 SECTION = "## Testing your own DAGs with the emulator"
 
 

@@ -19,7 +19,7 @@ from airflow_chat_alerts import clicks
 from airflow_chat_alerts.clicks import Click
 from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
-from .people import CHANNEL, questions
+from ..people import CHANNEL, questions
 from .test_ask_sensor import assert_undecided_after_reads
 
 

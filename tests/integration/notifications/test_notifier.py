@@ -6,7 +6,7 @@ from pathlib import Path
 
 from airflow_chat_alerts.notifications.chat import ChatNotifier, send_chat_notification
 
-TEST_DAGS = Path(__file__).parent / "dags" / "foundation_dags.py"
+TEST_DAGS = Path(__file__).parents[1] / "dags" / "foundation_dags.py"
 
 
 def test_failing_task_and_run_are_reported(slack_emulator, slack_conn, load_dag):
