@@ -97,7 +97,6 @@ class QuestionWatch:
         self._wanted = True  # the ask wants the next read whatever it holds (its first, a deadline...)
         self._update: QuestionUpdate | None = None
         self._error: BaseException | None = None
-        self._groups: dict[str, frozenset[str]] = {}
         self.last_error: Exception | None = None  # the latest transient failure seen, if any
         self.poller: Feeder | None = None  # set while a poller feeds this watch
 
