@@ -23,6 +23,8 @@ READ_STRATEGIES: tuple[Strategy, ...] = ("auto", "channel", "per_ask")
 # Slack's largest page of history (999; replies allow 1,000): the fewer pages, the fewer rationed calls.
 PAGE_SIZE = 999
 DEFAULT_WEBHOOK_HOST = "hooks.slack.com/services"
+# Slack's app-level tokens (Socket Mode) start with this; bot tokens (xoxb-) cannot open a socket.
+APP_TOKEN_PREFIX = "xapp-"
 
 SECONDS_PER_MINUTE = 60.0
 
@@ -109,6 +111,8 @@ class ChatConnectionSettings:
     :param per_minute: the rate budget: calls per minute per Slack method (:func:`budget_from_extras`).
     :param page_size: messages asked for per page of history and replies (15 for a non-Marketplace app).
     :param read_strategy: how the triggerer reads channels (extra ``read_strategy``).
+    :param app_token: the app-level token (``xapp-…``, extra ``app_token``) that opens Socket Mode
+        connections, so people can answer with buttons; never shown, never in trigger kwargs.
     """
 
     conn_id: str
@@ -121,6 +125,13 @@ class ChatConnectionSettings:
     per_minute: Mapping[str, float] = field(default_factory=dict)
     page_size: int = PAGE_SIZE
     read_strategy: Strategy = "auto"
+    app_token: str | None = field(default=None, repr=False)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether people can answer with buttons: a Slack API connection with an app-level token (an
+        incoming webhook cannot read answers at all)."""
+        return self.conn_type == "slack" and bool(self.app_token)
 
     @property
     def fingerprint(self) -> str:
@@ -169,6 +180,7 @@ class ChatConnectionSettings:
                     f"unknown read_strategy {read_strategy!r}; use one of {', '.join(READ_STRATEGIES)}"
                 )
             per_minute = budget_from_extras(raw)
+            app_token = _app_token(raw.get("app_token"))
         except (ChatConfigError, ValueError, TypeError) as err:
             raise ChatConfigError(f"Connection {conn_id!r} has invalid extras: {err}", conn_id=conn_id) from None
         return cls(
@@ -182,7 +194,20 @@ class ChatConnectionSettings:
             per_minute=per_minute,
             page_size=page_limit_from_extras(raw) or PAGE_SIZE,
             read_strategy=read_strategy,
+            app_token=app_token,
         )
+
+
+def _app_token(value: Any) -> str | None:
+    """The ``app_token`` extra, checked; an error never quotes it (it is a secret)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not value.strip().startswith(APP_TOKEN_PREFIX):
+        raise ChatConfigError(
+            f"app_token is not an app-level token: it must start with {APP_TOKEN_PREFIX!r} (Slack app settings, "
+            f"Basic Information, App-Level Tokens, with the connections:write scope)"
+        )
+    return value.strip()
 
 
 def _webhook_url(conn: Any, token: str) -> str:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["airflow_chat_alerts.decisions", "airflow_chat_alerts.formatting"])
+@pytest.mark.parametrize("module", ["airflow_chat_alerts.decisions", "airflow_chat_alerts.formatting", "airflow_chat_alerts.clicks"])
 def test_module_is_pure(module):
     code = (
         f"import sys, {module}; "

@@ -126,3 +126,35 @@ def test_test_connection(slack_emulator, slack_conn):
     slack_emulator.revoke_token(slack_emulator.bot_token)
     ok, message = ChatAlerterHook(chat_conn_id=slack_conn).test_connection()
     assert not ok and message.startswith("token_revoked:") and slack_emulator.bot_token not in message
+
+
+# -- the app-level token (buttons) --------------------------------------------------------------
+def test_app_token_extra_makes_the_connection_interactive_and_stays_hidden(slack_emulator, monkeypatch):
+    from airflow_chat_alerts.hooks.chat_alerter import _redact
+
+    extra = {"base_url": slack_emulator.base_url, "app_token": slack_emulator.app_token}
+    set_conn(monkeypatch, "buttons_conn", conn_type="slack", password=slack_emulator.bot_token, extra=extra)
+
+    settings = ChatAlerterHook(chat_conn_id="buttons_conn").settings()
+
+    assert settings.app_token == slack_emulator.app_token
+    assert settings.interactive
+    assert slack_emulator.app_token not in repr(settings)
+    # Reading the connection registered the token with Airflow's secrets masker: what the hook's
+    # alerters post and what Airflow logs show it as ***.
+    assert slack_emulator.app_token not in _redact(f"token {slack_emulator.app_token} leaked")
+
+
+def test_a_connection_without_app_token_is_not_interactive(slack_conn):
+    settings = ChatAlerterHook(chat_conn_id=slack_conn).settings()
+    assert settings.app_token is None and not settings.interactive
+
+
+@pytest.mark.parametrize("token", ["xoxb-not-an-app-token-1234", "secret-app-token-5678", 42])
+def test_an_app_token_of_the_wrong_kind_is_a_config_error_that_never_echoes_it(monkeypatch, token):
+    set_conn(monkeypatch, "bad_app", conn_type="slack", password="xoxb-1", extra={"app_token": token})
+    with pytest.raises(ChatConfigError) as info:
+        ChatAlerterHook(chat_conn_id="bad_app").settings()
+    assert "'bad_app'" in str(info.value) and "xapp-" in str(info.value)
+    assert str(token) not in str(info.value)
+    assert info.value.conn_id == "bad_app"
