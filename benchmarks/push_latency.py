@@ -55,16 +55,8 @@ def emulator_child() -> None:
     """Serve the emulator; obey JSON commands on stdin, answer JSON lines on stdout."""
     from importlib import resources
 
+    from airflow_chat_alerts.clicks import APPROVE_ACTION, buttons_block
     from airflow_chat_alerts.testing import ClickFailed, SlackEmulator, Workspace
-
-    try:
-        from airflow_chat_alerts.clicks import APPROVE_ACTION, buttons_block
-    except ImportError:  # TEMPORARY until the buttons branch is merged
-        APPROVE_ACTION = "chat_alerts_approve"
-
-        def buttons_block(identity: dict[str, Any]) -> dict[str, Any]:
-            return {"type": "actions", "block_id": "chat_alerts_buttons", "elements": [
-                {"type": "button", "action_id": APPROVE_ACTION, "text": {"type": "plain_text", "text": "Approve"}}]}
 
     data = json.loads(resources.files("airflow_chat_alerts.testing").joinpath("default_workspace.json").read_text())
     data["channels"] += [{"name": name, "members": ["chat-alerts", *HUMANS]} for name in BENCH_CHANNELS]
