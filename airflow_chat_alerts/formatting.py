@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_chat_alerts.alerters.base import Message, PipelineContext
+from airflow_chat_alerts.clicks import BUTTONS_BLOCK_ID, buttons_block
 from airflow_chat_alerts.exceptions import ChatConfigError
 
 # Slack's limits (https://api.slack.com/reference/block-kit).
@@ -26,7 +27,7 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_CONTEXT_TEXT = 3_000  # any text object
 MAX_MARKDOWN_BLOCK_TEXT = 12_000
 
-# block_id of the question's "how to answer" block; outcome_message() removes it.
+# block_id of the question's "how to answer" block; outcome_message() removes it (and the buttons).
 HOW_TO_ANSWER_BLOCK_ID = "chat_alerts_how_to_answer"
 OUTCOME_BLOCK_ID = "chat_alerts_outcome"
 _OUTCOME_MARKS = ("✅ ", "❌ ", "⌛ ")
@@ -420,12 +421,15 @@ def _answer_help(
     reject_keywords: Sequence[str],
     approve_reactions: Sequence[str],
     reject_reactions: Sequence[str],
+    *,
+    buttons: bool = False,
 ) -> str:
     """How to answer, quoting the README's "How answers are read" briefly (decisions.py holds the rules)."""
     approve, reject = escape(approve_keywords[0]), escape(reject_keywords[0])
     reactions = f":{approve_reactions[0].strip(':')}: / :{reject_reactions[0].strip(':')}:"
     return (
-        f"Reply in this thread starting with *{approve}* or *{reject}*, alone or followed by ` - ` and a "
+        ("Press *Approve* or *Reject* below, or reply" if buttons else "Reply")
+        + f" in this thread starting with *{approve}* or *{reject}*, alone or followed by ` - ` and a "
         f"reason (`{reject} - numbers look off`), or react with {reactions}. A question or more words "
         f"without a separator do not count (`{approve}?`, `{approve} but…`)"
     )
@@ -446,12 +450,13 @@ def question_message(
     on_timeout: str,
     extra_blocks: Sequence[Mapping[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
+    interactive: bool = False,
 ) -> Message:
     """The question an ask posts: the message, a context line, how to answer, who may answer, how many
     approvals are needed, the deadline and what happens on timeout; plus a plain text fallback.
 
     The "how to answer" block has ``block_id`` :data:`HOW_TO_ANSWER_BLOCK_ID`; :func:`outcome_message`
-    removes it once decided. One block is kept free for the outcome.
+    removes it (and the buttons) once decided. One block is kept free for the outcome.
 
     :param text: the question (mrkdwn).
     :param context: the pipeline context for the context line.
@@ -466,6 +471,8 @@ def question_message(
     :param on_timeout: ``reject``, ``approve``, ``fail`` or ``skip``.
     :param extra_blocks: Block Kit blocks to show after the question text.
     :param metadata: message metadata identifying the asking task instance.
+    :param interactive: the connection receives clicks (it has an app-level token): the question ends
+        with Approve and Reject buttons. Without it no button is shown, as none could work.
     """
     if not text or not text.strip():
         raise ChatConfigError("the question's message is empty")
@@ -488,12 +495,15 @@ def question_message(
         needed += " (from different people)"
     helper = "\n".join(
         [
-            _answer_help(approve_keywords, reject_keywords, approve_reactions, reject_reactions) + ".",
+            _answer_help(approve_keywords, reject_keywords, approve_reactions, reject_reactions, buttons=interactive)
+            + ".",
             f"*Who can answer:* {who} · *{needed}*",
             f"*Deadline:* {when}; if no decision by then, {ON_TIMEOUT_RESULTS[on_timeout]}.",
         ]
     )
     own = [*([context_block(context)] if context else []), section(helper, block_id=HOW_TO_ANSWER_BLOCK_ID)]
+    if interactive:
+        own.append(buttons_block(_ask_identity(metadata)))
     # Keep one block free for the outcome and one for the question text: extra blocks give way first.
     extras = cap_blocks(fit_blocks(extra_blocks or []), MAX_BLOCKS - 2 - len(own))
     room = MAX_BLOCKS - 1 - len(own) - len(extras)
@@ -507,6 +517,12 @@ def question_message(
     )
     fallback = fit_text(f"{text.strip()}\n\n{plain_help}") if len(text) < MAX_TEXT - 300 else fit_text(text.strip())
     return Message(text=fallback, blocks=fit_blocks(blocks), context=context, metadata=metadata)
+
+
+def _ask_identity(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The task instance a question's metadata names (what its buttons carry as their value)."""
+    payload = (metadata or {}).get("event_payload") or {}
+    return {key: payload[key] for key in ("dag_id", "run_id", "task_id", "map_index") if key in payload}
 
 
 def outcome_line(
@@ -537,8 +553,8 @@ def outcome_message(
     comment: str | None = None,
     resolved_as: str | None = None,
 ) -> Message:
-    """The question as it should read once decided: the "how to answer" block removed and the outcome
-    appended. Metadata and context are kept.
+    """The question as it should read once decided: the "how to answer" block and the buttons removed
+    and the outcome appended. Metadata and context are kept.
 
     :param question: the question as posted (from :func:`question_message`).
     :param outcome: ``approved``, ``rejected`` or ``timed_out``.
@@ -550,7 +566,7 @@ def outcome_message(
     kept = [
         b
         for b in (question.blocks if question.blocks is not None else [section(question.text)])
-        if b.get("block_id") not in (HOW_TO_ANSWER_BLOCK_ID, OUTCOME_BLOCK_ID)
+        if b.get("block_id") not in (HOW_TO_ANSWER_BLOCK_ID, BUTTONS_BLOCK_ID, OUTCOME_BLOCK_ID)
     ]
     if len(kept) >= MAX_BLOCKS:
         kept = kept[: MAX_BLOCKS - 1]  # the outcome must show; the question's own overflow marker is kept

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from airflow_chat_alerts import formatting as fmt
 from airflow_chat_alerts.alerters.base import Message, PipelineContext
+from airflow_chat_alerts.clicks import BUTTONS_BLOCK_ID, buttons_block
 from airflow_chat_alerts.decisions import AskPolicy, parse_reply
 from airflow_chat_alerts.exceptions import ChatConfigError
 
@@ -404,6 +407,44 @@ def test_question_message_keeps_how_to_answer_and_room_for_the_outcome():
     assert any(" more blocks" in t for t, _ in all_texts(msg.blocks))
     assert MORE_CHARS.search(section_text(msg.blocks[0]))
     assert len(msg.text) <= fmt.MAX_TEXT
+
+
+GOLDEN = Path(__file__).parent / "question_message.golden.json"
+IDENTITY = {"dag_id": "ml_train", "run_id": "r", "task_id": "ask", "map_index": -1}
+
+
+def golden_question(**overrides):
+    metadata = {"event_type": "airflow_chat_alerts_ask", "event_payload": IDENTITY}
+    return question("Deploy <model>?", metadata=metadata, extra_blocks=[{"type": "divider"}], **overrides)
+
+
+def test_without_interactivity_the_question_is_exactly_as_before_buttons():
+    """The golden file holds what the question looked like before buttons existed, byte for byte."""
+    for asked in (golden_question(), golden_question(interactive=False)):
+        posted = {"text": asked.text, "blocks": asked.blocks, "metadata": asked.metadata}
+        assert json.dumps(posted, ensure_ascii=False, indent=1, sort_keys=True) == GOLDEN.read_text()
+        assert not any(b["type"] == "actions" for b in asked.blocks)
+
+
+def test_an_interactive_question_ends_with_approve_and_reject_buttons():
+    plain, asked = golden_question(), golden_question(interactive=True)
+    assert asked.blocks[-1] == buttons_block(IDENTITY)
+    how = next(b for b in asked.blocks if b.get("block_id") == fmt.HOW_TO_ANSWER_BLOCK_ID)
+    assert section_text(how).startswith("Press *Approve* or *Reject* below, or reply in this thread starting with")
+    assert asked.blocks[:-2] == plain.blocks[:-1] and asked.text == plain.text
+
+
+def test_outcome_message_replaces_the_buttons_with_the_outcome():
+    done = fmt.outcome_message(golden_question(interactive=True), outcome="approved", by=["U0ALICE"])
+    assert not any(b["type"] == "actions" or b.get("block_id") == BUTTONS_BLOCK_ID for b in done.blocks)
+    assert section_text(done.blocks[-1]) == "✅ Approved by <@U0ALICE>"
+    assert done == fmt.outcome_message(golden_question(), outcome="approved", by=["U0ALICE"])
+
+
+def test_an_interactive_question_keeps_its_buttons_and_room_for_the_outcome():
+    msg = question("word " * 200_000, extra_blocks=[{"type": "divider"}] * 80, interactive=True)
+    assert_within_limits(msg.blocks)
+    assert len(msg.blocks) == 49 and msg.blocks[-1]["block_id"] == BUTTONS_BLOCK_ID
 
 
 @pytest.mark.parametrize(

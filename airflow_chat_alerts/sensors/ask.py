@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_chat_alerts.alerters.base import BaseAlerter, PostedQuestion
+    from airflow_chat_alerts.settings import ChatConnectionSettings
 
 ON_TIMEOUT = ("reject", "approve", "fail", "skip")
 # What an unanswered question resolves to, by on_timeout.
@@ -174,7 +175,8 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     def execute(self, context: Context) -> bool:
         ti = context["ti"]
         self._check_branches()
-        with self._alerter() as alerter:
+        settings = self._settings()
+        with self._alerter(settings) as alerter:
             channel = self.channel or alerter.default_channel
             if not channel:
                 raise ChatConfigError(
@@ -192,7 +194,9 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             else:
                 deadline = _utc_iso(now + timedelta(seconds=self.timeout))
                 payload = {**self._identity(context), "try_number": ti.try_number, "deadline": deadline}
-                found = self._post_question(alerter, channel, context, payload, now)
+                found = self._post_question(
+                    alerter, channel, context, payload, now, interactive=settings.interactive
+                )
                 ref = found.ref
                 self.log.info(
                     "Asked in %s: %s (ts %s); waiting until %s", ref.channel, ref.permalink, ref.ts, deadline
@@ -345,15 +349,16 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         where = {"channel": question["channel"], "ts": question["ts"], "permalink": question.get("permalink")}
         record = {**record, **where}
         payload = {**question["payload"], "outcome": resolved_as or record["outcome"]}
-        decided = outcome_message(
-            self._question(context, payload),
-            outcome=record["outcome"],
-            by=record["by"],
-            comment=record["comment"],
-            resolved_as=resolved_as,
-        )
         try:
-            with self._alerter() as alerter:
+            settings = self._settings()
+            decided = outcome_message(
+                self._question(context, payload, interactive=settings.interactive),
+                outcome=record["outcome"],
+                by=record["by"],
+                comment=record["comment"],
+                resolved_as=resolved_as,
+            )
+            with self._alerter(settings) as alerter:
                 alerter.update(MessageRef(channel=question["channel"], ts=question["ts"]), decided)
         except ChatAlertError as err:
             # The decision stands even when the message cannot show it (e.g. it was deleted meanwhile).
@@ -384,13 +389,21 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             raise ChatConfigError(f"branches names task {task_id!r}, which is not a task of this DAG")
 
     def _post_question(
-        self, alerter: BaseAlerter, channel: str, context: Context, payload: dict[str, Any], now: datetime
+        self,
+        alerter: BaseAlerter,
+        channel: str,
+        context: Context,
+        payload: dict[str, Any],
+        now: datetime,
+        *,
+        interactive: bool,
     ) -> PostedQuestion:
-        """Post the question. A post is never re-sent blindly: after a failure that leaves unclear whether
-        Slack posted it, look for it first, and post again (once) only if it is not there."""
+        """Post the question (with buttons when ``interactive``). A post is never re-sent blindly: after a
+        failure that leaves unclear whether Slack posted it, look for it first, and post again (once) only
+        if it is not there."""
         from airflow_chat_alerts.alerters.base import PostedQuestion
 
-        message = self._question(context, payload)
+        message = self._question(context, payload, interactive=interactive)
         try:
             return PostedQuestion(ref=alerter.post_question(message, channel=channel), payload=payload)
         except ChatTransientError as err:
@@ -435,11 +448,17 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             self.log.warning("Cannot look for a question an earlier try posted (%s); asking anew", err)
             return None
 
-    def _alerter(self) -> closing[BaseAlerter]:
-        """The connection's alerter, closed when the ``with`` block ends."""
+    def _settings(self) -> ChatConnectionSettings:
+        """The connection, read once per step (whether it takes clicks decides the question's buttons)."""
         from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 
-        return closing(ChatAlerterHook(chat_conn_id=self.chat_conn_id).get_alerter())
+        return ChatAlerterHook(chat_conn_id=self.chat_conn_id).settings()
+
+    def _alerter(self, settings: ChatConnectionSettings | None = None) -> closing[BaseAlerter]:
+        """The connection's alerter (from ``settings`` when already read), closed when the ``with`` block ends."""
+        from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
+
+        return closing(ChatAlerterHook.alerter_for(settings or self._settings()))
 
     @staticmethod
     def _identity(context: Context) -> dict[str, Any]:
@@ -451,8 +470,11 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         dag_run = context.get("dag_run")
         return getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
 
-    def _question(self, context: Context, payload: dict[str, Any]) -> Message:
-        """The question as posted by the try that ``payload`` (its metadata payload) names."""
+    def _question(self, context: Context, payload: dict[str, Any], *, interactive: bool) -> Message:
+        """The question as posted by the try that ``payload`` (its metadata payload) names.
+
+        :param interactive: the connection takes clicks: the question carries Approve/Reject buttons.
+        """
         from airflow_chat_alerts.formatting import question_message
         from airflow_chat_alerts.triggers.ask import parse_utc
 
@@ -486,6 +508,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             on_timeout=self.on_timeout,
             extra_blocks=blocks,
             metadata={"event_type": ASK_EVENT_TYPE, "event_payload": payload},
+            interactive=interactive,
         )
 
 
