@@ -14,8 +14,8 @@ CPU % of one core (this process: every triggerer), and the answer -> trigger eve
 overall and by how people answered; with two triggerers also the p95 of the clicks Slack handed to the
 triggerer that does not hold the ask.
 
-    .venv/bin/python benchmarks/push_latency.py --quick          # 3 rows, under 2 minutes
-    .venv/bin/python benchmarks/push_latency.py                  # the README table
+    .venv/bin/python benchmarks/push_latency.py --quick          # 2 rows, about 2 minutes
+    .venv/bin/python benchmarks/push_latency.py                  # the README table (18 rows)
     .venv/bin/python benchmarks/push_latency.py --n 1000 --c 10 --modes push --triggerers 2
 """
 
@@ -342,16 +342,28 @@ def row(r: Result) -> str:
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[str, str, int, int, int]]:
-    """(limits, mode, triggerers, N, C) of every row, push beside polling."""
+    """(limits, mode, triggerers, N, C) of every row: the README table unless a flag narrows it."""
+    if all(getattr(args, name) is None for name in ("n", "c", "limits", "modes", "triggerers")):
+        return README_ROWS
     rows = []
-    for limits in args.limits:
-        for n in args.n:
-            for c in args.c:
-                for mode in args.modes:
+    for limits in args.limits or LIMITS:
+        for n in args.n or [100, 1000, 5000]:
+            for c in args.c or [1, 10]:
+                for mode in args.modes or MODES:
                     # Two triggerers are about clicks landing on the other one: push rows only.
-                    for triggerers in args.triggerers if mode == "push" else [1]:
+                    for triggerers in (args.triggerers or [1]) if mode == "push" else [1]:
                         rows.append((limits, mode, triggerers, n, c))
     return rows
+
+
+# Push at every N and C in both rate-limit modes; polling beside it where the issue measured it; two
+# triggerers at the larger sizes.
+README_ROWS = [
+    *[(limits, "push", 1, n, c) for limits in LIMITS for n in (100, 1000, 5000) for c in (1, 10)],
+    ("tier3", "poll", 1, 1000, 10), ("tier3", "poll", 1, 5000, 10),
+    ("non_marketplace", "poll", 1, 100, 1), ("non_marketplace", "poll", 1, 1000, 10),
+    ("tier3", "push", 2, 1000, 10), ("non_marketplace", "push", 2, 1000, 10),
+]
 
 
 def run_in_fresh_process(args: argparse.Namespace, limits: str, mode: str, triggerers: int, n: int, c: int) -> Result:
@@ -393,11 +405,12 @@ def measure_here(args: argparse.Namespace) -> Result:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, nargs="+", default=[100, 1000, 5000], help="pending asks")
-    parser.add_argument("--c", type=int, nargs="+", default=[1, 10], help="channels (at most 10)")
-    parser.add_argument("--limits", nargs="+", choices=LIMITS, default=list(LIMITS))
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--triggerers", type=int, nargs="+", choices=(1, 2), default=[1])
+    # Without any of these five, the README table's rows; with some, every combination of them.
+    parser.add_argument("--n", type=int, nargs="+", help="pending asks (100 1000 5000)")
+    parser.add_argument("--c", type=int, nargs="+", help="channels, at most 10 (1 10)")
+    parser.add_argument("--limits", nargs="+", choices=LIMITS, help="rate limits (both)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, help="push, poll (both)")
+    parser.add_argument("--triggerers", type=int, nargs="+", choices=(1, 2), help="triggerers of push rows (1)")
     parser.add_argument("--window", type=float, default=40.0, help="measured seconds per row (default 40)")
     parser.add_argument("--poll", type=float, default=10.0, help="the asks' poll interval (default 10 s)")
     parser.add_argument("--reconcile", type=float, default=300.0,
@@ -414,13 +427,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.emulator_child:
         emulator_child()
         return 0
-    if any(c > len(BENCH_CHANNELS) for c in args.c):
+    if any(c > len(BENCH_CHANNELS) for c in args.c or []):
         parser.error(f"--c at most {len(BENCH_CHANNELS)}")
     if args.one:
         print(RESULT_PREFIX + json.dumps(dataclasses.asdict(measure_here(args))), flush=True)
         return 0
     if args.quick:
-        args.n, args.c, args.limits, args.triggerers = [100], [1], ["tier3"], [2]
+        args.n, args.c, args.limits, args.modes, args.triggerers = [100], [1], ["tier3"], list(MODES), [2]
         args.window, args.drain = 15.0, 10.0
     print(f"poll interval {args.poll:g} s, reconciliation {args.reconcile:g} s, window {args.window:g} s, "
           f"{args.answer_share:.0%} of asks answered; one process per row"
