@@ -91,24 +91,55 @@ def test_twenty_asks_decided_by_button(airflow_e2e, chat, chat_channel):
     print(f"click -> ask task finished (its end_date): {spread([ended[r] - c.at for r, c in clicked.items()])}")
 
 
+def two_triggerers_holding(airflow: AirflowDeployment, chat, channel: str, count: int):
+    """``count`` asks over two triggerers that each hold some and a socket: (runs, questions, holder job
+    by run, triggerer name by connection)."""
+    airflow.use_triggerers({"triggerer": count // 2, "triggerer-2": count // 2})
+    run_ids = trigger_runs(airflow, DAG_ID, count)
+    wait_deferred(airflow, DAG_ID, run_ids)
+    asked = wait_questions(chat, channel, DAG_ID, run_ids)
+    holders = wait_until(
+        lambda: (h := airflow.trigger_holders(DAG_ID, run_ids)) and len(h) == count and None not in h.values() and h,
+        timeout=60, what=f"all {count} asks to be assigned to a triggerer",
+    )
+    jobs = airflow.triggerer_jobs
+    assert set(holders.values()) == {jobs["triggerer"], jobs["triggerer-2"]}, "both triggerers run asks"
+    chat.wait_for_sockets(2, timeout=120)
+    owners = airflow.socket_holders(people.socket_ports(chat))
+    assert sorted(owners.values()) == ["triggerer", "triggerer-2"], f"one socket per triggerer: {owners}"
+    return run_ids, asked, holders, owners
+
+
+class Clicking(threading.Thread):
+    """A person's click in a thread of its own (it blocks until Slack has its ack or gives up)."""
+
+    def __init__(self, chat, channel: str, ts: str, how: str) -> None:
+        super().__init__(daemon=True)
+        self.args_ = (chat, channel, ts, how)
+        self.outcome: people.Clicked | ClickFailed | None = None
+
+    def run(self) -> None:
+        try:
+            self.outcome = people.click(*self.args_)
+        except ClickFailed as failed:
+            self.outcome = failed
+
+
+def kill_receiver(airflow: AirflowDeployment, chat, owners: dict[str, str], since: int) -> str:
+    """kill -9 the triggerer Slack handed the click to (found from the journal after ``since``)."""
+    connection = wait_until(lambda: people.handed_to(chat, since), timeout=30, interval=0.02,
+                            what="the click's envelope")
+    victim = owners[connection]
+    airflow.kill(victim)
+    return victim
+
+
 @pytest.mark.timeout(600)
 def test_two_triggerers_clicks_handed_to_the_triggerer_not_holding_the_ask(airflow_e2e, chat, chat_channel):
     """Two triggerers (10 asks each, each its own socket); Slack hands each click to either socket at
     random, so about half reach the triggerer that does not hold the ask: every click decides, once."""
-    airflow_e2e.use_triggerers({"triggerer": 10, "triggerer-2": 10})
-    run_ids = trigger_runs(airflow_e2e, DAG_ID, 20)
-    wait_deferred(airflow_e2e, DAG_ID, run_ids)
-    asked = wait_questions(chat, chat_channel, DAG_ID, run_ids)
+    run_ids, asked, holders, owners = two_triggerers_holding(airflow_e2e, chat, chat_channel, 20)
     jobs = airflow_e2e.triggerer_jobs
-    holders = wait_until(
-        lambda: (h := airflow_e2e.trigger_holders(DAG_ID, run_ids)) and len(h) == 20 and None not in h.values() and h,
-        timeout=60, what="all 20 asks to be assigned to a triggerer",
-    )
-    assert set(holders.values()) == {jobs["triggerer"], jobs["triggerer-2"]}, "both triggerers run asks"
-    chat.wait_for_sockets(2, timeout=120)
-    owners = airflow_e2e.socket_holders(people.socket_ports(chat))
-    assert sorted(owners.values()) == ["triggerer", "triggerer-2"], f"one socket per triggerer: {owners}"
-
     clicked = {run_id: people.click(chat, chat_channel, asked[run_id].ts, how)
                for run_id, how in click_plan(run_ids).items()}
     on_other = [r for r, c in clicked.items() if jobs[owners[c.connection]] != holders[r]]
@@ -125,54 +156,57 @@ def test_two_triggerers_clicks_handed_to_the_triggerer_not_holding_the_ask(airfl
 
 
 @pytest.mark.timeout(600)
-def test_triggerer_killed_right_after_receiving_a_click_the_click_decides_once(airflow_e2e, chat, chat_channel):
-    """kill -9 the triggerer Slack handed a click to, while it records the click (the record's post is
-    held back by Slack), before it could acknowledge: alice sees the click fail, clicks again (the
+def test_triggerer_killed_while_recording_a_click_clicking_again_decides_once(airflow_e2e, chat, chat_channel):
+    """kill -9 the triggerer Slack handed a click to while it records the click (Slack holds the
+    record's post back), before it could acknowledge: alice sees the click fail, clicks again (the
     survivor receives it), and the ask is decided once, by her."""
-    airflow_e2e.use_triggerers({"triggerer": 2, "triggerer-2": 2})
-    run_ids = trigger_runs(airflow_e2e, DAG_ID, 4)
-    wait_deferred(airflow_e2e, DAG_ID, run_ids)
-    asked = wait_questions(chat, chat_channel, DAG_ID, run_ids)
-    jobs = airflow_e2e.triggerer_jobs
-    holders = wait_until(
-        lambda: (h := airflow_e2e.trigger_holders(DAG_ID, run_ids)) and len(h) == 4 and None not in h.values() and h,
-        timeout=60, what="all 4 asks to be assigned to a triggerer",
-    )
-    chat.wait_for_sockets(2, timeout=120)
-    owners = airflow_e2e.socket_holders(people.socket_ports(chat))
-    assert sorted(owners.values()) == ["triggerer", "triggerer-2"], f"one socket per triggerer: {owners}"
-
-    target = sorted(run_ids)[0]
+    run_ids, asked, holders, owners = two_triggerers_holding(airflow_e2e, chat, chat_channel, 4)
+    target, others = sorted(run_ids)[0], sorted(run_ids)[1:]
     ts = asked[target].ts
     chat.faults.add("chat.postMessage", "stall", delay=15)  # the click record's post hangs
     seen = len(chat.journal)
-    outcome: list[BaseException | dict] = []
-
-    def first_click() -> None:
-        try:
-            outcome.append(chat.act_as("alice").click(chat_channel, ts, people.CLICKS["approve-button"][0]))
-        except Exception as failed:  # the expected ClickFailed, or anything else to report below
-            outcome.append(failed)
-
-    clicker = threading.Thread(target=first_click)
-    clicker.start()
-    connection = wait_until(lambda: people.handed_to(chat, seen), timeout=30, what="the click's envelope")
-    victim = owners[connection]
-    airflow_e2e.kill(victim)
-    clicker.join(timeout=30)
-    assert len(outcome) == 1 and isinstance(outcome[0], ClickFailed), (
-        f"the click to the killed triggerer should fail for alice (no ack), got {outcome}")
+    clicking = Clicking(chat, chat_channel, ts, "approve-button")
+    clicking.start()
+    victim = kill_receiver(airflow_e2e, chat, owners, seen)
+    clicking.join(timeout=30)
+    assert isinstance(clicking.outcome, ClickFailed), f"the click should fail for alice (no ack): {clicking.outcome}"
 
     # Alice clicks again, as the README tells her: the survivor's socket is the only one left.
-    survivor = "triggerer-2" if victim == "triggerer" else "triggerer"
     chat.wait_for_sockets(1, timeout=60)
     again = people.click(chat, chat_channel, ts, "approve-button")
-    assert owners.get(again.connection, survivor) == survivor
-    # The asks the dead triggerer held move to the survivor, which decides them from what is in Slack.
     expected = {target: (again.outcome, again.user)}
-    expected |= {r: people.answer(chat, chat_channel, asked[r].ts, "approve-reply") for r in sorted(run_ids)[1:]}
+    # The asks the dead triggerer held move to the survivor, which decides them from what is in Slack.
+    expected |= {r: people.answer(chat, chat_channel, asked[r].ts, "approve-reply") for r in others}
     assert_resolved(airflow_e2e, chat, DAG_ID, expected, asked, timeout=240)
-    # The held-back record may still land (Slack carried the post out): at most one record per click.
+    # The held-back post may still land (Slack carried it out): at most one record per click.
     assert 1 <= len(people.click_records(chat, chat_channel, ts)) <= 2
-    print(f"\nkilled {victim} ({'holder' if jobs[victim] == holders[target] else 'not the holder'} of the ask) "
-          f"right after it received the click")
+    held = "the holder" if airflow_e2e.triggerer_jobs[victim] == holders[target] else "not the holder"
+    print(f"\nkilled {victim} ({held} of the ask) while it recorded the click")
+
+
+@pytest.mark.timeout(600)
+def test_triggerer_killed_right_after_recording_a_click_the_click_decides_once(airflow_e2e, chat, chat_channel):
+    """kill -9 the triggerer Slack handed a click to as soon as its record of the click is in the
+    thread (its ack to Slack is lost): nobody clicks again, and the record decides the ask, once."""
+    run_ids, asked, holders, owners = two_triggerers_holding(airflow_e2e, chat, chat_channel, 4)
+    target, others = sorted(run_ids)[0], sorted(run_ids)[1:]
+    ts = asked[target].ts
+    chat.lose_acks(1)  # the receiver dies before its ack reaches Slack (or, by a hair, one event's ack)
+    seen = len(chat.journal)
+    clicking = Clicking(chat, chat_channel, ts, "approve-button")
+    clicking.start()
+    connection = wait_until(lambda: people.handed_to(chat, seen), timeout=30, interval=0.02,
+                            what="the click's envelope")
+    wait_until(lambda: people.click_records(chat, chat_channel, ts), timeout=30, interval=0.02,
+               what="the click's record in the thread")
+    victim = owners[connection]
+    airflow_e2e.kill(victim)
+    clicking.join(timeout=30)
+
+    expected = {target: ("approved", chat.user_id("alice"))}
+    expected |= {r: people.answer(chat, chat_channel, asked[r].ts, "approve-reply") for r in others}
+    assert_resolved(airflow_e2e, chat, DAG_ID, expected, asked, timeout=240)
+    assert len(people.click_records(chat, chat_channel, ts)) == 1
+    held = "the holder" if airflow_e2e.triggerer_jobs[victim] == holders[target] else "not the holder"
+    print(f"\nkilled {victim} ({held} of the ask) right after it recorded the click; the click was "
+          f"{'acknowledged' if isinstance(clicking.outcome, people.Clicked) else 'not acknowledged'}")
