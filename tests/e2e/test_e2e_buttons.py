@@ -134,7 +134,7 @@ def kill_receiver(airflow: AirflowDeployment, chat, owners: dict[str, str], sinc
     return victim
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_two_triggerers_clicks_handed_to_the_triggerer_not_holding_the_ask(airflow_e2e, chat, chat_channel):
     """Two triggerers (10 asks each, each its own socket); Slack hands each click to either socket at
     random, so about half reach the triggerer that does not hold the ask: every click decides, once."""
@@ -145,7 +145,9 @@ def test_two_triggerers_clicks_handed_to_the_triggerer_not_holding_the_ask(airfl
     on_other = [r for r, c in clicked.items() if jobs[owners[c.connection]] != holders[r]]
     # Each click goes to either socket with even odds: all 20 on the holder happens once in a million runs.
     assert on_other, f"no click reached the triggerer not holding its ask: {clicked}"
-    resumed = resumed_at(airflow_e2e, run_ids, timeout=240)
+    # A record whose message event Slack hands to the non-holder waits for the holder's next read at
+    # worst: the reconciliation interval (300 s by default).
+    resumed = resumed_at(airflow_e2e, run_ids, timeout=420)
     assert_resolved(airflow_e2e, chat, DAG_ID, {r: (c.outcome, c.user) for r, c in clicked.items()}, asked)
     assert_one_record_per_click(chat, chat_channel, asked, run_ids)
     on_holder = [r for r in run_ids if r not in on_other]
