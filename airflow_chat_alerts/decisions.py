@@ -27,8 +27,9 @@ Everything else is not an answer, because a gate must not read a doubt as an app
 The comment is the rest of the reply made readable (:func:`clean_comment`), or None.
 
 Reactions count when their emoji is in the policy's lists (skin tones ignored; ``thumbsup`` is ``+1``).
-Button clicks carry their verdict. Bots, the app itself, unauthorised users and replies older than the
-question never count.
+Button clicks carry their verdict (``approve`` / ``reject``, or a keyword of the policy) and count exactly
+like a keyword reply by the person who clicked: same approvers, guests and quorum. Bots, the app itself,
+unauthorised users and replies older than the question never count.
 
 How answers are weighed (:func:`evaluate`): in time order, first decision reached.
 
@@ -458,8 +459,9 @@ def _ts_key(ts: str) -> Decimal:
 def _verdict(answer: Answer, policy: AskPolicy, app_user_id: str | None) -> tuple[Verdict | None, str | None]:
     if answer.kind == "reaction":
         return policy.reaction_verdict(answer.text), None
-    if answer.kind == "button":
-        return (answer.text, None) if answer.text in ("approve", "reject") else (None, None)  # type: ignore[return-value]
+    if answer.kind == "button" and answer.text in ("approve", "reject"):
+        return answer.text, None  # type: ignore[return-value]
+    # A reply, or a click given as the policy's keyword: read like a reply.
     return parse_reply(answer.text, policy, app_user_id=app_user_id)
 
 

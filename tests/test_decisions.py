@@ -553,6 +553,32 @@ def test_button_clicks():
     assert d.outcome == "rejected"
 
 
+@pytest.mark.parametrize(
+    ("policy", "answers", "outcome", "by"),
+    [
+        # only named approvers' clicks count
+        (AskPolicy(approvers=["U1"]), [click("U2", "reject", ts(1)), click("U1", "approve", ts(2))], "approved", ("U1",)),
+        # a guest's click counts only when guests may answer (or the guest is named)
+        (AskPolicy(), [Answer(kind="button", user="U7", text="approve", ts=ts(1), guest=True)], "pending", ()),
+        (AskPolicy(allow_guests=True), [Answer(kind="button", user="U7", text="approve", ts=ts(1), guest=True)],
+         "approved", ("U7",)),
+        # a click and a reply by one person are one approval; a second person completes the quorum
+        (AskPolicy(required_approvals=2), [click("U1", "approve", ts(1)), reply("U1", "lgtm", ts(2))], "pending", ("U1",)),
+        (AskPolicy(required_approvals=2), [click("U1", "approve", ts(1)), reply("U2", "lgtm", ts(2))],
+         "approved", ("U1", "U2")),
+        # a click given as the policy's own keyword reads the same
+        (AskPolicy(approve_keywords=["ship"], reject_keywords=["stop"]), [click("U1", "stop", ts(1))], "rejected", ("U1",)),
+        # the app's own user and bots never count, whatever they carry
+        (AskPolicy(), [click("U0APP", "approve", ts(1)), Answer(kind="button", user="U2", text="approve", ts=ts(1),
+                                                                 is_bot=True)], "pending", ()),
+    ],
+)
+def test_a_click_counts_like_a_keyword_reply_by_the_clicker(policy, answers, outcome, by):
+    members = {group: frozenset[str]() for group in policy.groups}
+    d = evaluate(answers, policy, question_ts=Q, self_user_id="U0APP", group_members=members)
+    assert (d.outcome, d.by) == (outcome, by)
+
+
 def test_malformed_ts_is_a_clear_error():
     with pytest.raises(ChatConfigError, match="malformed ts"):
         evaluate([reply("U1", "approve", "yesterday")], POLICY, question_ts=Q)

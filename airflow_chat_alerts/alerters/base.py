@@ -81,8 +81,9 @@ class Answer:
 
     :param kind: ``reply`` (a thread reply), ``reaction`` (an emoji on the question) or ``button``.
     :param user: the user id who answered.
-    :param text: the reply text, the reaction's emoji name, or the button's value.
-    :param ts: the reply's ts; ``""`` for a reaction (Slack does not say when it was added).
+    :param text: the reply text, the reaction's emoji name, or the button's verdict (``approve``/``reject``).
+    :param ts: the reply's ts, or the click's ``action_ts``; ``""`` for a reaction (Slack does not say when
+        it was added).
     :param is_bot: True for bots and apps (they never count).
     :param edited_ts: for an edited reply, the ts of the last edit.
     :param guest: a guest or a member of another organisation (Slack Connect); counts only when named
@@ -143,6 +144,7 @@ class Capabilities:
     reactions: bool = False
     buttons: bool = False
     files: bool = False
+    post_ephemeral: bool = False
 
 
 class BaseAlerter(ABC):
@@ -168,6 +170,22 @@ class BaseAlerter(ABC):
     @abstractmethod
     def update(self, ref: MessageRef, message: Message) -> None:
         """Replace the text/blocks (and metadata) of a posted message."""
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> str:
+        """Show ``text`` to ``user`` alone, in ``channel`` (e.g. why their click changed nothing); Slack
+        keeps no copy in the channel's history. Returns the ephemeral message's ts.
+
+        :param channel: the channel id (the person must be a member).
+        :param user: the user id of the person who sees it.
+        :param text: the text (mrkdwn).
+        """
+        self._require("post_ephemeral")
+        raise NotImplementedError
+
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
+        """:meth:`post_ephemeral` without blocking the event loop (the triggerer)."""
+        self._require("post_ephemeral")
+        raise NotImplementedError
 
     def post_file(
         self,

@@ -23,6 +23,7 @@ from airflow_chat_alerts import formatting
 from airflow_chat_alerts.alerters.base import (
     ASK_EVENT_TYPE,
     Answer,
+    AnswerKind,
     BaseAlerter,
     Capabilities,
     Message,
@@ -128,7 +129,9 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=False, files=True)
+    capabilities = Capabilities(
+        ask=True, threads=True, reactions=True, buttons=False, files=True, post_ephemeral=True
+    )
 
     def __init__(
         self,
@@ -419,6 +422,14 @@ class SlackAlerter(BaseAlerter):
             channel=channel_id, ts=data["ts"], permalink=self.permalink(channel_id, data["ts"]), thread_ts=thread_ts
         )
 
+    def post_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
+
+    async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
+        data = await self._acall("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
+        return str(data.get("message_ts") or "")
+
     def update(self, ref: MessageRef, message: Message) -> None:
         payload = self._payload(message)
         # No blocks means plain text: an empty list clears the blocks the message had.
@@ -547,7 +558,8 @@ class SlackAlerter(BaseAlerter):
             ts=ref.ts,
             include_all_metadata=True,
         )
-        self_id = await self.aself_user_id()
+        auth = await self._aauth()
+        self_id = auth.get("user_id")
         with self._parsing("conversations.replies", ref.channel):
             parent = messages[0] if messages else None
             if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
@@ -564,14 +576,46 @@ class SlackAlerter(BaseAlerter):
                 for msg in messages[1:]
                 if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
             ]
-            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
         await self._complete_reactions(ref.channel, [parent])
         with self._parsing("conversations.replies", ref.channel):
-            people |= _reactors(parent)
-        profiles = await self._people(people, self_id)
+            reactors = _reactors(parent)
+        profiles = await self._people(reactors, self_id)
+        answers = await self.reply_answers(replies, channel=ref.channel)
         with self._parsing("conversations.replies", ref.channel):
+            return self._snapshot(parent, self_id, profiles), answers
+
+    async def reply_answers(self, replies: Collection[Mapping[str, Any]], *, channel: str) -> list[Answer]:
+        """Thread replies (as conversations.replies or a ``message`` event shows them) as answers.
+
+        A click record posted by this app (:func:`~airflow_chat_alerts.clicks.click_from_reply`) is the
+        clicker's button answer; people who cannot be looked up are skipped.
+        """
+        from airflow_chat_alerts.clicks import click_from_reply
+
+        auth = await self._aauth()
+        self_id = auth.get("user_id")
+        with self._parsing("conversations.replies", channel):
+            clicks = {
+                id(msg): click
+                for msg in replies
+                if (
+                    click := click_from_reply(
+                        msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel
+                    )
+                )
+            }
+            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
+            people |= {click.user for click in clicks.values()}
+        profiles = await self._people(people, self_id)
+        with self._parsing("conversations.replies", channel):
             answers = []
             for msg in replies:
+                if id(msg) in clicks:
+                    click = clicks[id(msg)]
+                    clicker = profiles.get(click.user)
+                    if clicker is not None and not clicker.is_bot:  # people we cannot look up are skipped
+                        answers.append(click.answer(guest=clicker.is_guest))
+                    continue
                 is_bot = _is_bot_message(msg, self_id)
                 profile = None if is_bot else profiles.get(msg.get("user") or "")
                 if not is_bot and profile is None:
@@ -587,7 +631,16 @@ class SlackAlerter(BaseAlerter):
                         guest=bool(profile and profile.is_guest),
                     )
                 )
-            return self._snapshot(parent, self_id, profiles), answers
+            return answers
+
+    async def person_answer(self, kind: AnswerKind, user: str, text: str, ts: str = "") -> Answer | None:
+        """A ``reaction`` (``text``: the emoji) or ``button`` (``text``: approve/reject) answer by
+        ``user``, with what Slack says of them (bot? guest?); None when they cannot be looked up."""
+        self_id = await self.aself_user_id()
+        profile = (await self._people({user}, self_id)).get(user)
+        if profile is None:
+            return None
+        return Answer(kind=kind, user=user, text=text, ts=ts, is_bot=profile.is_bot, guest=profile.is_guest)
 
     async def read_channel(
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None

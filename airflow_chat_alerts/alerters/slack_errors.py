@@ -89,6 +89,12 @@ SLACK_ERRORS: Mapping[str, SlackErrorKind] = {
     "thread_not_found": _permanent("the thread does not exist in {channel} (its parent was deleted?)"),
     "cant_update_message": _permanent("connection {conn!r} may only update messages the app itself posted"),
     "edit_window_closed": _permanent("the workspace no longer allows editing this message in {channel}"),
+    "user_not_in_channel": _permanent(
+        "the person is not a member of {channel}, so Slack cannot show them a message there"
+    ),
+    "messages_tab_disabled": _permanent("the app's Messages tab is disabled, so it cannot message people directly"),
+    "is_bot": _permanent("connection {conn!r} holds a legacy bot token, which {method} does not accept"),
+    "accesslimited": _permanent("Slack limits {method} on the network connection {conn!r} calls it from"),
     "cannot_reply_to_message": _permanent("this message in {channel} cannot have thread replies"),
     "no_text": _permanent("the message has no text; give a non-empty message"),
     "msg_too_long": _permanent("the message text is longer than Slack accepts (40,000 characters)"),

@@ -94,6 +94,9 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     :param timeout: how long to wait for a decision (timedelta or seconds), from the first post.
     :param on_timeout: ``reject`` (return False), ``approve`` (return True), ``fail`` or ``skip``.
     :param poll_interval: seconds (or timedelta) between reads of the question.
+    :param reconcile_interval: seconds (or timedelta) between reads while the triggerer receives
+        answers pushed over Socket Mode (the connection has an ``app_token``); at least
+        ``poll_interval``. The reads then only catch what push missed.
     :param remind_after: post a reminder in the thread, mentioning the approvers, every this long
         (timedelta or seconds) while undecided; None for no reminders.
     :param max_reminders: at most this many reminders.
@@ -127,6 +130,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         timeout: timedelta | float = timedelta(hours=24),
         on_timeout: str = "reject",
         poll_interval: timedelta | float = 10.0,
+        reconcile_interval: timedelta | float = 300.0,
         remind_after: timedelta | float | None = None,
         max_reminders: int = 3,
         branches: Mapping[str, str | Iterable[str]] | None = None,
@@ -139,6 +143,12 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             raise ChatConfigError("message must be a non-empty string (the question to ask)")
         timeout_seconds = _seconds(timeout, "timeout")
         poll_seconds = _seconds(poll_interval, "poll_interval")
+        reconcile_seconds = _seconds(reconcile_interval, "reconcile_interval")
+        if reconcile_seconds < poll_seconds:
+            raise ChatConfigError(
+                f"reconcile_interval ({reconcile_seconds:g} s) must be at least poll_interval ({poll_seconds:g} s): "
+                f"reads slow down to it while answers are pushed, they never speed up"
+            )
         remind_seconds = _seconds(remind_after, "remind_after") if remind_after is not None else None
         if on_timeout not in ON_TIMEOUT:
             raise ChatConfigError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {on_timeout!r}")
@@ -165,6 +175,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         self.policy = policy
         self.on_timeout = on_timeout
         self.poll_interval = poll_seconds
+        self.reconcile_interval = reconcile_seconds
         self.remind_after = remind_seconds
         self.max_reminders = max_reminders
         self.branches = branch_map
@@ -255,6 +266,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             policy=self.policy.to_dict(),
             deadline=question["deadline"],
             poll_interval=self.poll_interval,
+            reconcile_interval=self.reconcile_interval,
             remind_at=_utc_iso(remind_at) if remind_at else None,
         )
         if answered_already_possible:

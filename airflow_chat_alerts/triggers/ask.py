@@ -41,6 +41,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_chat_alerts.decisions import AskPolicy, Decision, evaluate
 from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.formatting import outcome_line
 from airflow_chat_alerts.triggers.poller import QuestionUpdate, QuestionWatch, watch_question
 from airflow_chat_alerts.utils import LAST_READ_LIMIT
 
@@ -103,6 +104,8 @@ class ChatAskTrigger(BaseTrigger):
     :param policy: :meth:`AskPolicy.to_dict() <airflow_chat_alerts.decisions.AskPolicy.to_dict>`.
     :param deadline: ISO-8601 UTC instant after which the question times out.
     :param poll_interval: seconds between reads of the question.
+    :param reconcile_interval: seconds between reads while answers are pushed over Socket Mode (the
+        connection has an ``app_token``); never below ``poll_interval``.
     :param remind_at: optional ISO-8601 UTC instant at which to hand back for a reminder.
     """
 
@@ -115,6 +118,7 @@ class ChatAskTrigger(BaseTrigger):
         deadline: str,
         poll_interval: float = 10.0,
         remind_at: str | None = None,
+        reconcile_interval: float = 300.0,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -124,6 +128,7 @@ class ChatAskTrigger(BaseTrigger):
         self.deadline = deadline
         self.poll_interval = poll_interval
         self.remind_at = remind_at
+        self.reconcile_interval = reconcile_interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -136,6 +141,7 @@ class ChatAskTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "poll_interval": self.poll_interval,
                 "remind_at": self.remind_at,
+                "reconcile_interval": self.reconcile_interval,
             },
         )
 
@@ -153,7 +159,14 @@ class ChatAskTrigger(BaseTrigger):
         remind_at = parse_utc(self.remind_at) if self.remind_at else None
         give_up = deadline + LAST_READ_LIMIT
         read_once = False
-        async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
+        async with watch_question(
+            self.conn_id,
+            self.channel,
+            self.ts,
+            poll_interval=self.poll_interval,
+            reconcile_interval=self.reconcile_interval,
+            policy=policy,
+        ) as watch:
             while True:
                 now = datetime.now(timezone.utc)
                 final = now >= deadline  # only a read made from now on can time the question out
@@ -204,7 +217,9 @@ class ChatAskTrigger(BaseTrigger):
         policy = shared_policy(self.policy)
         deadline = parse_utc(self.deadline)
         budget = self.poll_interval + REMINDER_READ_GRACE_SECONDS
-        async with watch_question(self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval) as watch:
+        async with watch_question(
+            self.conn_id, self.channel, self.ts, poll_interval=self.poll_interval, push=False
+        ) as watch:
             if datetime.now(timezone.utc) >= deadline:
                 watch.wake(deadline=True)  # this read can time it out: look at the channel's archiving too
             try:
@@ -250,6 +265,7 @@ class ChatAskTrigger(BaseTrigger):
         if not decision.decided:
             return None
         self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
+        watch.settle(outcome_line(decision.outcome, by=decision.by, comment=decision.comment))
         return {"status": decision.outcome, "decision": decision.to_dict()}
 
     def _evaluate(

@@ -6,7 +6,9 @@ and hands every waiting :class:`QuestionWatch` its update. When reading each que
 cheaper (a few asks in a busy channel, where the history from the oldest one spans many pages), the
 round reads those questions instead: :func:`choose_strategy` compares the expected calls of both.
 
-Rounds run every poll interval (the smallest among the channel's watches); each HTTP call also waits
+Rounds run every poll interval (the smallest among the channel's watches), or every reconciliation
+interval while the connection's Socket Mode client is connected (push then brings the answers, and the
+reads only catch what it missed); each HTTP call also waits
 for its slot in the connection's rate budget, so when the budget cannot keep up rounds simply take
 longer. Transient failures are retried with backoff; permanent ones fail every watch concerned.
 """
@@ -26,6 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from airflow_chat_alerts.alerters.base import Answer, BaseAlerter, MessageRef, MessageSnapshot
+from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatPermanentError,
@@ -104,13 +107,24 @@ class QuestionWatch:
     :param ts: the question's ts.
     :param poll_interval: seconds between reads this ask wants.
     :param read_group: reads a user group's members (shared by the connection).
+    :param reconcile_interval: seconds between reads while answers are pushed (default: ``poll_interval``).
+    :param policy: who may answer and how (push judges button clicks by it); None when not pushed.
     """
 
     def __init__(
-        self, ts: str, *, poll_interval: float, read_group: Callable[[str, bool], Awaitable[frozenset[str]]]
+        self,
+        ts: str,
+        *,
+        poll_interval: float,
+        read_group: Callable[[str, bool], Awaitable[frozenset[str]]],
+        reconcile_interval: float | None = None,
+        policy: AskPolicy | None = None,
     ) -> None:
         self.ts = ts
         self.poll_interval = poll_interval
+        self.reconcile_interval = max(reconcile_interval or poll_interval, poll_interval)
+        self.policy = policy
+        self.on_settle: Callable[[str], None] | None = None  # set by push: remembers decided questions
         self._read_group = read_group
         self._news = asyncio.Event()
         self._wanted = True  # the ask wants the next read whatever it holds (its first, a deadline...)
@@ -165,6 +179,27 @@ class QuestionWatch:
         if changed or self._wanted:
             self._wanted = False
             self._news.set()
+
+    @property
+    def latest(self) -> QuestionUpdate | None:
+        """The last update handed over (a read, or a read patched by pushed events)."""
+        return self._update
+
+    def patch(self, edit: Callable[[QuestionUpdate], QuestionUpdate]) -> bool:
+        """Apply a pushed event to the latest read and wake the ask if that changed it (no read).
+
+        The patched update keeps the read's times: a timeout still needs a real read after the
+        deadline. False when nothing was read yet (the caller asks for a read instead).
+        """
+        if self._update is None:
+            return False
+        self.deliver(edit(self._update))
+        return True
+
+    def settle(self, outcome: str) -> None:
+        """The ask decided (``outcome``: its outcome line): later clicks are told so."""
+        if self.on_settle is not None:
+            self.on_settle(outcome)
 
     def note_error(self, error: Exception) -> None:
         self.last_error = error
@@ -269,6 +304,7 @@ class ChannelPoller:
         self._due = False  # a read was asked for: the next round starts without waiting
         self._deadline_due = False  # ...for a deadline: the round also looks whether it is archived
         self._app_user: str | None = None
+        self.pushed = False  # the connection's Socket Mode client is connected: read to reconcile only
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -303,6 +339,21 @@ class ChannelPoller:
             self._threads.pop(watch.ts, None)
             self._queue.pop(watch.ts, None)
 
+    def watches_of(self, ts: str) -> list[QuestionWatch]:
+        """The asks waiting on question ``ts`` here (none: it is not held by this process)."""
+        return list(self._watches.get(ts, ()))
+
+    def set_pushed(self, pushed: bool) -> None:
+        """Socket Mode (dis)connected: on connect read at once (catch what came meanwhile), then at
+        the reconciliation interval; on a drop go back to the poll interval."""
+        if pushed == self.pushed:
+            return
+        self.pushed = pushed
+        if pushed:
+            self.wake()
+        else:
+            self._wake.set()  # the sleep under way is measured again, by the poll interval
+
     def refresh(self, ts: str) -> None:
         """Read the whole thread of ``ts`` (every reply's latest text) as soon as the budget allows."""
         self._enqueue(ts)
@@ -334,7 +385,10 @@ class ChannelPoller:
 
     # -- the rounds -------------------------------------------------------------------------------
     def interval(self) -> float:
-        return min((w.poll_interval for ws in self._watches.values() for w in ws), default=0.0)
+        watches = [w for ws in self._watches.values() for w in ws]
+        if self.pushed:
+            return min((w.reconcile_interval for w in watches), default=0.0)
+        return min((w.poll_interval for w in watches), default=0.0)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

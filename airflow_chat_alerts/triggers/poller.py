@@ -8,7 +8,9 @@ event loop (a triggerer runs all its triggers on one) shares:
 * one :class:`~airflow_chat_alerts.triggers.channel_poller.ChannelPoller` per (connection, channel),
   whose single read per round serves every ask in the channel.
 
-They are created lazily on the running loop and dropped when empty, and nothing outlives its loop:
+When the connection has an app-level token, one Socket Mode client per token
+(:mod:`~airflow_chat_alerts.triggers.push`) pushes answers to the asks and slows the pollers down to
+reconciliation. They are created lazily on the running loop and dropped when empty, and nothing outlives its loop:
 ``dag.test()`` may run triggers in fresh loops one after another. The rate budgets alone are
 process-wide (they hold no loop), so every loop of the process spends the same Slack allowance.
 """
@@ -21,7 +23,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionUpdate, QuestionWatch
+from airflow_chat_alerts.triggers.push.registry import join_push, leave_push
 from airflow_chat_alerts.triggers.shared_connection import SharedConnection
 
 __all__ = ["QuestionUpdate", "QuestionWatch", "active_connections", "active_pollers", "watch_question"]
@@ -110,7 +114,14 @@ def _fail_connection(share: _LoopShare, conn_id: str, error: BaseException) -> N
 
 @asynccontextmanager
 async def watch_question(
-    conn_id: str, channel: str, ts: str, *, poll_interval: float
+    conn_id: str,
+    channel: str,
+    ts: str,
+    *,
+    poll_interval: float,
+    reconcile_interval: float | None = None,
+    policy: AskPolicy | None = None,
+    push: bool = True,
 ) -> AsyncIterator[QuestionWatch]:
     """Watch one question until the block exits (on completion or cancellation).
 
@@ -119,6 +130,10 @@ async def watch_question(
     :param ts: the question's ts.
     :param poll_interval: seconds between reads this ask wants; the channel is read at the smallest
         interval among its asks, and never faster than the connection's rate budget allows.
+    :param reconcile_interval: seconds between reads while answers are pushed (default: poll_interval).
+    :param policy: the ask's policy (push judges button clicks by it).
+    :param push: receive pushed answers when the connection has an app token (a worker's one-off
+        look passes False: it opens no socket).
     """
     share = _share()
     connection = await _acquire(share, conn_id)
@@ -132,12 +147,23 @@ async def watch_question(
                 strategy=connection.settings.read_strategy,
                 fail_connection=lambda error: _fail_connection(share, conn_id, error),
             )
-        watch = QuestionWatch(ts, poll_interval=poll_interval, read_group=connection.group_members)
+        watch = QuestionWatch(
+            ts,
+            poll_interval=poll_interval,
+            read_group=connection.group_members,
+            reconcile_interval=reconcile_interval,
+            policy=policy,
+        )
         poller.add(watch)
+        pushing = None
         try:
+            if push:
+                pushing = join_push(connection, watch, poller, share.pollers)
             yield watch
         finally:
             poller.remove(watch)
+            if pushing is not None:
+                await leave_push(pushing, conn_id)
             if poller.idle and share.pollers.get(key) is poller:
                 del share.pollers[key]
                 await poller.aclose()

@@ -61,7 +61,9 @@ def test_serialize_carries_the_kwargs_and_no_secret(slack_emulator, question):
     classpath, kwargs = trigger.serialize()
 
     assert classpath == "airflow_chat_alerts.triggers.ask.ChatAskTrigger"
-    assert set(kwargs) == {"conn_id", "channel", "ts", "policy", "deadline", "poll_interval", "remind_at"}
+    assert set(kwargs) == {
+        "conn_id", "channel", "ts", "policy", "deadline", "poll_interval", "remind_at", "reconcile_interval"
+    }
     assert ChatAskTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert json.loads(json.dumps(kwargs)) == kwargs  # plain JSON, as the triggerer stores it
     assert slack_emulator.bot_token not in json.dumps(kwargs)

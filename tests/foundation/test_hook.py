@@ -69,6 +69,8 @@ def test_webhook_connection_posts_but_cannot_ask_or_read(slack_emulator, slack_w
         lambda: alerter.update(ref, Message(text="x")),
         lambda: alerter.post(Message(text="x"), thread_ts="1.0"),
         lambda: alerter.post_file(b"x", filename="a.txt"),
+        lambda: alerter.post_ephemeral(ref.channel, "U0ALICE", "x"),
+        lambda: asyncio.run(alerter.apost_ephemeral(ref.channel, "U0ALICE", "x")),
     ]
     for attempt in attempts:
         with pytest.raises(ChatCapabilityError, match="'slack_webhook_default' is a Slack incoming webhook"):

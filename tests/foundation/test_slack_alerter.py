@@ -148,6 +148,35 @@ def test_channel_errors_name_connection_channel_and_code(slack_emulator, channel
     assert slack_emulator.messages("ml-alerts") == []
 
 
+# -- ephemeral messages ----------------------------------------------------------------------------
+def test_post_ephemeral_shows_a_message_to_one_person_only(slack_emulator):
+    alerter = alerter_for(slack_emulator)
+    channel = slack_emulator.channel_id("ml-alerts")
+
+    ts = alerter.post_ephemeral(channel, slack_emulator.user_id("bob"), "You are *not* an approver")
+    later = asyncio.run(alerter.apost_ephemeral(channel, slack_emulator.user_id("bob"), "Already decided"))
+
+    shown = slack_emulator.ephemeral_messages("bob", "ml-alerts")
+    assert [(m["ts"], m["text"]) for m in shown] == [(ts, "You are *not* an approver"), (later, "Already decided")]
+    assert slack_emulator.ephemeral_messages("alice") == []
+    assert slack_emulator.messages("ml-alerts") == []  # never in the channel's history
+
+
+def test_post_ephemeral_to_someone_outside_the_channel_is_a_clear_permanent_error(slack_emulator):
+    alerter = alerter_for(slack_emulator)
+    private = slack_emulator.channel_id("ml-private")
+    for attempt in (
+        lambda: alerter.post_ephemeral(private, slack_emulator.user_id("bob"), "hello"),
+        lambda: asyncio.run(alerter.apost_ephemeral(private, slack_emulator.user_id("bob"), "hello")),
+    ):
+        with pytest.raises(ChatPermanentError) as info:
+            attempt()
+        assert info.value.code == "user_not_in_channel" and info.value.conn_id == "chat_test"
+        assert "the person is not a member of" in str(info.value) and "'chat_test'" in str(info.value)
+        assert "chat.postEphemeral" in str(info.value)
+    assert slack_emulator.ephemeral_messages("bob") == []
+
+
 @pytest.mark.parametrize("revoke", [False, True])
 def test_bad_tokens_are_permanent_and_never_shown(slack_emulator, revoke):
     token = slack_emulator.bot_token if revoke else "xoxb-not-a-real-token"
