@@ -14,7 +14,6 @@ Airflow's own log goes to a file (its path is printed) so the output reads as a 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -66,7 +65,7 @@ def configure_airflow(home: Path) -> None:
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
     os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
-    os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # the demo's approver is quick; poll every second
+    os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # should the socket be down: poll every second
     os.environ["CHAT_ALERTS_ASK_TIMEOUT"] = str(ASK_TIMEOUT_SECONDS)  # not the example's 4 hours
 
 
@@ -89,13 +88,9 @@ def approver(emu, answered: dict) -> None:
     answered["asked"] = emu.transcript(CHANNEL)
     say(f"   … {APPROVER} sees the question and thinks for {THINKING_SECONDS:.0f} s")
     time.sleep(THINKING_SECONDS)
-    answered["at"] = time.monotonic()
-    if importlib.util.find_spec("airflow_chat_alerts.triggers.push") is None:  # TEMPORARY: until push is merged
-        emu.act_as(APPROVER).reply(CHANNEL, question["ts"], "approve - looks good")
-        say(f"   … {APPROVER} replied in the thread (no Socket Mode in this checkout)")
-        return
     # The waiting trigger holds the app's Socket Mode connection: that is where Slack sends the click.
     emu.wait_for_sockets(1, timeout=60)
+    answered["at"] = time.monotonic()
     emu.act_as(APPROVER).click(CHANNEL, question["ts"], APPROVE_ACTION)
     say(f"   … {APPROVER} clicked Approve")
 
