@@ -154,6 +154,8 @@ def emulator_child() -> None:
                 "click_failures": click_failures,
                 "calls": {m: sum(1 for c in calls if c.method == m) for m in methods},
                 "ratelimited": sum(1 for c in calls if c.status == 429),
+                "ratelimited_by": {m: n for m in methods if (n := sum(1 for c in calls if c.method == m
+                                                                       and c.status == 429))},
                 "errors": sorted({c.error for c in calls if c.error and c.status != 429}),
                 "socket_opens": len(socket_calls("socket.open")),
                 "envelopes_expired": len(socket_calls("socket.expired")),
@@ -183,6 +185,7 @@ class Result:
     socket_opens: int
     envelopes_expired: int
     push: bool
+    ratelimited_by: dict[str, int] = field(default_factory=dict)  # 429s by method
     errors: list[str] = field(default_factory=list)
 
     def per_minute(self, method: str) -> float:
@@ -306,6 +309,7 @@ def run_one(emulator: EmulatorProcess, *, limits: str, mode: str, triggerers: in
         decided=len(approved), latencies={k: [v for ts, v in approved.items() if how[ts] == k] for k in KINDS},
         on_other=on_other, click_failures=final["click_failures"], socket_opens=final["socket_opens"],
         envelopes_expired=final["envelopes_expired"], push=push and push_available(),
+        ratelimited_by=final["ratelimited_by"],
         errors=errors + final["errors"] + (["LEAK"] if any(t.leaked for t in pool) else []),
     )
 
@@ -325,6 +329,8 @@ def row(r: Result) -> str:
     notes = []
     if r.mode == "push" and not r.push:
         notes.append("no push package: polls")
+    if r.ratelimited_by:
+        notes.append("429s: " + ", ".join(f"{m} {k}" for m, k in sorted(r.ratelimited_by.items())))
     if r.click_failures:
         notes.append("clicks failed: " + ", ".join(f"{k} {v}" for k, v in sorted(r.click_failures.items())))
     if r.mode == "push" and r.socket_opens:
