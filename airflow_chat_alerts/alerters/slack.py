@@ -580,30 +580,29 @@ class SlackAlerter(BaseAlerter):
         with self._parsing("conversations.replies", ref.channel):
             reactors = _reactors(parent)
         profiles = await self._people(reactors, self_id)
-        answers = await self.reply_answers(replies, channel=ref.channel)
+        answers = await self.reply_answers(replies, channel=ref.channel, question_ts=ref.ts)
         with self._parsing("conversations.replies", ref.channel):
             return self._snapshot(parent, self_id, profiles), answers
 
-    async def reply_answers(self, replies: Collection[Mapping[str, Any]], *, channel: str) -> list[Answer]:
-        """Thread replies (as conversations.replies or a ``message`` event shows them) as answers.
+    async def reply_answers(
+        self, replies: Collection[Mapping[str, Any]], *, channel: str, question_ts: str
+    ) -> list[Answer]:
+        """Thread replies of a question (as conversations.replies lists them, or as ``message`` events
+        push them) as answers; people who cannot be looked up are skipped.
 
-        A click record posted by this app (:func:`~airflow_chat_alerts.clicks.click_from_reply`) is the
-        clicker's button answer; people who cannot be looked up are skipped.
+        :param replies: the replies, without the question itself.
+        :param channel: the question's channel id.
+        :param question_ts: the question's ts.
         """
-        from airflow_chat_alerts.clicks import click_from_reply
-
         auth = await self._aauth()
         self_id = auth.get("user_id")
         with self._parsing("conversations.replies", channel):
-            clicks = {
-                id(msg): click
-                for msg in replies
-                if (
-                    click := click_from_reply(
-                        msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel
-                    )
-                )
-            }
+            # Click records our own app posted count as their clicker's answer (clicks.py).
+            clicks: dict[int, Click] = {}
+            for msg in replies:
+                click = click_from_reply(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel)
+                if click is not None and click.question_ts == question_ts:
+                    clicks[id(msg)] = click
             people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
             people |= {click.user for click in clicks.values()}
         profiles = await self._people(people, self_id)

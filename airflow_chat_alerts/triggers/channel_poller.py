@@ -125,6 +125,7 @@ class QuestionWatch:
         self.reconcile_interval = max(reconcile_interval or poll_interval, poll_interval)
         self.policy = policy
         self.on_settle: Callable[[str], None] | None = None  # set by push: remembers decided questions
+        self.on_change: Callable[[QuestionUpdate], None] | None = None  # set by push: judges click records
         self._read_group = read_group
         self._news = asyncio.Event()
         self._wanted = True  # the ask wants the next read whatever it holds (its first, a deadline...)
@@ -176,6 +177,8 @@ class QuestionWatch:
         got, or when it asked for a read: thousands of unanswered asks sleep through a round."""
         changed = self._update is None or not update.same_question(self._update)
         self._update = update
+        if changed and self.on_change is not None:
+            self.on_change(update)
         if changed or self._wanted:
             self._wanted = False
             self._news.set()

@@ -56,6 +56,15 @@ async def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> A
     return result
 
 
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+    """`until` for the test's own thread."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        time.sleep(0.02)
+
+
 def post_question(emu: Any, text: str = "Deploy model v42?") -> str:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, buttons_block({"dag_id": "d"})]
     return emu.client().chat_postMessage(channel=emu.channel_id(CHANNEL), text=text, blocks=blocks)["ts"]
@@ -233,8 +242,12 @@ def test_a_click_landing_on_the_other_triggerer_is_recorded_there_and_decided_by
         slack_emulator.refuse_sockets(1000)  # A cannot come back while the click is under way
         slack_emulator.drop_sockets(1)  # the oldest: A's
         slack_emulator.wait_for_sockets(1)
-        slack_emulator.act_as("alice").click(CHANNEL, held, APPROVE_ACTION)
+        slack_emulator.act_as("bob").click(CHANNEL, held, APPROVE_ACTION)  # recorded by B: A tells bob
         record_then_ack(slack_emulator, held)
+        wait_for(lambda: slack_emulator.ephemeral_messages("bob"), "the holder to tell bob on reading his record")
+        assert [m["text"] for m in slack_emulator.ephemeral_messages("bob")] == [not_approver_text()]
+        assert a.is_alive(), "bob's click decided"
+        slack_emulator.act_as("alice").click(CHANNEL, held, APPROVE_ACTION)
         a.join(60)
         assert not a.is_alive(), "the holder never decided"
     finally:
@@ -242,7 +255,7 @@ def test_a_click_landing_on_the_other_triggerer_is_recorded_there_and_decided_by
         slack_emulator.configure_sockets()
         b.join(60)
     assert (results["a"]["status"], results["a"]["decision"]["by"]) == ("approved", [ALICE])
-    assert len(records(slack_emulator, held)) == 1
+    assert len(records(slack_emulator, held)) == 2
 
 
 # -- replies and reactions -------------------------------------------------------------------------

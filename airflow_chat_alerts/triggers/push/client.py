@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
     from slack_sdk.socket_mode.request import SocketModeRequest
 
-    from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionWatch
+    from airflow_chat_alerts.triggers.channel_poller import ChannelPoller, QuestionUpdate, QuestionWatch
     from airflow_chat_alerts.triggers.shared_connection import SharedConnection
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class PushClient:
         self.connected = False
         self.error: ChatPermanentError | None = None
         self.decided: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
+        # Button answers already judged here, by (channel, question ts, user, click time).
+        self.judged: collections.OrderedDict[tuple[str, str, str, str], None] = collections.OrderedDict()
         self._app_token = app_token
         self._settings = connection.settings
         self._changed = asyncio.Event()
@@ -89,6 +91,7 @@ class PushClient:
         self.connections[connection.conn_id] = connection
         self.users[connection.conn_id] += 1
         watch.on_settle = lambda outcome: self.remember_decided(channel, watch.ts, outcome)
+        watch.on_change = lambda update: self._judge_records(connection, watch, channel, update)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"chat-alerts socket {self.fingerprint}")
 
@@ -116,6 +119,24 @@ class PushClient:
         self.decided[(channel, ts)] = outcome
         while len(self.decided) > DECIDED_MEMORY:
             self.decided.popitem(last=False)
+
+    def _judge_records(
+        self, connection: SharedConnection, watch: QuestionWatch, channel: str, update: QuestionUpdate
+    ) -> None:
+        """Click records another triggerer wrote for this ask: a person who may not answer is told
+        so, once per process (the click itself counts for nothing, like any answer of theirs)."""
+        from airflow_chat_alerts.triggers.push.envelopes import tell_if_not_approver
+
+        for answer in update.replies:
+            key = (channel, watch.ts, answer.user, answer.ts)
+            if answer.kind != "button" or key in self.judged:
+                continue
+            self.judged[key] = None
+            while len(self.judged) > DECIDED_MEMORY:
+                self.judged.popitem(last=False)
+            task = asyncio.ensure_future(tell_if_not_approver(connection, watch, channel, answer))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
 
     def pollers_of_connections(self) -> list[ChannelPoller]:
         return [poller for (conn_id, _), poller in self.pollers.items() if conn_id in self.connections]
@@ -183,6 +204,8 @@ class PushClient:
                         if not await client.is_connected():
                             client.wss_uri = await client.issue_new_wss_url()
                             await client.connect()
+                            if not await client.is_connected():
+                                raise ConnectionError("the socket closed as it opened")
                 except SlackApiError as err:
                     code = str((err.response or {}).get("error") or "")
                     if code in REFUSED_TOKEN_ERRORS:
@@ -193,13 +216,11 @@ class PushClient:
                     log.warning("Opening Socket Mode failed (%s); trying again in %.1fs", code, delay)
                     await asyncio.sleep(delay)
                     continue
-                except (OSError, asyncio.TimeoutError, ValueError) as err:
+                except Exception as err:  # network, TLS, a garbled answer: try again, never give up silently
                     attempt += 1
                     delay = backoff_delay(attempt, retry_after=None)
                     log.warning("Opening Socket Mode failed (%s); trying again in %.1fs", type(err).__name__, delay)
                     await asyncio.sleep(delay)
-                    continue
-                if not await client.is_connected():
                     continue
                 attempt = 0
                 log.info("Socket Mode connected for connection(s) %s", ", ".join(map(repr, self.connections)))
@@ -242,4 +263,9 @@ class PushClient:
         if self._client is not None:
             await self._client.close()
             self._client = None
+        leftover = self._handling - {asyncio.current_task()}
+        for task in leftover:  # began after the wait: the connection they would use is closing
+            task.cancel()
+        if leftover:
+            await asyncio.wait(leftover)
         self._set_connected(False)

@@ -70,17 +70,23 @@ async def handle_click(push: PushClient, envelope_id: str, click: Click) -> None
     if connection is None:
         return  # no ask left to post with: no ack, the person sees the error and may click again
     if decided is not None:
-        await _tell(connection, click, already_decided_text(decided))
+        await _tell(connection, click.channel, click.user, already_decided_text(decided))
         await push.ack(envelope_id)
         return
     answer = None
     if held is not None:
         watches = held[1]
-        answer = await _slack(connection).person_answer("button", click.user, click.action, click.action_ts)
-        if answer is None or not await _may_answer(answer, watches[0]):
-            await _tell(connection, click, not_approver_text())
+        try:
+            answer = await _slack(connection).person_answer("button", click.user, click.action, click.action_ts)
+            authorised = answer is not None and await _may_answer(answer, watches[0])
+        except ChatAlertError as err:  # cannot tell who may answer now: Slack shows an error, a click again works
+            log.warning("Could not judge a click on %s (%s); not acknowledged", click.question_ts, err)
+            return
+        if not authorised:
+            await _tell(connection, click.channel, click.user, not_approver_text())
             await push.ack(envelope_id)
             return
+        push.judged[(click.channel, click.question_ts, click.user, click.action_ts)] = None  # judged now
     try:
         await asyncio.to_thread(
             connection.alerter.post, click.record(), channel=click.channel, thread_ts=click.question_ts
@@ -113,11 +119,22 @@ async def _may_answer(answer: Answer, watch: QuestionWatch) -> bool:
     return decision.decided
 
 
-async def _tell(connection: SharedConnection, click: Click, text: str) -> None:
+async def tell_if_not_approver(
+    connection: SharedConnection, watch: QuestionWatch, channel: str, answer: Answer
+) -> None:
+    """A click recorded by another triggerer, read here: tell its author if it cannot count."""
     try:
-        await connection.alerter.apost_ephemeral(click.channel, click.user, text)
+        if not await _may_answer(answer, watch):
+            await _tell(connection, channel, answer.user, not_approver_text())
+    except ChatAlertError as err:  # only a courtesy: the click counts for nothing either way
+        log.warning("Could not judge a recorded click by %s (%s)", answer.user, err)
+
+
+async def _tell(connection: SharedConnection, channel: str, user: str, text: str) -> None:
+    try:
+        await connection.alerter.apost_ephemeral(channel, user, text)
     except ChatAlertError as err:  # only a courtesy: the click itself is handled
-        log.warning("Could not tell %s about their click (%s)", click.user, err)
+        log.warning("Could not tell %s about their click (%s)", user, err)
 
 
 async def handle_event(push: PushClient, event: Mapping[str, Any]) -> None:
@@ -163,7 +180,7 @@ async def handle_event(push: PushClient, event: Mapping[str, Any]) -> None:
     if held is None:
         return
     connection, watches = held
-    answers = await _slack(connection).reply_answers([{**message, "channel": channel}], channel=channel)
+    answers = await _slack(connection).reply_answers([message], channel=channel, question_ts=thread_ts)
     if not answers:
         return
     answer = answers[0]

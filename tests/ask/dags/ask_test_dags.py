@@ -22,7 +22,9 @@ from airflow_chat_alerts.sensors.ask import ChatAskSensor
 START = pendulum.datetime(2025, 1, 1, tz="UTC")
 # A deadline no loaded machine reaches before the simulated person answers; a person who gives up ends the
 # ask at once (tests/ask/people.py), and the DAGs that test timing out set a few seconds.
-FAST = {"poll_interval": 0.2, "timeout": timedelta(seconds=60)}
+# Reads go on every poll interval even while a connection with an app token receives pushed answers:
+# these tests wait for reads.
+FAST = {"poll_interval": 0.2, "reconcile_interval": 0.2, "timeout": timedelta(seconds=60)}
 ANSWER_WAIT_SECONDS = 120  # how long a test DAG waits for the simulated person, on a loaded machine
 
 
