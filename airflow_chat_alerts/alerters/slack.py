@@ -38,6 +38,7 @@ from airflow_chat_alerts.alerters.slack_errors import (
     retry_after_seconds,
     slack_error,
 )
+from airflow_chat_alerts.clicks import Click, click_from_reply
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatConfigError,
