@@ -109,11 +109,14 @@ def emulator_child() -> None:
 
 
 class EmulatorProcess:
-    """The emulator child, driven over its stdin/stdout."""
+    """The emulator child, driven over its stdin/stdout.
 
-    def __init__(self) -> None:
+    :param script: the benchmark script whose ``--emulator-child`` mode serves (default: this one).
+    """
+
+    def __init__(self, script: str = __file__) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--emulator-child"],
+            [sys.executable, os.path.abspath(script), "--emulator-child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

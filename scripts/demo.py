@@ -4,7 +4,9 @@
 2. Creates a throwaway Airflow home with its metadata database.
 3. Runs dags_examples/slack_alert_post.py (train a model, post its accuracy), then
    dags_examples/slack_alert_ask.py (ask "Deploy?") with ``dag.test()``, while alice, from another
-   thread, waits for the question and answers "approve - looks good" a few seconds later.
+   thread, waits for the question and clicks its Approve button a few seconds later. The connection
+   has the app-level token (extra ``app_token``), so the question carries buttons and the trigger
+   receives the click over Socket Mode.
 4. Prints the channel transcript, the decision and which branch ran.
 
 Airflow's own log goes to a file (its path is printed) so the output reads as a conversation.
@@ -25,7 +27,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CHANNEL = "ml-alerts"
 APPROVER = "alice"
-ANSWER = "approve - looks good"
 THINKING_SECONDS = 3.0
 ASK_TIMEOUT_SECONDS = 300  # should alice never answer, the demo ends (rejected) instead of hanging
 
@@ -64,7 +65,7 @@ def configure_airflow(home: Path) -> None:
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
     os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
-    os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # the demo's approver is quick; poll every second
+    os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # should the socket be down: poll every second
     os.environ["CHAT_ALERTS_ASK_TIMEOUT"] = str(ASK_TIMEOUT_SECONDS)  # not the example's 4 hours
 
 
@@ -73,22 +74,25 @@ def connect_to(emu) -> None:
         {
             "conn_type": "slack",
             "password": emu.bot_token,
-            "extra": {"base_url": emu.base_url, "channel": emu.channel_id(CHANNEL)},
+            "extra": {"base_url": emu.base_url, "channel": emu.channel_id(CHANNEL), "app_token": emu.app_token},
         }
     )
 
 
 def approver(emu, answered: dict) -> None:
-    """Alice: waits for the question, reads it for a few seconds, then approves in the thread."""
+    """Alice: waits for the question, reads it for a few seconds, then clicks Approve."""
+    from airflow_chat_alerts.clicks import APPROVE_ACTION
     from airflow_chat_alerts.testing import wait_for_question
 
     question = wait_for_question(emu, CHANNEL, timeout=ASK_TIMEOUT_SECONDS)
     answered["asked"] = emu.transcript(CHANNEL)
     say(f"   … {APPROVER} sees the question and thinks for {THINKING_SECONDS:.0f} s")
     time.sleep(THINKING_SECONDS)
-    emu.act_as(APPROVER).reply(CHANNEL, question["ts"], ANSWER)
+    # The waiting trigger holds the app's Socket Mode connection: that is where Slack sends the click.
+    emu.wait_for_sockets(1, timeout=60)
     answered["at"] = time.monotonic()
-    say(f"   … {APPROVER} replied in the thread: {ANSWER!r}")
+    emu.act_as(APPROVER).click(CHANNEL, question["ts"], APPROVE_ACTION)
+    say(f"   … {APPROVER} clicked Approve")
 
 
 def run_dag(file_name: str):
@@ -142,7 +146,7 @@ def main() -> int:
         say("─" * 78)
         say(f"Decision (XCom 'decision'): {json.dumps(decision, ensure_ascii=False)}")
         if "at" in answered:
-            say(f"From alice's answer to the end of the run: {finished - answered['at']:.1f} s (polling every 1 s)")
+            say(f"From alice's click to the end of the run: {finished - answered['at']:.1f} s")
         say("Tasks of slack_alert_ask:")
         for task_id in ("train", "format_accuracy", "ask_to_deploy", "deploy", "record_rejection"):
             say(f"  {task_id:<18} {states.get(task_id)}")

@@ -7,10 +7,13 @@ metadata) as a human user; posts are counted from the emulator's journal of call
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from airflow_chat_alerts.clicks import APPROVE_ACTION, CLICK_EVENT_TYPE, REJECT_ACTION
 
 # How each kind of answer is given; the expected outcome and the person who gives it.
 ANSWERS: dict[str, tuple[str, str]] = {
@@ -90,3 +93,51 @@ def plan(run_ids: Iterable[str]) -> dict[str, str]:
     """A mix of answers over the runs: each kind of answer in turn."""
     kinds = list(ANSWERS)
     return {run_id: kinds[i % len(kinds)] for i, run_id in enumerate(sorted(run_ids))}
+
+
+# How each kind of click is given: (button, expected outcome, person).
+CLICKS: dict[str, tuple[str, str, str]] = {
+    "approve-button": (APPROVE_ACTION, "approved", "alice"),
+    "reject-button": (REJECT_ACTION, "rejected", "bob"),
+}
+
+
+@dataclass(frozen=True)
+class Clicked:
+    outcome: str  # what the click should decide
+    user: str  # the id of who clicked
+    at: float  # time.time() just before the click
+    connection: str | None  # the Socket Mode connection Slack handed the click to
+
+
+def click(emu: Any, channel: str, ts: str, how: str) -> Clicked:
+    """Click Approve or Reject on the question at ``ts`` as a person; Slack hands the interaction to
+    one of the app's sockets and waits for its ack (a failed click raises ``ClickFailed``)."""
+    action, outcome, person = CLICKS[how]
+    seen = len(emu.journal)
+    at = time.time()
+    emu.act_as(person).click(channel, ts, action)
+    return Clicked(outcome, emu.user_id(person), at, handed_to(emu, seen))
+
+
+def handed_to(emu: Any, since: int) -> str | None:
+    """The connection of the first interaction envelope in the journal after its first ``since`` calls."""
+    for call in emu.journal.calls()[since:]:
+        if call.method == "socket.envelope" and call.args.get("type") == "interactive":
+            return call.args["connection"]
+    return None
+
+
+def socket_ports(emu: Any) -> dict[str, int]:
+    """The client port of each live Socket Mode connection of the app, by connection id."""
+    ports = {}
+    for conn in emu.sockets.live():
+        peer = conn.request.transport.get_extra_info("peername") if conn.request.transport else None
+        if peer:
+            ports[conn.id] = peer[1]
+    return ports
+
+
+def click_records(emu: Any, channel: str, ts: str) -> list[dict[str, Any]]:
+    """The app's click records in the question's thread (replies carrying click metadata)."""
+    return [m for m in emu.thread(channel, ts)[1:] if (m.get("metadata") or {}).get("event_type") == CLICK_EVENT_TYPE]

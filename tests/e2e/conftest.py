@@ -59,7 +59,8 @@ def chat_channel(chat) -> str:
 
 @pytest.fixture(scope="session")
 def airflow_e2e(tmp_path_factory: pytest.TempPathFactory, chat, chat_channel: str) -> Iterator[AirflowDeployment]:
-    """A running Airflow deployment whose `slack_api_default` connection points at the emulator."""
+    """A running Airflow deployment whose `slack_api_default` connection points at the emulator, with
+    the app-level token (extra ``app_token``): questions carry buttons, triggerers hold sockets."""
     root = tmp_path_factory.mktemp("airflow-e2e")
     postgres = PostgresCluster()
     deployment = AirflowDeployment(
@@ -68,7 +69,9 @@ def airflow_e2e(tmp_path_factory: pytest.TempPathFactory, chat, chat_channel: st
         db_dsn=postgres.dsn,
         dag_sources=DAG_SOURCES,
         extra_env={
-            "AIRFLOW_CONN_SLACK_API_DEFAULT": slack_connection_json(chat.base_url, chat.bot_token, chat_channel),
+            "AIRFLOW_CONN_SLACK_API_DEFAULT": slack_connection_json(
+                chat.base_url, chat.bot_token, chat_channel, app_token=chat.app_token
+            ),
             # The example DAG: answers read every 2 s; only the ml-leads group may approve.
             "CHAT_ALERTS_POLL_INTERVAL": "2",
             "CHAT_ALERTS_APPROVERS": chat.usergroup_id("ml-leads"),

@@ -395,6 +395,23 @@ class AirflowDeployment:
         wait_until(lambda: not any(w[0] == dag_id for w in self.executor_workloads()), timeout=timeout,
                    what=f"the executor to release the workloads of {dag_id}")
 
+    def socket_holders(self, ports: dict[str, int]) -> dict[str, str]:
+        """Which triggerer holds each Socket Mode connection: ``ports`` maps a connection id to the
+        client port the emulator sees it from; the answer maps it to the triggerer's component name
+        (found among the sockets of that triggerer's processes). Connections of no triggerer are left out.
+        """
+        by_port = {port: conn for conn, port in ports.items()}
+        owners: dict[str, str] = {}
+        for name, component in self.triggerers().items():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                root = psutil.Process(component.pid)
+                for proc in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        for sock in proc.net_connections(kind="tcp"):
+                            if sock.laddr and sock.laddr.port in by_port:
+                                owners[by_port[sock.laddr.port]] = name
+        return owners
+
     def trigger_holders(self, dag_id: str, run_ids: Iterable[str]) -> dict[str, int | None]:
         """For each run whose task waits on a trigger: the job id of the triggerer running it (None: nobody)."""
         return dict(self.sql(
@@ -573,9 +590,12 @@ class AirflowDeployment:
         wait_until(reached, timeout=timeout, what=f"{count} {dag_id}.{task_id} task instances {state}", interval=1)
 
 
-def slack_connection_json(base_url: str, token: str, channel: str | None = None) -> str:
-    """The ``slack`` Airflow connection, as AIRFLOW_CONN_SLACK_API_DEFAULT expects it."""
+def slack_connection_json(base_url: str, token: str, channel: str | None = None, app_token: str | None = None) -> str:
+    """The ``slack`` Airflow connection, as AIRFLOW_CONN_SLACK_API_DEFAULT expects it (with ``app_token``:
+    interactive, so questions carry buttons and triggerers open Socket Mode connections)."""
     extra: dict[str, Any] = {"base_url": base_url}
     if channel:
         extra["channel"] = channel
+    if app_token:
+        extra["app_token"] = app_token
     return json.dumps({"conn_type": "slack", "password": token, "extra": extra})
