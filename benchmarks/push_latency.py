@@ -203,7 +203,7 @@ class Triggerer:
         self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), name=name, daemon=True)
 
     async def _main(self) -> None:
-        from airflow_chat_alerts.triggers.poller import active_connections, active_pollers
+        from airflow_chat_alerts.triggers.watching import active_connections, active_pollers
 
         async def ask(channel: str, ts: str) -> None:
             async for event in self._make_trigger(channel, ts).run():
@@ -236,11 +236,11 @@ def run_one(emulator: EmulatorProcess, *, limits: str, mode: str, triggerers: in
             window: float, poll: float, reconcile: float, answer_share: float, drain: float, seed: int) -> Result:
     from airflow_chat_alerts.decisions import AskPolicy
     from airflow_chat_alerts.triggers.ask import ChatAskTrigger
-    from airflow_chat_alerts.triggers.rate_budget import reset_budgets
+    from airflow_chat_alerts.triggers.watching import budgets
 
     rng = random.Random(seed)
     push = mode == "push"
-    reset_budgets()
+    budgets.reset()
     emulator.ask("reset", marketplace=limits == "tier3", seed=seed)
     channels = emulator.info["channels"][:c]
     per_channel = [[channel, n // c + (1 if i < n % c else 0)] for i, channel in enumerate(channels)]
