@@ -76,6 +76,11 @@ class PushClient:
         self.users: collections.Counter[str] = collections.Counter()  # asks per connection id
         self.pollers = pollers
         self.connected = False
+        # No other triggerer holds a socket of the app, as far as this one knows: only then do reads slow
+        # down, since a click reaching another triggerer gets to the ask held here only through a read.
+        self.alone = True
+        # Click records this process posted, by (channel, question ts, user, click time).
+        self.recorded: collections.OrderedDict[tuple[str, str, str, str], None] = collections.OrderedDict()
         self.error: ChatPermanentError | None = None
         self.decided: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
         # Button answers already judged here, by (channel, question ts, user, click time).
@@ -117,6 +122,26 @@ class PushClient:
     def any_connection(self) -> SharedConnection | None:
         return next(iter(self.connections.values()), None)
 
+    def note_recorded(self, key: tuple[str, str, str, str]) -> None:
+        """This process posted the record of a click (channel, question ts, user, click time)."""
+        self.recorded[key] = None
+        while len(self.recorded) > DECIDED_MEMORY:
+            self.recorded.popitem(last=False)
+
+    def not_alone(self, why: str) -> None:
+        """Another triggerer holds a socket of the app: read at the poll interval from now on."""
+        if not self.alone:
+            return
+        self.alone = False
+        log.info("Another triggerer shares this app's Socket Mode connections (%s): reading every poll "
+                 "interval, so that clicks it receives for asks held here are read promptly", why)
+        self._pace_pollers()
+
+    @property
+    def slows_reads(self) -> bool:
+        """Whether the pollers may read at the reconciliation interval: connected, and alone."""
+        return self.connected and self.alone
+
     def remember_decided(self, channel: str, ts: str, outcome: str) -> None:
         self.decided[(channel, ts)] = outcome
         while len(self.decided) > DECIDED_MEMORY:
@@ -131,6 +156,8 @@ class PushClient:
             key = (channel, watch.ts, answer.user, answer.ts)
             if answer.kind != "button" or key in self.judged:
                 continue
+            if key not in self.recorded:
+                self.not_alone("it read a click another triggerer recorded")
             self.judged[key] = None
             while len(self.judged) > DECIDED_MEMORY:
                 self.judged.popitem(last=False)
@@ -158,10 +185,18 @@ class PushClient:
             app_token=self._app_token, web_client=web, proxy=settings.proxy, logger=logger,
             auto_reconnect_enabled=False,  # reconnecting after a drop is ours, with backoff
         )
+        client.message_listeners.append(self._on_message)
         client.socket_mode_request_listeners.append(self._on_request)
         client.on_close_listeners.append(self._on_socket_news)
         client.on_error_listeners.append(self._on_socket_news)
         return client
+
+    async def _on_message(self, client: AsyncBaseSocketModeClient, message: dict, raw: str | None) -> None:
+        # Slack's hello counts the app's connections, this one included.
+        if message.get("type") == "hello":
+            count = message.get("num_connections")
+            if isinstance(count, int) and count > 1:
+                self.not_alone(f"Slack counts {count} connections of the app")
 
     async def _on_socket_news(self, message: Any) -> None:
         self._changed.set()
@@ -233,8 +268,11 @@ class PushClient:
         self.connected = connected
         if not connected:
             log.warning("Socket Mode disconnected; reading every poll interval until it is back")
+        self._pace_pollers()
+
+    def _pace_pollers(self) -> None:
         for poller in self.pollers_of_connections():
-            poller.set_pushed(connected)
+            poller.set_pushed(self.slows_reads)
 
     def _refused(self, code: str) -> None:
         names = ", ".join(repr(conn_id) for conn_id in self.connections)

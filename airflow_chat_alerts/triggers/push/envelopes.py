@@ -50,6 +50,8 @@ class Receiver(Protocol):
 
     async def ack(self, envelope_id: str) -> None: ...
 
+    def note_recorded(self, key: tuple[str, str, str, str]) -> None: ...
+
     def holders(self, channel: str, ts: str) -> tuple[SharedConnection, list[QuestionWatch]] | None: ...
 
     def any_connection(self) -> SharedConnection | None: ...
@@ -108,6 +110,7 @@ async def handle_click(push: Receiver, envelope_id: str, click: Click) -> None:
         log.warning("Recording a click on %s in %s failed (%s); not acknowledged, so the person may click "
                     "again", click.question_ts, click.channel, err)
         return
+    push.note_recorded((click.channel, click.question_ts, click.user, click.action_ts))
     await push.ack(envelope_id)
     if held is not None and answer is not None:
         for watch in held[1]:

@@ -43,7 +43,7 @@ def join_push(
     if push.error is not None:
         raise copy.copy(push.error)
     push.join(connection, watch, poller.channel)
-    poller.set_pushed(push.connected)
+    poller.set_pushed(push.slows_reads)
     return push
 
 

@@ -259,6 +259,50 @@ def test_a_click_landing_on_the_other_triggerer_is_recorded_there_and_decided_by
     assert len(records(slack_emulator, held)) == 2
 
 
+def test_reads_slow_down_only_while_a_triggerer_knows_of_no_other_socket(slack_emulator, connect) -> None:
+    """A click that reaches another triggerer reaches the holder only through a read, so a triggerer
+    reads at the reconciliation interval only while it knows of no other socket of the app: Slack's
+    hello counts the connections, and a click record another triggerer wrote shows one too."""
+    conn_id = connect()
+    held_a, held_b = post_question(slack_emulator), post_question(slack_emulator, "Deploy model v43?")
+    seen: dict[str, Any] = {}
+    stop = threading.Event()
+
+    async def process(name: str, ts: str) -> None:
+        ask = asyncio.create_task(first_event(trigger(slack_emulator, conn_id, ts, poll=0.3)))
+        seen[name] = await until(lambda: (c := active_push_clients()) and next(iter(c.values())), "a push client")
+        seen[f"poller_{name}"] = await until(lambda: poller(slack_emulator, conn_id), "a poller")
+        await asyncio.to_thread(stop.wait, 120)
+        ask.cancel()
+        await asyncio.wait({ask})
+
+    a = threading.Thread(target=lambda: run(process("a", held_a)), daemon=True)
+    b = threading.Thread(target=lambda: run(process("b", held_b)), daemon=True)
+    a.start()
+    slack_emulator.wait_for_sockets(1)
+    wait_for(lambda: "poller_a" in seen and seen["poller_a"].pushed, "A alone: reads slowed down")
+    b.start()
+    slack_emulator.wait_for_sockets(2)
+    try:
+        wait_for(lambda: "b" in seen and seen["b"].connected, "B connected")
+        assert not seen["b"].alone and not seen["poller_b"].pushed, "B was told of A's socket, yet slowed down"
+        assert seen["a"].alone and seen["poller_a"].pushed  # A's hello counted only itself
+        slack_emulator.refuse_sockets(1000)  # A cannot come back while the click is under way
+        slack_emulator.drop_sockets(1)  # the oldest: A's
+        slack_emulator.wait_for_sockets(1)
+        slack_emulator.act_as("bob").click(CHANNEL, held_a, APPROVE_ACTION)  # recorded by B, read by A
+        wait_for(lambda: not seen["a"].alone, "A to learn of B from the record B wrote")
+        slack_emulator.configure_sockets()  # A may come back
+        slack_emulator.wait_for_sockets(2)
+        wait_for(lambda: seen["a"].connected, "A connected again")
+        assert not seen["poller_a"].pushed, "A slowed down again although it knows of B"
+    finally:
+        stop.set()
+        slack_emulator.configure_sockets()
+        a.join(60)
+        b.join(60)
+
+
 # -- replies and reactions -------------------------------------------------------------------------
 
 
