@@ -176,7 +176,11 @@ class ChannelPoller:
             self._task = asyncio.create_task(self._run(), name=f"chat-alerts poller {self.channel}")
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read_threads(), name=f"chat-alerts threads {self.channel}")
-        self._wake.set()  # the new ask may want a shorter interval
+        if watch.latest is None:
+            # Its first read is due now, not after the interval (minutes while answers are pushed): an
+            # answer given before the ask was held here (a click recorded by then) must not wait for it.
+            self._due = True
+        self._wake.set()  # the new ask may want a shorter interval, or its first read
 
     def remove(self, watch: QuestionWatch) -> None:
         watch.poller = None

@@ -303,6 +303,28 @@ def test_reads_slow_down_only_while_a_triggerer_knows_of_no_other_socket(slack_e
         b.join(60)
 
 
+def test_an_ask_joining_a_slowed_down_poller_is_read_at_once_and_sees_a_click_taken_before(
+    slack_emulator, connect
+) -> None:
+    """Reads are slowed to the reconciliation interval; an ask that starts then is read at once, so a
+    click recorded before its trigger started (Slack gave it to the socket while the ask was not held
+    here yet) decides it without waiting for the next reconciliation read."""
+    conn_id = connect()
+    first, second = post_question(slack_emulator), post_question(slack_emulator, "Deploy model v43?")
+
+    async def main() -> dict[str, Any]:
+        other = asyncio.create_task(first_event(trigger(slack_emulator, conn_id, first)))
+        await settled(slack_emulator, conn_id, first)
+        await slack_emulator.act_as("alice").click_async(CHANNEL, second, APPROVE_ACTION)  # not held yet
+        assert len(records(slack_emulator, second)) == 1
+        event = await asyncio.wait_for(first_event(trigger(slack_emulator, conn_id, second)), 30)
+        other.cancel()
+        return event
+
+    event = run(main())
+    assert (event["status"], event["decision"]["by"]) == ("approved", [ALICE])
+
+
 # -- replies and reactions -------------------------------------------------------------------------
 
 
