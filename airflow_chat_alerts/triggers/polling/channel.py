@@ -39,6 +39,7 @@ from airflow_chat_alerts.settings import READ_STRATEGIES, Strategy
 from airflow_chat_alerts.triggers.polling.connection import CallCount, counting_calls
 from airflow_chat_alerts.triggers.polling.rate_budget import backoff_delay
 from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate, QuestionWatch
+from airflow_chat_alerts.utils import ts_key
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.triggers.polling.connection import SharedConnection
@@ -85,7 +86,7 @@ class ThreadState:
 class HistoryStats:
     """What the last channel read cost: the ts of the messages it returned and how many pages."""
 
-    message_ts: tuple[float, ...]
+    message_ts: tuple[Decimal, ...]
     pages: int
     page_size: float
 
@@ -97,11 +98,11 @@ class HistoryStats:
         """
         pages = max(1, count.calls.get("conversations.history", 0))
         page_size = min(count.page_limit or DEFAULT_PAGE_SIZE, page_cap or math.inf)
-        return cls(tuple(sorted(float(ts) for ts in message_ts)), pages, page_size)
+        return cls(tuple(sorted(ts_key(ts) for ts in message_ts)), pages, page_size)
 
     def pages_from(self, oldest: str) -> int:
         """Pages a read from ``oldest`` would take, judging by the last read."""
-        newer = len(self.message_ts) - bisect_left(self.message_ts, float(oldest))
+        newer = len(self.message_ts) - bisect_left(self.message_ts, ts_key(oldest))
         return max(1, math.ceil(newer / self.page_size))
 
 
@@ -306,7 +307,7 @@ class ChannelPoller:
     def planned_strategy(self) -> Literal["channel", "per_ask"]:
         if self.strategy == "channel" or self.strategy == "per_ask":
             return self.strategy
-        oldest = min(self._watches, key=Decimal)
+        oldest = min(self._watches, key=ts_key)
         pages = self._history.pages_from(oldest) if self._history else 1
         return choose_strategy(len(self._watches), pages, self._moved_per_round)
 
@@ -316,7 +317,7 @@ class ChannelPoller:
         strategy = self.planned_strategy()
         self.rounds[strategy] += 1
         if strategy == "per_ask":
-            await self._read_each(sorted(self._watches, key=Decimal))
+            await self._read_each(sorted(self._watches, key=ts_key))
         else:
             await self._read_channel()
 
@@ -378,7 +379,7 @@ class ChannelPoller:
     async def _read_channel(self) -> None:
         """One history read from the oldest pending question; each page's questions are handed over as
         the page arrives, and threads that moved are queued for the thread reader."""
-        oldest = min(self._watches, key=Decimal)
+        oldest = min(self._watches, key=ts_key)
         seen: list[str] = []
         moved = 0
         with counting_calls() as count:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 
 from airflow_chat_alerts.model import Answer
 from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate
+from airflow_chat_alerts.utils import ts_key
 
 Edit = Callable[[QuestionUpdate], QuestionUpdate]
 
@@ -24,7 +24,7 @@ def with_reply(answer: Answer) -> Edit:
         if answer in update.replies:
             return update
         kept = [r for r in update.replies if not (answer.kind == "reply" and r.kind == "reply" and r.ts == answer.ts)]
-        replies = sorted([*kept, answer], key=lambda r: Decimal(r.ts or "0"))
+        replies = sorted([*kept, answer], key=lambda r: ts_key(r.ts or "0"))
         return replace(update, replies=tuple(replies))
 
     return edit
