@@ -8,6 +8,8 @@ copy ran is found by the next read, because every read returns the whole thread 
 
 Events (exactly one per run):
 
+The events are the typed contracts of :mod:`airflow_chat_alerts.model` (:data:`~airflow_chat_alerts.model.AskEvent`):
+
 * ``{"status": "approved" | "rejected", "decision": {...}}``: ``decision`` is
   :meth:`Decision.to_dict() <airflow_chat_alerts.decisions.Decision.to_dict>`.
 * ``{"status": "timed_out"}``: the deadline passed with no decision.
@@ -47,6 +49,7 @@ from airflow_chat_alerts.exceptions import (
     ChatTransientError,
 )
 from airflow_chat_alerts.formatting import outcome_line
+from airflow_chat_alerts.model import AskEvent, DecidedEvent, ErrorEvent
 from airflow_chat_alerts.triggers.watching import QuestionUpdate, QuestionWatch, watch_question
 from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, parse_utc, within
 
@@ -115,6 +118,7 @@ class ChatAskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        event: AskEvent
         try:
             event = await self._wait()
         except (ChatPermanentError, ChatConfigError) as err:  # transient errors are retried, never end it
@@ -122,7 +126,7 @@ class ChatAskTrigger(BaseTrigger):
             event = {"status": "error", "message": str(err), "code": err.code}
         yield TriggerEvent(event)
 
-    async def _wait(self) -> dict[str, Any]:
+    async def _wait(self) -> AskEvent:
         policy = shared_policy(self.policy)
         deadline = parse_utc(self.deadline)
         remind_at = parse_utc(self.remind_at) if self.remind_at else None
@@ -174,7 +178,7 @@ class ChatAskTrigger(BaseTrigger):
                     else:
                         watch.wake(deadline=True)  # the channel's last look at archiving came before it
 
-    async def _decide(self, update: QuestionUpdate, policy: AskPolicy, watch: QuestionWatch) -> dict[str, Any] | None:
+    async def _decide(self, update: QuestionUpdate, policy: AskPolicy, watch: QuestionWatch) -> DecidedEvent | None:
         """The approved/rejected event for a read of the question, or None while it is undecided.
 
         A decision is taken only on a current read (every reply's latest text: an edit moves no
@@ -202,7 +206,7 @@ class ChatAskTrigger(BaseTrigger):
             return None
         self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
         watch.settle(outcome_line(decision.outcome, by=decision.by, comment=decision.comment))
-        return {"status": decision.outcome, "decision": decision.to_dict()}
+        return decision.event()
 
     def _evaluate(
         self, update: QuestionUpdate, policy: AskPolicy, members: dict[str, frozenset[str]], cutoff: str
@@ -216,7 +220,7 @@ class ChatAskTrigger(BaseTrigger):
             decided_before=cutoff,
         )
 
-    def _unread_at_deadline(self, watch: QuestionWatch) -> dict[str, Any]:
+    def _unread_at_deadline(self, watch: QuestionWatch) -> ErrorEvent:
         """No complete read after the deadline came through: say so, rather than apply on_timeout blind."""
         error = watch.last_error
         message = (
