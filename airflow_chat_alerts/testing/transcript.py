@@ -29,6 +29,17 @@ def _block_text(blocks: list[dict[str, Any]]) -> str:
     return " | ".join(parts)
 
 
+def _buttons(blocks: list[dict[str, Any]]) -> list[str]:
+    """The labels of the buttons in a message's ``actions`` blocks, as people see them."""
+    return [
+        str((element.get("text") or {}).get("text") or element.get("action_id") or "")
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "actions"
+        for element in block.get("elements") or []
+        if isinstance(element, dict) and element.get("type") == "button"
+    ]
+
+
 def _names(state: State, text: str) -> str:
     def user(m: re.Match[str]) -> str:
         u = state.users.get(m.group(1))
@@ -66,6 +77,9 @@ def _line(state: State, msg: Message, indent: str) -> list[str]:
     for f in msg.files:
         extras.append(f"[file: {f.get('name')}]")
     lines = [f"{indent}{_clock(msg.ts)} {_author(state, msg)}: {text}" + (" " + " ".join(extras) if extras else "")]
+    buttons = _buttons(msg.blocks or [])
+    if buttons:
+        lines.append(f"{indent}    buttons: " + " ".join(f"[{label}]" for label in buttons))
     if msg.reactions:
         shown = ", ".join(
             f":{name}: " + " ".join(state.users[u].name if u in state.users else u for u in users)

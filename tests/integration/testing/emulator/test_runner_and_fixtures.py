@@ -203,3 +203,16 @@ def test_cli_bad_workspace_file_exits_with_an_error(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+def test_the_transcript_shows_a_messages_buttons(slack_emulator):
+    ml = slack_emulator.channel_id("ml-alerts")
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Deploy?"}},
+        {"type": "actions", "elements": [
+            {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "r", "text": {"type": "plain_text", "text": "Reject"}},
+        ]},
+    ]
+    slack_emulator.client().chat_postMessage(channel=ml, text="Deploy?", blocks=blocks)
+    assert "    buttons: [Approve] [Reject]" in slack_emulator.transcript("ml-alerts").splitlines()
