@@ -120,6 +120,25 @@ def click(emu: Any, channel: str, ts: str, how: str) -> Clicked:
     return Clicked(outcome, emu.user_id(person), at, handed_to(emu, seen))
 
 
+def click_until_taken(emu: Any, channel: str, ts: str, how: str, tries: int = 5) -> tuple[Clicked, int]:
+    """`click`, and click again after a failed one, as a person does (the README: a click that reaches
+    no socket, or a socket closing as its triggerer's last ask ends, fails in Slack; clicking again
+    works). Returns the click that was taken and how many failed before it."""
+    from airflow_chat_alerts.testing import ClickFailed
+
+    for failed in range(tries):
+        deadline = time.monotonic() + 90  # apps.connections.open is tier 1: a socket may take a minute
+        while not emu.open_sockets():
+            assert time.monotonic() < deadline, "no Socket Mode connection came back within 90 s"
+            time.sleep(0.05)
+        try:
+            return click(emu, channel, ts, how), failed
+        except ClickFailed:
+            if failed == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def handed_to(emu: Any, since: int) -> str | None:
     """The connection of the first interaction envelope in the journal after its first ``since`` calls."""
     for call in emu.journal.calls()[since:]:

@@ -67,9 +67,15 @@ def spread(latencies: list[float]) -> str:
     return f"p50 {statistics.median(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s (n={len(ordered)})"
 
 
-def assert_one_record_per_click(chat, channel: str, asked: dict[str, people.Question], run_ids: list[str]) -> None:
+def assert_one_record_per_click(
+    chat, channel: str, asked: dict[str, people.Question], run_ids: list[str], failed: dict[str, int] | None = None
+) -> None:
+    """One record per click taken; a click that failed in Slack (``failed``, by run) may have left one
+    (recorded, then its ack lost with the closing socket) or none."""
+    failed = failed or {}
     records = {run_id: len(people.click_records(chat, channel, asked[run_id].ts)) for run_id in run_ids}
-    assert records == dict.fromkeys(run_ids, 1), f"click records per question: {records}"
+    wrong = {r: n for r, n in records.items() if not 1 <= n <= 1 + failed.get(r, 0)}
+    assert not wrong, f"click records per question: {records} (failed clicks: {failed})"
 
 
 @pytest.mark.timeout(900)
@@ -80,17 +86,22 @@ def test_twenty_asks_decided_by_button(airflow_e2e, chat, chat_channel):
     asked = wait_questions(chat, chat_channel, DAG_ID, run_ids)
     chat.wait_for_sockets(1, timeout=60)
 
-    clicked = {run_id: people.click(chat, chat_channel, asked[run_id].ts, how)
-               for run_id, how in click_plan(run_ids).items()}
+    taken = {run_id: people.click_until_taken(chat, chat_channel, asked[run_id].ts, how)
+             for run_id, how in click_plan(run_ids).items()}
+    clicked = {run_id: click for run_id, (click, _) in taken.items()}
+    # A click fails in Slack when it reaches a socket that is closing (its triggerer's last ask just
+    # ended); the person clicks again, as the README says. Counted and printed, not hidden.
+    failed = sum(failures for _, failures in taken.values())
     # Some clicks reach the triggerer before it has started their ask: recorded, then found by the ask's
     # first read, which comes at once (not at the reconciliation interval, 300 s).
     resumed = resumed_at(airflow_e2e, run_ids, timeout=180)
     assert_resolved(airflow_e2e, chat, DAG_ID, {r: (c.outcome, c.user) for r, c in clicked.items()}, asked)
-    assert_one_record_per_click(chat, chat_channel, asked, run_ids)
+    assert_one_record_per_click(chat, chat_channel, asked, run_ids, {r: n for r, (_, n) in taken.items()})
     ended = ask_ended_at(airflow_e2e, run_ids)
     print(f"\nclick -> trigger fired (ask out of deferred, polled every 0.1 s): "
           f"{spread([resumed[r] - c.at for r, c in clicked.items()])}")
     print(f"click -> ask task finished (its end_date): {spread([ended[r] - c.at for r, c in clicked.items()])}")
+    print(f"clicks that failed in Slack and were clicked again: {failed} of {len(clicked) + failed}")
 
 
 def two_triggerers_holding(airflow: AirflowDeployment, chat, channel: str, count: int):
