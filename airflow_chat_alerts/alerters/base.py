@@ -13,30 +13,13 @@ from typing import Any
 
 from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError
 from airflow_chat_alerts.model import (
-    ASK_EVENT_TYPE,
     Answer,
-    AnswerKind,
     Message,
     MessageRef,
     MessageSnapshot,
-    PipelineContext,
     PostedQuestion,
     QuestionRead,
 )
-
-__all__ = [
-    "ASK_EVENT_TYPE",
-    "Answer",
-    "AnswerKind",
-    "BaseAlerter",
-    "Capabilities",
-    "Message",
-    "MessageRef",
-    "MessageSnapshot",
-    "PipelineContext",
-    "PostedQuestion",
-    "QuestionRead",
-]
 
 
 @dataclass(frozen=True)
