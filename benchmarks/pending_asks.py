@@ -293,27 +293,37 @@ def row(r: Result) -> str:
 
 def run_in_fresh_process(args: argparse.Namespace, n: int, c: int, strategy: str) -> Result:
     """One measurement in its own process: memory freed by an earlier run cannot hide this one's."""
-    command = [
-        sys.executable, os.path.abspath(__file__), "--one", "--n", str(n), "--c", str(c), "--strategy", strategy,
-        "--window", str(args.window), "--poll", str(args.poll), "--answer-share", str(args.answer_share),
-        "--seed", str(args.seed), "--drain", str(args.drain),
-    ]
+    return Result(**result_in_fresh_process(__file__, [
+        "--n", str(n), "--c", str(c), "--strategy", strategy, "--window", str(args.window), "--poll", str(args.poll),
+        "--answer-share", str(args.answer_share), "--seed", str(args.seed), "--drain", str(args.drain),
+    ]))
+
+
+def result_in_fresh_process(script: str, options: list[str]) -> dict[str, Any]:
+    """Run ``script --one *options`` in a process of its own (and its own emulator child) and return the
+    result it printed last."""
+    command = [sys.executable, os.path.abspath(script), "--one", *options]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     line = next(line for line in reversed(done.stdout.splitlines()) if line.startswith(RESULT_PREFIX))
-    return Result(**json.loads(line[len(RESULT_PREFIX):]))
+    return json.loads(line[len(RESULT_PREFIX):])
 
 
-def measure_here(args: argparse.Namespace) -> Result:
-    """The ``--one`` mode: warm up, then measure one configuration, with the emulator in a child."""
+def quiet_measuring_process() -> None:
+    """Set up a measuring process: a throwaway AIRFLOW_HOME, no example DAGs, and warnings only (the
+    triggers log each decision at INFO, through structlog; the table reads better without)."""
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="chat-alerts-bench-"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     import logging
 
     import structlog
 
-    # The triggers log each decision at INFO (through structlog); the table reads better without.
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def measure_here(args: argparse.Namespace) -> Result:
+    """The ``--one`` mode: warm up, then measure one configuration, with the emulator in a child."""
+    quiet_measuring_process()
     emulator = EmulatorProcess()
     try:
         # Warm up (imports on first use, the first connection): a running triggerer is past that.

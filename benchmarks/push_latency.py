@@ -30,14 +30,22 @@ import json
 import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pending_asks import BENCH_CHANNELS, HUMANS, RESULT_PREFIX, EmulatorProcess, cpu_seconds, percentile
+from pending_asks import (
+    BENCH_CHANNELS,
+    HUMANS,
+    RESULT_PREFIX,
+    EmulatorProcess,
+    cpu_seconds,
+    percentile,
+    quiet_measuring_process,
+    result_in_fresh_process,
+)
 
 CONN_ID = "slack_push_bench"
 KINDS = ("button", "reply", "reaction")
@@ -374,29 +382,16 @@ README_ROWS = [
 
 def run_in_fresh_process(args: argparse.Namespace, limits: str, mode: str, triggerers: int, n: int, c: int) -> Result:
     """One row in its own process (and its own emulator child)."""
-    import subprocess
-
-    command = [
-        sys.executable, os.path.abspath(__file__), "--one", "--limits", limits, "--modes", mode,
-        "--triggerers", str(triggerers), "--n", str(n), "--c", str(c), "--window", str(args.window),
-        "--poll", str(args.poll), "--reconcile", str(args.reconcile), "--answer-share", str(args.answer_share),
-        "--drain", str(args.drain), "--seed", str(args.seed),
-    ]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
-    line = next(line for line in reversed(done.stdout.splitlines()) if line.startswith(RESULT_PREFIX))
-    return Result(**json.loads(line[len(RESULT_PREFIX):]))
+    return Result(**result_in_fresh_process(__file__, [
+        "--limits", limits, "--modes", mode, "--triggerers", str(triggerers), "--n", str(n), "--c", str(c),
+        "--window", str(args.window), "--poll", str(args.poll), "--reconcile", str(args.reconcile),
+        "--answer-share", str(args.answer_share), "--drain", str(args.drain), "--seed", str(args.seed),
+    ]))
 
 
 def measure_here(args: argparse.Namespace) -> Result:
     """The ``--one`` mode: warm up (polling, a few asks), then measure one row."""
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="chat-alerts-bench-"))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    import logging
-
-    import structlog
-
-    logging.basicConfig(level=logging.WARNING)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    quiet_measuring_process()
     emulator = EmulatorProcess(__file__)
     common = {"poll": args.poll, "reconcile": args.reconcile, "seed": args.seed}
     try:
