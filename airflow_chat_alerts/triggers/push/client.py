@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from airflow_chat_alerts.alerters.redaction import Scrubber, ScrubbingLogger
 from airflow_chat_alerts.exceptions import ChatPermanentError
@@ -48,6 +48,9 @@ REFUSED_TOKEN_ERRORS = frozenset(
 ACK_SECONDS = 3.0
 # Decided questions remembered for clicks that come after the decision.
 DECIDED_MEMORY = 10_000
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _import_socket_mode() -> None:
@@ -124,9 +127,11 @@ class PushClient:
 
     def note_recorded(self, key: tuple[str, str, str, str]) -> None:
         """This process posted the record of a click (channel, question ts, user, click time)."""
-        self.recorded[key] = None
-        while len(self.recorded) > DECIDED_MEMORY:
-            self.recorded.popitem(last=False)
+        _remember(self.recorded, key, None)
+
+    def note_judged(self, key: tuple[str, str, str, str]) -> None:
+        """This process judged a click (channel, question ts, user, click time): never again."""
+        _remember(self.judged, key, None)
 
     def not_alone(self, why: str) -> None:
         """Another triggerer holds a socket of the app: read at the poll interval from now on."""
@@ -143,9 +148,7 @@ class PushClient:
         return self.connected and self.alone
 
     def remember_decided(self, channel: str, ts: str, outcome: str) -> None:
-        self.decided[(channel, ts)] = outcome
-        while len(self.decided) > DECIDED_MEMORY:
-            self.decided.popitem(last=False)
+        _remember(self.decided, (channel, ts), outcome)
 
     def _judge_records(
         self, connection: SharedConnection, watch: QuestionWatch, channel: str, update: QuestionUpdate
@@ -158,9 +161,7 @@ class PushClient:
                 continue
             if key not in self.recorded:
                 self.not_alone("it read a click another triggerer recorded")
-            self.judged[key] = None
-            while len(self.judged) > DECIDED_MEMORY:
-                self.judged.popitem(last=False)
+            self.note_judged(key)
             task = asyncio.ensure_future(tell_if_not_approver(connection, watch, channel, answer))
             self._handling.add(task)
             task.add_done_callback(self._handling.discard)
@@ -305,3 +306,10 @@ class PushClient:
         if leftover:
             await asyncio.wait(leftover)
         self._set_connected(False)
+
+
+def _remember(memory: collections.OrderedDict[K, V], key: K, value: V) -> None:
+    """Keep ``key`` in a memory of at most :data:`DECIDED_MEMORY` entries, forgetting the oldest."""
+    memory[key] = value
+    while len(memory) > DECIDED_MEMORY:
+        memory.popitem(last=False)

@@ -46,11 +46,12 @@ class Receiver(Protocol):
     """What handling an envelope needs of the process's Socket Mode client (client.PushClient)."""
 
     decided: collections.OrderedDict[tuple[str, str], str]
-    judged: collections.OrderedDict[tuple[str, str, str, str], None]
 
     async def ack(self, envelope_id: str) -> None: ...
 
     def note_recorded(self, key: tuple[str, str, str, str]) -> None: ...
+
+    def note_judged(self, key: tuple[str, str, str, str]) -> None: ...
 
     def holders(self, channel: str, ts: str) -> tuple[SharedConnection, list[QuestionWatch]] | None: ...
 
@@ -101,7 +102,7 @@ async def handle_click(push: Receiver, envelope_id: str, click: Click) -> None:
             await _tell(connection, click.channel, click.user, not_approver_text())
             await push.ack(envelope_id)
             return
-        push.judged[(click.channel, click.question_ts, click.user, click.action_ts)] = None  # judged now
+        push.note_judged((click.channel, click.question_ts, click.user, click.action_ts))  # judged now
     try:
         await asyncio.to_thread(
             connection.alerter.post, click.record(), channel=click.channel, thread_ts=click.question_ts
