@@ -34,6 +34,11 @@ class ChatPermanentError(ChatAlertError):
     """Retrying will not help: bad credentials, unknown channel, missing scope, deleted message."""
 
 
+class ChatCredentialsRefusedError(ChatPermanentError):
+    """The chat service refused the connection's credentials (revoked, invalid, expired, the wrong kind
+    of token): nothing of that connection can work until they are replaced."""
+
+
 class ChatQuestionDeletedError(ChatPermanentError):
     """The question message an ask waits on was deleted from the channel."""
 

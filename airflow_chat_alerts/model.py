@@ -7,6 +7,7 @@ below): no I/O, no Airflow imports, so every layer above can use them freely.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,8 +102,9 @@ class Answer:
     :param kind: ``reply`` (a thread reply), ``reaction`` (an emoji on the question) or ``button``.
     :param user: the user id who answered.
     :param text: the reply text, the reaction's emoji name, or the button's verdict (``approve``/``reject``).
-    :param ts: the reply's ts, or the click's ``action_ts``; ``""`` for a reaction (Slack does not say when
-        it was added).
+    :param ts: the reply's ts, or the click's ``action_ts``; for a reaction the ``event_ts`` of its
+        ``reaction_added`` event when it came as a pushed event, else ``""`` (a read does not say when it
+        was added).
     :param is_bot: True for bots and apps (they never count).
     :param edited_ts: for an edited reply, the ts of the last edit.
     :param guest: a guest or a member of another organisation (Slack Connect); counts only when named
@@ -156,27 +158,55 @@ class PostedQuestion:
 
 @dataclass(frozen=True)
 class QuestionRead:
-    """A question read once, with everything a decision on it needs: a worker's look at a question
-    before it defers (no polling, no shared state).
+    """A question as read: the message with its reactions and every thread reply, and when it was read.
 
-    :param snapshot: the question message with all its reactions.
-    :param replies: every thread reply, oldest first.
-    :param app_user_id: the reading app's user id (its answers never count; a question it did not
-        post is not one to decide).
-    :param group_members: the members of each user group asked for, read with the question.
-    :param archived: whether the channel is archived, when asked (None: not asked, or the token may
-        not tell).
+    The one type for "a question as read", whoever read it: a channel poller in the triggerer, a
+    worker's one look at a question an earlier try posted, or pushed events applied to either (their
+    times are kept, so nothing pushed can make a read look newer than it was).
+
+    :param snapshot: the question message itself (reactions, reply count, latest reply).
+    :param replies: every thread reply after the question, oldest first.
+    :param read_at: when the read of the snapshot was sent (epoch seconds): everything in it was true at
+        that moment or later. 0 for a question known only from pushed events: such a read may decide
+        (every event reached this reader), but never time the question out.
+    :param replies_read_at: when the replies were read; earlier than ``read_at`` when they are a copy
+        from an earlier round (the thread had not moved since, but an edit does not move a thread, so
+        such a copy may hold a reply's old text).
+    :param app_user_id: the user id of the app that reads (its own answers never count; a question it
+        did not post is not one to decide).
+    :param open_since: when the channel was last seen not archived (epoch seconds; infinite when the
+        connection cannot tell): a timeout needs a look made after the deadline.
     """
 
     snapshot: MessageSnapshot
     replies: tuple[Answer, ...] = ()
+    read_at: float = 0.0
+    replies_read_at: float = 0.0
     app_user_id: str | None = None
-    group_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    archived: bool | None = None
+    open_since: float = math.inf
 
     @property
     def answers(self) -> list[Answer]:
         return [*self.snapshot.reactions, *self.replies]
+
+    @property
+    def ours(self) -> bool:
+        """The reading app posted the question (when the reader knows its own id)."""
+        return not self.app_user_id or self.snapshot.user == self.app_user_id
+
+    @property
+    def current(self) -> bool:
+        """The whole question, its reactions and every reply's latest text, as of ``read_at``."""
+        return not self.snapshot.reply_count or self.replies_read_at >= self.read_at
+
+    def complete_since(self, moment: float) -> bool:
+        """Everything a timeout rests on was read at or after ``moment`` (epoch seconds): the question
+        with every reply's latest text, and the channel seen open."""
+        return self.current and min(self.read_at, self.open_since) >= moment
+
+    def same_question(self, other: QuestionRead) -> bool:
+        """The question, its reactions and replies read the same as in ``other`` (whenever read)."""
+        return self.snapshot == other.snapshot and self.replies == other.replies and self.current == other.current
 
 
 # -- contracts between the sensor (worker) and ChatAskTrigger (triggerer) ------------------------

@@ -33,6 +33,9 @@ TIER_PER_MINUTE = {"tier1": 1.0, "tier2": 20.0, "tier3": 50.0, "tier4": 100.0}
 # Methods a trigger may call, with Slack's documented tier. Methods not listed (auth.test, tier 5) are
 # not rationed.
 METHOD_TIERS = {
+    "apps.connections.open": "tier1",
+    "chat.delete": "tier3",
+    "chat.postEphemeral": "tier4",
     "conversations.history": "tier3",
     "conversations.replies": "tier3",
     "conversations.info": "tier3",
@@ -41,10 +44,21 @@ METHOD_TIERS = {
     "users.info": "tier4",
 }
 
+# Slack paces every way an app posts at about one message a second per channel, with short bursts: the
+# figure of the posts of one channel (a rate budget key "chat.postMessage/channel:<channel id>").
+CHANNEL_POSTS = "chat.postMessage/channel"
+CHANNEL_POSTS_PER_MINUTE = 60.0
+# Calls a quiet method may make at once, where Slack allows fewer than the rate budget's default burst.
+BURSTS = {CHANNEL_POSTS: 2}
+
 # The methods the `rate_tier` extra sets and the non-Marketplace limit applies to.
 READ_METHODS = ("conversations.history", "conversations.replies")
 NON_MARKETPLACE_PER_MINUTE = 1.0
 NON_MARKETPLACE_PAGE_LIMIT = 15
+
+# How long a triggerer keeps its Socket Mode connection after its last ask: longer than the usual gap
+# between one ask ending and the next starting, so a click then still finds a socket.
+DEFAULT_SOCKET_GRACE = 600.0
 
 # Share of Slack's figure the process uses: room for the workers' own calls on the same workspace
 # (posting, finding a question) and for the jitter between our send time and Slack's arrival time.
@@ -74,6 +88,7 @@ def budget_from_extras(extras: Mapping[str, Any]) -> dict[str, float]:
     if not 0 < headroom <= 1:
         raise ChatConfigError(f"rate_headroom must be in (0, 1], got {headroom!r}")
     per_minute = {method: TIER_PER_MINUTE[method_tier] for method, method_tier in METHOD_TIERS.items()}
+    per_minute[CHANNEL_POSTS] = CHANNEL_POSTS_PER_MINUTE
     for method in READ_METHODS:
         per_minute[method] = (
             NON_MARKETPLACE_PER_MINUTE if _flag(extras.get("non_marketplace")) else TIER_PER_MINUTE[tier]
@@ -113,6 +128,8 @@ class ChatConnectionSettings:
     :param read_strategy: how the triggerer reads channels (extra ``read_strategy``).
     :param app_token: the app-level token (``xapp-…``, extra ``app_token``) that opens Socket Mode
         connections, so people can answer with buttons; never shown, never in trigger kwargs.
+    :param socket_grace: seconds a triggerer keeps its Socket Mode connection open after its last ask
+        of this app ended (extra ``socket_grace``), so a click in the gap between asks lands on a socket.
     """
 
     conn_id: str
@@ -126,6 +143,7 @@ class ChatConnectionSettings:
     page_size: int = PAGE_SIZE
     read_strategy: Strategy = "auto"
     app_token: str | None = field(default=None, repr=False)
+    socket_grace: float = DEFAULT_SOCKET_GRACE
 
     @property
     def interactive(self) -> bool:
@@ -181,6 +199,7 @@ class ChatConnectionSettings:
                 )
             per_minute = budget_from_extras(raw)
             app_token = _app_token(raw.get("app_token"))
+            socket_grace = _seconds(raw.get("socket_grace", DEFAULT_SOCKET_GRACE), "socket_grace")
         except (ChatConfigError, ValueError, TypeError) as err:
             raise ChatConfigError(f"Connection {conn_id!r} has invalid extras: {err}", conn_id=conn_id) from None
         return cls(
@@ -195,7 +214,19 @@ class ChatConnectionSettings:
             page_size=page_limit_from_extras(raw) or PAGE_SIZE,
             read_strategy=read_strategy,
             app_token=app_token,
+            socket_grace=socket_grace,
         )
+
+
+def _seconds(value: Any, name: str) -> float:
+    """A number of seconds >= 0 from an extra (a number, or text holding one)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ChatConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise ChatConfigError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    return seconds
 
 
 def _app_token(value: Any) -> str | None:

@@ -27,7 +27,6 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import hypothesis
@@ -118,16 +117,6 @@ def _metadata_database(airflow_db: str) -> str:
     """Every test has the session's metadata database: the packaged ``airflow_db`` fixture (SQLite in
     AIRFLOW_HOME), or the override of a directory with its own database (e2e)."""
     return airflow_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_budgets() -> Iterator[None]:
-    """Rate budgets are process-wide: no pause or slot of one test may leak into the next."""
-    from airflow_chat_alerts.triggers.watching import budgets
-
-    budgets.reset()
-    yield
-    budgets.reset()
 
 
 @pytest.fixture(scope="session")

@@ -123,14 +123,18 @@ class BaseAlerter(ABC):
         self._require("ask")
         raise NotImplementedError
 
-    def read_question(
-        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
-    ) -> QuestionRead:
-        """Read a question once, from a worker: the message with its reactions, every thread reply,
-        the members of ``groups`` and, with ``check_archived``, whether the channel is archived.
+    def read_question(self, ref: MessageRef, *, check_archived: bool = False) -> QuestionRead:
+        """Read a question once, from a worker: the message with its reactions and every thread reply
+        and, with ``check_archived``, whether the channel is still open.
 
         :raises ChatQuestionDeletedError: the question is gone.
+        :raises ChatChannelArchivedError: asked to check, and the channel is archived.
         """
+        self._require("ask")
+        raise NotImplementedError
+
+    def read_groups(self, groups: Collection[str]) -> dict[str, frozenset[str]]:
+        """The members of each user group, read once from a worker."""
         self._require("ask")
         raise NotImplementedError
 

@@ -81,7 +81,7 @@ class ScrubbingLogger(logging.LoggerAdapter):
     :param scrub: hides the connection's secrets in a line.
     """
 
-    def __init__(self, logger: logging.Logger, scrub: Scrubber) -> None:
+    def __init__(self, logger: logging.Logger, scrub: Callable[[str], str]) -> None:
         super().__init__(logger, {})
         self._scrub = scrub
 

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from airflow_chat_alerts.alerters import slack_shapes as shapes
 from airflow_chat_alerts.alerters.base import BaseAlerter, Capabilities
 from airflow_chat_alerts.alerters.payload import message_payload
 from airflow_chat_alerts.alerters.redaction import Redact, Scrubber, ScrubbingLogger, no_redaction
@@ -39,9 +41,10 @@ from airflow_chat_alerts.alerters.slack_errors import (
     retry_after_seconds,
     slack_error,
 )
-from airflow_chat_alerts.clicks import Click, click_from_reply
+from airflow_chat_alerts.clicks import Click, clicks_from_record
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
+    ChatChannelArchivedError,
     ChatConfigError,
     ChatPermanentError,
     ChatQuestionDeletedError,
@@ -111,6 +114,19 @@ def _no_resend_retry_handler():
             return super()._can_retry(state=state, request=request, response=response, error=error)
 
     return NoResendRetryHandler()
+
+
+def _no_resend_async_retry_handler():
+    """The async twin of :func:`_no_resend_retry_handler` (the triggerer's client)."""
+    from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+
+    class AsyncNoResendRetryHandler(AsyncConnectionErrorRetryHandler):
+        async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+            if request.url.rstrip("/").endswith(NOT_RESENT_METHODS):
+                return False
+            return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+    return AsyncNoResendRetryHandler()
 
 
 def _is_bot_message(msg: Mapping[str, Any], self_user_id: str | None) -> bool:
@@ -205,19 +221,18 @@ class SlackAlerter(BaseAlerter):
 
     @property
     def async_client(self) -> AsyncWebClient:
-        """The async client (triggerer), built on first use, with async retry handlers only."""
+        """The async client (triggerer), built on first use. It resends a call after a dropped connection
+        (never a post), and never after a 429: the triggerer's rate budget pauses the method for every
+        caller and the caller decides whether to try again (a poller does; a click record past its
+        deadline does not)."""
         if self._async_client is None:
-            from slack_sdk.http_retry.builtin_async_handlers import (
-                AsyncConnectionErrorRetryHandler,
-                AsyncRateLimitErrorRetryHandler,
-            )
             from slack_sdk.web.async_client import AsyncWebClient
 
             self._async_client = AsyncWebClient(
                 **self._client_kwargs(),
                 session=self._session,
                 logger=cast(logging.Logger, self._client_logger),
-                retry_handlers=[AsyncRateLimitErrorRetryHandler(), AsyncConnectionErrorRetryHandler()],
+                retry_handlers=[_no_resend_async_retry_handler()],
             )
         return self._async_client
 
@@ -350,7 +365,7 @@ class SlackAlerter(BaseAlerter):
 
     def _next_page(self, page: Call, data: Mapping[str, Any]) -> Call | None:
         """The call for the page after ``page``, or None on the last one."""
-        with self._parsing(page.method, page.channel):
+        with self._checking(page.method, page.channel):
             return next_page(page, data)
 
     # -- identity ------------------------------------------------------------------------------
@@ -380,6 +395,11 @@ class SlackAlerter(BaseAlerter):
     async def aself_user_id(self) -> str | None:
         """The app's own user id, read without blocking the event loop."""
         return (await self._aauth()).get("user_id")
+
+    async def app_identity(self) -> tuple[str | None, str | None]:
+        """The app's bot user id and bot id (``auth.test``), read without blocking the event loop."""
+        auth = await self._aauth()
+        return auth.get("user_id"), auth.get("bot_id")
 
     # -- posting -------------------------------------------------------------------------------
     def _payload(self, message: Message) -> dict[str, Any]:
@@ -412,9 +432,13 @@ class SlackAlerter(BaseAlerter):
         for channel_id, known in self._channel_names.items():
             if known == name:
                 return channel_id
-        for conversation in self._pages(
-            "conversations.list", "channels", types="public_channel,private_channel", exclude_archived=True
-        ):
+        listing = Call.of("conversations.list", types="public_channel,private_channel", exclude_archived=True)
+        conversations = [
+            conversation
+            for data in self._each_page(listing)
+            for conversation in self._checked(shapes.channels, data, "conversations.list", None)
+        ]
+        for conversation in conversations:
             self._channel_names.setdefault(conversation["id"], conversation["name"])
             if conversation["name"] == name:
                 return conversation["id"]
@@ -437,8 +461,11 @@ class SlackAlerter(BaseAlerter):
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
         target = self.channel_for(channel)
         payload = self._payload(message)
-        data = self._call(
-            "chat.postMessage", channel=target, **payload, **_present(thread_ts=thread_ts)
+        data = self._checked(
+            shapes.posted,
+            self._call("chat.postMessage", channel=target, **payload, **_present(thread_ts=thread_ts)),
+            "chat.postMessage",
+            target,
         )
         channel_id = data.get("channel") or target
         self._learn_channel(target, channel_id)
@@ -453,6 +480,35 @@ class SlackAlerter(BaseAlerter):
         # No blocks means plain text: an empty list clears the blocks the message had.
         payload.setdefault("blocks", [])
         self._call("chat.update", channel=ref.channel, ts=ref.ts, **payload)
+
+    async def apost(self, message: Message, *, channel: str, thread_ts: str | None = None) -> str:
+        """Post without blocking the event loop (a click's record); returns the message's ts. Never
+        re-sent: a failure leaves unclear whether Slack posted it."""
+        data = await self._acall("chat.postMessage", channel=channel, **self._payload(message),
+                                 **_present(thread_ts=thread_ts))
+        return str(self._checked(shapes.posted, data, "chat.postMessage", channel)["ts"])
+
+    async def adelete(self, channel: str, ts: str) -> None:
+        """Delete one of the app's own messages (a click record that must not count)."""
+        await self._acall("chat.delete", channel=channel, ts=ts)
+
+    async def aclick_records(self, channel: str, thread_ts: str) -> list[tuple[str, list[Click]]]:
+        """The app's click records in a thread, each with the clicks it carries (recorded in time)."""
+        listed = await self._arun(self._pages_of(
+            Call.of("conversations.replies", channel=channel, ts=thread_ts, include_all_metadata=True), "messages"
+        ))
+        messages = self._checked(lambda items: shapes.messages({"messages": items}), listed,
+                                 "conversations.replies", channel)
+        user_id, bot_id = await self.app_identity()
+        found = []
+        for msg in messages:
+            clicks = clicks_from_record(msg, app_user_id=user_id or "", app_bot_id=bot_id, channel=channel)
+            if clicks:
+                found.append((msg["ts"], clicks))
+        return found
+
+    def _pages_of(self, call: Call, key: str) -> Operation[list[Any]]:
+        return (yield Pages(call, key))
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> str:
         data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))
@@ -521,7 +577,7 @@ class SlackAlerter(BaseAlerter):
             "conversations.history", channel=channel, include_all_metadata=True, **_present(oldest=oldest)
         )
         for page, data in enumerate(self._each_page(history)):
-            for msg in data.get("messages") or []:  # newest first
+            for msg in self._checked(shapes.messages, data, "conversations.history", channel):  # newest first
                 metadata = msg.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if (
@@ -575,35 +631,33 @@ class SlackAlerter(BaseAlerter):
 
     def _thread(self, ref: MessageRef, oldest: str | None) -> Operation[tuple[MessageSnapshot, list[Answer]]]:
         """:meth:`read_thread`, for either client."""
-        messages = yield Pages(
+        listed = yield Pages(
             Call.of("conversations.replies", channel=ref.channel, question=True, ts=ref.ts, include_all_metadata=True),
             "messages",
         )
+        messages = self._checked(lambda items: shapes.messages({"messages": items}), listed,
+                                 "conversations.replies", ref.channel)
         auth = yield from self._identity()
         self_id = auth.get("user_id")
-        with self._parsing("conversations.replies", ref.channel):
-            parent = messages[0] if messages else None
-            if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
-                raise ChatQuestionDeletedError(
-                    f"message_not_found: the question {ref.ts} was deleted from {channel_label(ref.channel)} "
-                    f"[connection {self.conn_id!r}, conversations.replies]",
-                    conn_id=self.conn_id,
-                    channel=ref.channel,
-                    code="message_not_found",
-                )
-            since = ts_key(oldest) if oldest else None
-            replies = [
-                msg
-                for msg in messages[1:]
-                if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
-            ]
-        yield from self._complete_reactions(ref.channel, [parent])
-        with self._parsing("conversations.replies", ref.channel):
-            reactors = _reactors(parent)
-        profiles = yield from self._people(reactors, self_id)
+        parent = messages[0] if messages else None
+        if parent is None or parent["ts"] != ref.ts or parent.get("subtype") == "tombstone":
+            raise ChatQuestionDeletedError(
+                f"message_not_found: the question {ref.ts} was deleted from {channel_label(ref.channel)} "
+                f"[connection {self.conn_id!r}, conversations.replies]",
+                conn_id=self.conn_id,
+                channel=ref.channel,
+                code="message_not_found",
+            )
+        since = ts_key(oldest) if oldest else None
+        replies = [
+            msg
+            for msg in messages[1:]
+            if msg.get("subtype") != "tombstone" and (since is None or ts_key(msg["ts"]) > since)
+        ]
+        [parent] = yield from self._complete_reactions(ref.channel, [parent])
+        profiles = yield from self._people(_reactors(parent), self_id)
         answers = yield from self._reply_answers(replies, ref.channel, ref.ts)
-        with self._parsing("conversations.replies", ref.channel):
-            return self._snapshot(parent, self_id, profiles), answers
+        return self._snapshot(parent, self_id, profiles), answers
 
     async def reply_answers(
         self, replies: Collection[Mapping[str, Any]], *, channel: str, question_ts: str
@@ -621,43 +675,47 @@ class SlackAlerter(BaseAlerter):
         self, replies: Collection[Mapping[str, Any]], channel: str, question_ts: str
     ) -> Operation[list[Answer]]:
         """:meth:`reply_answers`, for either client: the one place replies become answers."""
+        replies = self._checked(lambda items: [shapes.message(item) for item in items], list(replies),
+                                "conversations.replies", channel)
         auth = yield from self._identity()
         self_id = auth.get("user_id")
-        with self._parsing("conversations.replies", channel):
-            # Click records our own app posted count as their clicker's answer (clicks.py).
-            clicks: dict[int, Click] = {}
-            for msg in replies:
-                click = click_from_reply(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel)
-                if click is not None and click.question_ts == question_ts:
-                    clicks[id(msg)] = click
-            people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
-            people |= {click.user for click in clicks.values()}
+        # Click records our own app posted count as their clicker's answer (clicks.py): each for the
+        # question it names, which is this one only when the record was posted in this question's thread.
+        clicks: dict[int, list[Click]] = {}
+        for msg in replies:
+            recorded = clicks_from_record(
+                msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel
+            )
+            if recorded:
+                here = question_ts == msg.get("thread_ts")
+                clicks[id(msg)] = [click for click in recorded if here and click.question_ts == question_ts]
+        people = {msg.get("user") for msg in replies if not _is_bot_message(msg, self_id)}
+        people |= {click.user for found in clicks.values() for click in found}
         profiles = yield from self._people(people, self_id)
-        with self._parsing("conversations.replies", channel):
-            answers = []
-            for msg in replies:
-                if id(msg) in clicks:
-                    click = clicks[id(msg)]
+        answers = []
+        for msg in replies:
+            if id(msg) in clicks:
+                for click in clicks[id(msg)]:
                     clicker = profiles.get(click.user)
                     if clicker is not None and not clicker.is_bot:  # people we cannot look up are skipped
                         answers.append(click.answer(guest=clicker.is_guest))
-                    continue
-                is_bot = _is_bot_message(msg, self_id)
-                profile = None if is_bot else profiles.get(msg.get("user") or "")
-                if not is_bot and profile is None:
-                    continue  # a person we cannot look up: skipped (logged once by _people)
-                answers.append(
-                    Answer(
-                        kind="reply",
-                        user=msg.get("user") or msg.get("bot_id") or "",
-                        text=msg.get("text") or "",
-                        ts=msg["ts"],
-                        is_bot=is_bot or (profile is not None and profile.is_bot),
-                        edited_ts=(msg.get("edited") or {}).get("ts"),
-                        guest=bool(profile and profile.is_guest),
-                    )
+                continue
+            is_bot = _is_bot_message(msg, self_id)
+            profile = None if is_bot else profiles.get(msg.get("user") or "")
+            if not is_bot and profile is None:
+                continue  # a person we cannot look up: skipped (logged once by _people)
+            answers.append(
+                Answer(
+                    kind="reply",
+                    user=msg.get("user") or msg.get("bot_id") or "",
+                    text=msg.get("text") or "",
+                    ts=msg["ts"],
+                    is_bot=is_bot or (profile is not None and profile.is_bot),
+                    edited_ts=(msg.get("edited") or {}).get("ts"),
+                    guest=bool(profile and profile.is_guest),
                 )
-            return answers
+            )
+        return answers
 
     async def person_answer(self, kind: AnswerKind, user: str, text: str, ts: str = "") -> Answer | None:
         """A ``reaction`` (``text``: the emoji) or ``button`` (``text``: approve/reject) answer by
@@ -668,16 +726,17 @@ class SlackAlerter(BaseAlerter):
             return None
         return Answer(kind=kind, user=user, text=text, ts=ts, is_bot=profile.is_bot, guest=profile.is_guest)
 
-    def read_question(
-        self, ref: MessageRef, *, groups: Collection[str] = (), check_archived: bool = False
-    ) -> QuestionRead:
-        """One read of a question on the sync client, for a worker about to defer: what
-        :meth:`read_thread` returns, the members of ``groups`` and, with ``check_archived``, whether the
-        channel is archived (None without ``channels:read``). No pacing: it is one look.
+    def read_question(self, ref: MessageRef, *, check_archived: bool = False) -> QuestionRead:
+        """One read of a question on the sync client, for a worker about to defer: the message with all
+        its reactions and every reply, timed from when the read began, and, with ``check_archived``,
+        whether the channel is still open (unknown without ``channels:read``). No pacing: it is one look.
+
+        :raises ChatQuestionDeletedError: the question is gone.
+        :raises ChatChannelArchivedError: asked to check, and the channel is archived.
         """
+        started = time.time()
         snapshot, replies = self._run(self._thread(ref, None))
-        members = {group: self._run(self._group(group)) for group in sorted(groups)}
-        archived: bool | None = None
+        open_since = 0.0  # not looked at: no timeout can rest on this read
         if check_archived:
             try:
                 archived = self._run(self._archived(ref.channel))
@@ -685,7 +744,16 @@ class SlackAlerter(BaseAlerter):
                 if err.code != "missing_scope":
                     raise
                 log.warning("Cannot tell whether channel %s is archived (%s); add channels:read", ref.channel, err)
-        return QuestionRead(snapshot, tuple(replies), self.self_user_id(), members, archived)
+                open_since = math.inf  # the token may not tell: archiving goes unnoticed
+            else:
+                if archived:
+                    raise ChatChannelArchivedError.of(conn_id=self.conn_id, channel=ref.channel)
+                open_since = started
+        return QuestionRead(snapshot, tuple(replies), started, started, self.self_user_id(), open_since)
+
+    def read_groups(self, groups: Collection[str]) -> dict[str, frozenset[str]]:
+        """The members of each user group, on the sync client (a worker's one look)."""
+        return {group: self._run(self._group(group)) for group in sorted(groups)}
 
     async def read_channel(
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None
@@ -717,24 +785,24 @@ class SlackAlerter(BaseAlerter):
         self, channel: str, data: Mapping[str, Any], questions: Collection[str] | None, self_id: str | None
     ) -> Operation[list[MessageSnapshot]]:
         """One page of ``conversations.history`` as snapshots, the reactions of ``questions`` complete."""
-        with self._parsing("conversations.history", channel):
-            messages = list(data.get("messages") or [])
-            wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
-        yield from self._complete_reactions(channel, wanted)
-        with self._parsing("conversations.history", channel):
-            reactors = set().union(*(_reactors(msg) for msg in wanted))
-        profiles = yield from self._people(reactors, self_id)
-        with self._parsing("conversations.history", channel):
-            keep = {id(msg) for msg in wanted}
-            return [self._snapshot(msg, self_id, profiles if id(msg) in keep else None) for msg in messages]
+        messages = self._checked(shapes.messages, data, "conversations.history", channel)
+        wanted = [msg for msg in messages if questions is None or msg["ts"] in questions]
+        complete = yield from self._complete_reactions(channel, wanted)
+        profiles = yield from self._people(set().union(*(_reactors(msg) for msg in complete)), self_id)
+        full = {msg["ts"]: msg for msg in complete}
+        return [
+            self._snapshot(full[msg["ts"]], self_id, profiles)
+            if msg["ts"] in full
+            else self._snapshot(msg, self_id, None)
+            for msg in messages
+        ]
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         return await self._arun(self._group(group_id))
 
     def _group(self, group_id: str) -> Operation[frozenset[str]]:
         data = yield Call.of("usergroups.users.list", usergroup=group_id)
-        with self._parsing("usergroups.users.list", None):
-            return frozenset(data.get("users") or ())
+        return frozenset(self._checked(lambda d: shapes.user_ids(d, "users"), data, "usergroups.users.list", None))
 
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel is archived (people can no longer answer in it)."""
@@ -742,17 +810,22 @@ class SlackAlerter(BaseAlerter):
 
     def _archived(self, channel: str) -> Operation[bool]:
         data = yield Call.of("conversations.info", channel=channel)
-        with self._parsing("conversations.info", channel):
-            return bool(data["channel"].get("is_archived"))
+        return bool(self._checked(shapes.channel, data, "conversations.info", channel).get("is_archived"))
 
     # -- reading helpers -----------------------------------------------------------------------
     @contextmanager
-    def _parsing(self, method: str, channel: str | None) -> Iterator[None]:
-        """A response that lacks what Slack always sends is garbled: a transient error for this read."""
+    def _checking(self, method: str, channel: str | None) -> Iterator[None]:
+        """An answer that fails its shape check (slack_shapes) is garbled: a transient error for this read.
+        Nothing else is caught: an error in our own code is a bug and fails loudly."""
         try:
             yield
-        except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as err:
-            raise self._malformed(method, channel, detail=f"{type(err).__name__}: {err}") from err
+        except shapes.SlackShapeError as err:
+            raise self._malformed(method, channel, detail=str(err)) from err
+
+    def _checked(self, check: Callable[[Any], T], data: Any, method: str, channel: str | None) -> T:
+        """``check(data)``: Slack's answer in the shape it documents, or a transient malformed_response."""
+        with self._checking(method, channel):
+            return check(data)
 
     def _malformed(self, method: str, channel: str | None, *, detail: str = "") -> ChatTransientError:
         return ChatTransientError(
@@ -790,16 +863,20 @@ class SlackAlerter(BaseAlerter):
             is_bot=_is_bot_message(msg, self_id),
         )
 
-    def _complete_reactions(self, channel: str, messages: list[dict[str, Any]]) -> Operation[None]:
-        """Slack lists only the first few users of a popular reaction (``count`` stays complete): for
-        each message where a list was cut short, read all of them with ``reactions.get(full=true)``."""
+    def _complete_reactions(
+        self, channel: str, messages: list[Mapping[str, Any]]
+    ) -> Operation[list[Mapping[str, Any]]]:
+        """``messages`` with every reaction's users: Slack lists only the first few users of a popular
+        reaction (``count`` stays complete), so where a list was cut short all of them are read with
+        ``reactions.get(full=true)``."""
+        complete = []
         for msg in messages:
-            with self._parsing("conversations.history", channel):
-                cut = any(int(r.get("count") or 0) > len(r["users"]) for r in msg.get("reactions") or ())
-            if cut:
+            if any((r.get("count") or 0) > len(r["users"]) for r in msg.get("reactions") or ()):
                 data = yield Call.of("reactions.get", channel=channel, timestamp=msg["ts"], full=True)
-                with self._parsing("reactions.get", channel):
-                    msg["reactions"] = data["message"].get("reactions") or []
+                reacted = self._checked(shapes.reacted_message, data, "reactions.get", channel)
+                msg = {**msg, "reactions": reacted.get("reactions") or []}
+            complete.append(msg)
+        return complete
 
     def _people(self, users: Collection[str | None], self_id: str | None) -> Operation[dict[str, Profile | None]]:
         """Each user's :class:`Profile` from users.info (kept for a while, a few lookups at a time).
@@ -826,8 +903,7 @@ class SlackAlerter(BaseAlerter):
         profile: Profile | None
         try:
             response = yield Call.of("users.info", user=user)
-            with self._parsing("users.info", None):
-                profile = _profile(response["user"], team)
+            profile = _profile(self._checked(shapes.user, response, "users.info", None), team)
         except ChatPermanentError as err:
             if err.code not in UNKNOWN_USER_ERRORS:
                 raise

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from airflow_chat_alerts.alerters import slack_shapes as shapes
+
 T = TypeVar("T")
 
 
@@ -100,6 +102,9 @@ async def arun(operation: Operation[T], execute: Callable[[Step], Awaitable[Any]
 
 
 def next_page(page: Call, data: Mapping[str, Any]) -> Call | None:
-    """The call for the page after ``page`` (whose answer is ``data``), or None on the last page."""
-    cursor = (data.get("response_metadata") or {}).get("next_cursor")
+    """The call for the page after ``page`` (whose answer is ``data``), or None on the last page.
+
+    :raises SlackShapeError: the answer's cursor is garbled.
+    """
+    cursor = shapes.next_cursor(data)
     return page.with_args(cursor=cursor) if cursor else None

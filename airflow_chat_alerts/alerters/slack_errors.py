@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
+    ChatCredentialsRefusedError,
     ChatPermanentError,
     ChatQuestionDeletedError,
     ChatTransientError,
@@ -142,8 +143,26 @@ SLACK_ERRORS: Mapping[str, SlackErrorKind] = {
 
 # The HTTP status of a refusal for going too fast: transient, whatever the body says (see slack_error).
 RATE_LIMITED_STATUS = 429
+# Codes that mean Slack refused the token itself: every call of the connection fails the same way.
+CREDENTIALS_REFUSED = frozenset(
+    {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "team_access_not_granted",
+     "not_allowed_token_type"}
+)
 # Codes that, when reading a question, mean the question itself is gone.
 QUESTION_GONE = frozenset({"message_not_found", "thread_not_found"})
+
+
+# Errors after which Slack may have posted although the call failed (no answer, or a server error that
+# may have come after the post): a post is never re-sent blindly after them.
+MAY_HAVE_POSTED_CODES = frozenset(
+    {"connection_error", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def may_have_posted(err: ChatAlertError) -> bool:
+    """Whether Slack may have posted although the call failed with ``err``."""
+    code = err.code or ""
+    return code in MAY_HAVE_POSTED_CODES or code.startswith("http_5")
 
 
 def channel_label(channel: str | None, *, name: str | None = None, channel_id: str | None = None) -> str:
@@ -250,4 +269,6 @@ def slack_error(
             channel=channel,
             code=code,
         )
+    if code in CREDENTIALS_REFUSED:
+        return ChatCredentialsRefusedError(message, conn_id=conn_id, channel=channel, code=code)
     return ChatPermanentError(message, conn_id=conn_id, channel=channel, code=code)

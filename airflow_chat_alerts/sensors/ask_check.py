@@ -2,11 +2,11 @@
 
 Airflow 3.3 can fail a deferred task whose trigger fires within seconds of the deferral
 (apache/airflow#72716); a retry that reuses a question answered while no try ran would do exactly that.
-So the worker reads the question once through its alerter and weighs it with the pure
-:func:`~airflow_chat_alerts.decisions.evaluate`, under the trigger's rules: only the app's own question,
-a complete read (every reply's latest text, the approver groups read with it), answers up to the
-deadline, and a timeout only on a read made after it in a channel not archived. No polling machinery,
-no rate budget and no event loop run on the worker; when the look fails for a while, the trigger waits.
+So the worker reads the question once through its alerter and asks the one judge
+(:func:`~airflow_chat_alerts.judge.judge`) the trigger asks: only the app's own question, a complete read
+(every reply's latest text, the approver groups read with it), answers up to the deadline, and a timeout
+only on a read made after it in a channel not archived. No polling machinery, no rate budget and no event
+loop run on the worker; when the look fails for a while, the trigger waits.
 """
 
 from __future__ import annotations
@@ -15,14 +15,9 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from airflow_chat_alerts.decisions import AskPolicy, evaluate
-from airflow_chat_alerts.exceptions import (
-    ChatChannelArchivedError,
-    ChatNotOurQuestionError,
-    ChatPermanentError,
-    ChatTransientError,
-)
-from airflow_chat_alerts.utils import as_slack_ts
+from airflow_chat_alerts.decisions import AskPolicy
+from airflow_chat_alerts.exceptions import ChatNotOurQuestionError, ChatPermanentError, ChatTransientError
+from airflow_chat_alerts.judge import groups_to_read, judge
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.alerters.base import BaseAlerter
@@ -47,9 +42,9 @@ def decided_already(
         the credentials refused (a missing scope only leaves the waiting to the trigger).
     """
     deadline = question.deadline_at
-    final = now >= deadline
     try:
-        read = alerter.read_question(question.ref, groups=policy.groups, check_archived=final)
+        read = alerter.read_question(question.ref, check_archived=now >= deadline)
+        members = alerter.read_groups(groups_to_read(read, policy))
     except ChatTransientError as err:
         log.warning("Could not read question %s before deferring (%s); the trigger will", question.ts, err)
         return None
@@ -59,20 +54,14 @@ def decided_already(
         # E.g. no usergroups:read: the trigger reads the groups only once someone not named answers.
         log.warning("Cannot read all of question %s before deferring (%s); the trigger will", question.ts, err)
         return None
-    if read.app_user_id and read.snapshot.user != read.app_user_id:
-        raise ChatNotOurQuestionError.of(conn_id=alerter.conn_id, channel=question.channel, ts=question.ts)
-    decision = evaluate(
-        read.answers,
-        policy,
-        question_ts=question.ts,
-        group_members=read.group_members,
-        self_user_id=read.app_user_id or read.snapshot.user,
-        decided_before=as_slack_ts(deadline),
+    judgement = judge(
+        read, policy, question_ts=question.ts, deadline=deadline, group_members=members, groups_fresh=True
     )
-    if decision.decided:
-        return decision.event()
-    if not final:
-        return None
-    if read.archived:
-        raise ChatChannelArchivedError.of(conn_id=alerter.conn_id, channel=question.channel)
-    return {"status": "timed_out"}
+    if judgement.state == "foreign":
+        raise ChatNotOurQuestionError.of(conn_id=alerter.conn_id, channel=question.channel, ts=question.ts)
+    if judgement.state == "decided":
+        assert judgement.decision is not None
+        return judgement.decision.event()
+    if judgement.state == "timed_out":
+        return {"status": "timed_out"}
+    return None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_chat_alerts.alerters.slack_errors import may_have_posted
 from airflow_chat_alerts.exceptions import ChatPermanentError, ChatTransientError
 from airflow_chat_alerts.model import Message, PostedQuestion
 from airflow_chat_alerts.utils import as_slack_ts
@@ -25,19 +26,6 @@ log = logging.getLogger(__name__)
 # Clock skew allowed between Airflow and Slack: how far before the DAG run started a question of this
 # run may have been posted, and how far a question's deadline may lie beyond its ts + timeout.
 CLOCK_SKEW = timedelta(minutes=5)
-# Errors after which Slack may have posted the question although the call failed (no answer, or a
-# server error that may have come after the post).
-MAY_HAVE_POSTED_CODES = frozenset(
-    {"connection_error", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
-
-
-def may_have_posted(err: ChatTransientError) -> bool:
-    """Whether Slack may have posted although the call failed with ``err``."""
-    code = err.code or ""
-    return code in MAY_HAVE_POSTED_CODES or code.startswith("http_5")
-
-
 def find_question(
     alerter: BaseAlerter,
     channel: str,

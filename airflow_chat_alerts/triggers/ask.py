@@ -1,10 +1,11 @@
 """ChatAskTrigger: waits in the triggerer for the answer to a question that ChatAskSensor posted.
 
-The trigger only reads (through :func:`~airflow_chat_alerts.triggers.watching.watch_question`) and never
-posts: the worker posted the question before deferring and updates it after resuming. Everything it
-needs comes from its serialized kwargs (connection id, channel, question ts, policy, absolute deadline),
-so a copy restarted on another triggerer resumes where the first stopped, and an answer given while no
-copy ran is found by the next read, because every read returns the whole thread and all reactions.
+The trigger only reads (through the loop's :class:`~airflow_chat_alerts.triggers.runtime.Runtime`, which it
+joins for as long as it waits) and never posts: the worker posted the question before deferring and updates
+it after resuming. Everything it needs comes from its serialized kwargs (connection id, channel, question
+ts, policy, absolute deadline), so a copy restarted on another triggerer resumes where the first stopped,
+and an answer given while no copy ran is found by the next read, because every read returns the whole
+thread and all reactions.
 
 Events (exactly one per run):
 
@@ -26,8 +27,9 @@ own time); reactions have no time in Slack, so every reaction present at that re
 read comes through within :data:`LAST_READ_LIMIT` of the deadline, the event is an error (the task
 fails, naming the last read error): on_timeout is never applied on a read that failed.
 
-A decision is taken only on a read of the app's own question that holds every reply's latest text,
-with the approver groups read again when a group member's answer decides.
+Whether a read decides, times the question out or leaves it open is the one judge's call
+(:func:`~airflow_chat_alerts.judge.judge`): only the app's own question, a read holding every reply's
+latest text, the approver groups read again when a group member's answer decides.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_chat_alerts.decisions import AskPolicy, Decision, evaluate
+from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import (
     ChatConfigError,
     ChatNotOurQuestionError,
@@ -49,9 +51,11 @@ from airflow_chat_alerts.exceptions import (
     ChatTransientError,
 )
 from airflow_chat_alerts.formatting import outcome_line
-from airflow_chat_alerts.model import AskEvent, DecidedEvent, ErrorEvent
-from airflow_chat_alerts.triggers.watching import QuestionUpdate, QuestionWatch, watch_question
-from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, parse_utc, within
+from airflow_chat_alerts.judge import Judgement, groups_to_read, judge
+from airflow_chat_alerts.model import AskEvent, ErrorEvent, QuestionRead
+from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
+from airflow_chat_alerts.triggers.runtime import Runtime
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, within
 
 # Before handing back for a reminder the trigger reads once, waiting a poll interval plus this long.
 REMINDER_READ_GRACE_SECONDS = 10.0
@@ -132,7 +136,8 @@ class ChatAskTrigger(BaseTrigger):
         remind_at = parse_utc(self.remind_at) if self.remind_at else None
         give_up = deadline + LAST_READ_LIMIT
         read_once = False
-        async with watch_question(
+        runtime = Runtime.current()
+        async with runtime.watch(
             self.conn_id,
             self.channel,
             self.ts,
@@ -155,8 +160,8 @@ class ChatAskTrigger(BaseTrigger):
                 else:  # read until the next thing the clock decides
                     budget = ((min(deadline, remind_at) if remind_at else deadline) - now).total_seconds()
                 try:
-                    update = await within(watch.next(), budget)
-                    event = await within(self._decide(update, policy, watch), max(budget, 1.0))
+                    read = await within(watch.next(), budget)
+                    judgement = await within(self._judge(read, policy, deadline, watch), max(budget, 1.0))
                 except asyncio.TimeoutError:
                     if final:
                         return self._unread_at_deadline(watch)
@@ -168,57 +173,34 @@ class ChatAskTrigger(BaseTrigger):
                     watch.note_error(err)
                     continue
                 read_once = True
-                if event is not None:
-                    return event
-                if update.complete_since(deadline.timestamp()):
+                if judgement.state == "foreign":
+                    raise ChatNotOurQuestionError.of(conn_id=self.conn_id, channel=self.channel, ts=self.ts)
+                if judgement.state == "decided":
+                    decision = judgement.decision
+                    assert decision is not None
+                    self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
+                    watch.settle(outcome_line(decision.outcome, by=decision.by, comment=decision.comment))
+                    return decision.event()
+                if judgement.state == "timed_out":
                     return {"status": "timed_out"}  # a complete read made after the deadline: no decision
-                if update.read_at >= deadline.timestamp():
-                    if not update.current:
-                        watch.refresh()  # the replies are an earlier round's copy: read them again
-                    else:
-                        watch.wake(deadline=True)  # the channel's last look at archiving came before it
+                if judgement.needs == "thread":
+                    watch.refresh()  # the replies are an earlier round's copy: read them again
+                elif judgement.needs == "open_check":
+                    watch.wake(deadline=True)  # the channel's last look at archiving came before the deadline
 
-    async def _decide(self, update: QuestionUpdate, policy: AskPolicy, watch: QuestionWatch) -> DecidedEvent | None:
-        """The approved/rejected event for a read of the question, or None while it is undecided.
-
-        A decision is taken only on a current read (every reply's latest text: an edit moves no
-        thread, so a copy of the replies from an earlier round is read again first) and, when it rests
-        on the answer of a user group's member, on the group's membership read again now.
-
-        :raises ChatPermanentError: the message is not the app's own (a trigger only waits on a
-            question its app posted).
-        """
-        if update.app_user_id and update.snapshot.user != update.app_user_id:
-            raise ChatNotOurQuestionError.of(conn_id=self.conn_id, channel=self.channel, ts=self.ts)
-        cutoff = as_slack_ts(parse_utc(self.deadline))
-        # Groups matter only for someone not named in person; without such an answer none is read.
-        groups = sorted(policy.groups) if any(
-            not answer.is_bot and answer.user not in policy.users for answer in update.answers
-        ) else []
-        members = {group: frozenset[str]() for group in policy.groups} | await watch.group_members(groups)
-        decision = self._evaluate(update, policy, members, cutoff)
-        if decision.decided and not update.current:
-            watch.refresh()
-            return None
-        if decision.decided and set(decision.by) - policy.users:  # someone counted through a group
-            decision = self._evaluate(update, policy, await watch.group_members(groups, fresh=True), cutoff)
-        if not decision.decided:
-            return None
-        self.log.info("Ask %s in %s: %s by %s", self.ts, self.channel, decision.outcome, list(decision.by))
-        watch.settle(outcome_line(decision.outcome, by=decision.by, comment=decision.comment))
-        return decision.event()
-
-    def _evaluate(
-        self, update: QuestionUpdate, policy: AskPolicy, members: dict[str, frozenset[str]], cutoff: str
-    ) -> Decision:
-        return evaluate(
-            update.answers,
-            policy,
-            question_ts=self.ts,
-            group_members=members,
-            self_user_id=update.app_user_id or update.snapshot.user,
-            decided_before=cutoff,
-        )
+    async def _judge(
+        self, read: QuestionRead, policy: AskPolicy, deadline: datetime, watch: QuestionWatch
+    ) -> Judgement:
+        """The judge's verdict on a read, with the approver groups it needs (read again before a decision
+        that rests on a group member's answer)."""
+        groups = groups_to_read(read, policy)
+        judgement = judge(read, policy, question_ts=self.ts, deadline=deadline,
+                          group_members=await watch.group_members(groups), groups_fresh=False)
+        if judgement.needs == "fresh_groups":
+            members = await watch.group_members(groups, fresh=True)
+            judgement = judge(read, policy, question_ts=self.ts, deadline=deadline, group_members=members,
+                              groups_fresh=True)
+        return judgement
 
     def _unread_at_deadline(self, watch: QuestionWatch) -> ErrorEvent:
         """No complete read after the deadline came through: say so, rather than apply on_timeout blind."""

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_chat_alerts import clicks
-from airflow_chat_alerts.clicks import Click, buttons_block, click_from_reply
+from airflow_chat_alerts.clicks import Click, buttons_block, clicks_from_record, recorded_in_time
 from airflow_chat_alerts.model import Answer
 
 APP_USER, APP_BOT = "U0CHATALERTS", "B0CHATALERTS"
@@ -41,13 +41,17 @@ def payload(action_id: str = clicks.APPROVE_ACTION) -> dict:
 
 
 def as_reply(click: Click, **overrides) -> dict:
-    """The record as conversations.replies lists it once our app posted it."""
+    """The record as conversations.replies lists it once our app posted it (1.1 s after the click)."""
     message = click.record()
     reply = {
-        "type": "message", "user": APP_USER, "bot_id": APP_BOT, "text": message.text, "ts": "1714557701.000200",
+        "type": "message", "user": APP_USER, "bot_id": APP_BOT, "text": message.text, "ts": "1714557701.223456",
         "thread_ts": click.question_ts, "metadata": message.metadata,
     }
     return {**reply, **overrides}
+
+
+def read_back(reply) -> list[Click]:
+    return clicks_from_record(reply, app_user_id=APP_USER, app_bot_id=APP_BOT, channel="C0MLALERTS")
 
 
 # -- from_payload -------------------------------------------------------------------------------
@@ -83,6 +87,16 @@ def test_anything_but_a_click_on_our_button_is_not_a_click(change):
     wrong = payload()
     change(wrong)
     assert Click.from_payload(wrong) is None
+
+
+@pytest.mark.parametrize("where", ["container", "message"])
+def test_a_copy_of_the_buttons_in_the_questions_thread_is_not_a_click(where):
+    """A thread reply carrying the same buttons (posted by the app, so Slack hands us its clicks) is not the
+    question: its click decides nothing."""
+    copy = payload()
+    copy["container"]["message_ts"] = copy["message"]["ts"] = "1714557650.000900"
+    copy[where]["thread_ts"] = QUESTION_TS
+    assert Click.from_payload(copy) is None
 
 
 JSON = st.recursive(
@@ -135,7 +149,9 @@ def test_the_record_is_an_audit_line_carrying_the_click_in_its_metadata():
     assert message.text == "<@U0ALICE> pressed *Reject*"
     assert message.metadata == {
         "event_type": clicks.CLICK_EVENT_TYPE,
-        "event_payload": {"user": "U0ALICE", "action": "reject", "action_ts": "1714557700.123456"},
+        "event_payload": {"clicks": [
+            {"user": "U0ALICE", "action": "reject", "action_ts": "1714557700.123456", "question_ts": QUESTION_TS}
+        ]},
     }
 
 
@@ -143,7 +159,36 @@ def test_the_record_is_an_audit_line_carrying_the_click_in_its_metadata():
 def test_our_apps_record_reads_back_as_the_click(posted_by):
     click = Click.from_payload(payload())
     reply = {**as_reply(click), "user": None, "bot_id": None, **posted_by}
-    assert click_from_reply(reply, app_user_id=APP_USER, app_bot_id=APP_BOT, channel="C0MLALERTS") == click
+    assert read_back(reply) == [click]
+
+
+def test_one_record_carries_the_clicks_of_several_questions_each_naming_its_own():
+    first = Click.from_payload(payload())
+    other = Click("U0BOB", "reject", "1714557700.523456", "C0MLALERTS", "1714557600.000700")
+    message = Click.record_of([first, other])
+    assert message.text == "<@U0ALICE> pressed *Approve*\n<@U0BOB> pressed *Reject* on the question of 1714557600.000700"
+    reply = {**as_reply(first), "text": message.text, "metadata": message.metadata}
+    assert read_back(reply) == [first, other]
+    with pytest.raises(ValueError):
+        Click.record_of([])
+    with pytest.raises(ValueError):
+        Click.record_of([first, Click("U0BOB", "reject", "1714557700.5", "C0ELSEWHERE", QUESTION_TS)])
+
+
+@pytest.mark.parametrize(
+    ("record_ts", "counts"),
+    [
+        ("1714557700.123456", True),  # stored at the click's own time
+        ("1714557702.123456", True),  # exactly the window later
+        ("1714557702.123457", False),  # a microsecond late: the ack could not be in time
+        ("1714557760.000000", False),  # a post held up for a minute (a 429 waited out, say)
+        ("1714557700.123455", False),  # before the click: not a record of it
+    ],
+)
+def test_a_record_counts_only_when_slack_stored_it_within_the_window_of_the_click(record_ts, counts):
+    click = Click.from_payload(payload())
+    assert recorded_in_time(record_ts, click.action_ts) is counts
+    assert read_back(as_reply(click, ts=record_ts)) == ([click] if counts else [])
 
 
 @pytest.mark.parametrize(
@@ -153,23 +198,25 @@ def test_our_apps_record_reads_back_as_the_click(posted_by):
         {"user": "U0ALICE", "bot_id": None},  # a person (Slack refuses metadata from them anyway)
         {"metadata": {"event_type": "something_else", "event_payload": {}}},
         {"metadata": {"event_type": clicks.CLICK_EVENT_TYPE, "event_payload": "approve"}},
-        {"metadata": {"event_type": clicks.CLICK_EVENT_TYPE,
-                      "event_payload": {"user": "U0ALICE", "action": "maybe", "action_ts": "1.2"}}},
-        {"metadata": {"event_type": clicks.CLICK_EVENT_TYPE,
-                      "event_payload": {"user": "alice", "action": "approve", "action_ts": "1.2"}}},
+        {"metadata": {"event_type": clicks.CLICK_EVENT_TYPE, "event_payload": {"clicks": [
+            {"user": "U0ALICE", "action": "maybe", "action_ts": "1714557700.123456", "question_ts": QUESTION_TS}]}}},
+        {"metadata": {"event_type": clicks.CLICK_EVENT_TYPE, "event_payload": {"clicks": [
+            {"user": "alice", "action": "approve", "action_ts": "1714557700.123456", "question_ts": QUESTION_TS}]}}},
+        {"metadata": {"event_type": clicks.CLICK_EVENT_TYPE,  # an earlier form, without the question
+                      "event_payload": {"user": "U0ALICE", "action": "approve", "action_ts": "1714557700.123456"}}},
         {"metadata": None},
         {"thread_ts": None},  # not a thread reply
     ],
 )
 def test_records_our_app_did_not_post_or_that_are_malformed_are_no_clicks(forged):
     reply = {**as_reply(Click.from_payload(payload())), **forged}
-    assert click_from_reply(reply, app_user_id=APP_USER, app_bot_id=APP_BOT, channel="C0MLALERTS") is None
+    assert read_back(reply) == []
 
 
 @given(st.one_of(JSON, st.dictionaries(st.sampled_from(["user", "bot_id", "metadata", "thread_ts", "ts", "channel"]),
                                        JSON, max_size=6)))
-def test_click_from_reply_never_raises(value):
-    assert click_from_reply(value, app_user_id=APP_USER, app_bot_id=APP_BOT) is None
+def test_clicks_from_record_never_raises(value):
+    assert clicks_from_record(value, app_user_id=APP_USER, app_bot_id=APP_BOT) == []
 
 
 def test_a_click_answers_like_a_keyword_reply_by_the_clicker():

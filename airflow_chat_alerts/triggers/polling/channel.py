@@ -30,15 +30,16 @@ from airflow_chat_alerts.alerters.base import BaseAlerter
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatChannelArchivedError,
+    ChatCredentialsRefusedError,
     ChatPermanentError,
     ChatQuestionDeletedError,
     ChatTransientError,
 )
-from airflow_chat_alerts.model import Answer, MessageRef, MessageSnapshot
+from airflow_chat_alerts.model import Answer, MessageRef, MessageSnapshot, QuestionRead
 from airflow_chat_alerts.settings import READ_STRATEGIES, Strategy
 from airflow_chat_alerts.triggers.polling.connection import CallCount, counting_calls
 from airflow_chat_alerts.triggers.polling.rate_budget import backoff_delay
-from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate, QuestionWatch
+from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
 from airflow_chat_alerts.utils import ts_key
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ DEFAULT_PAGE_SIZE = 100
 MOVED_SMOOTHING = 0.2
 # How often a channel is checked for having been archived (conversations.info, tier 3).
 ARCHIVE_CHECK_SECONDS = 60.0
-# Errors that concern the whole connection, not one channel.
-CONNECTION_ERROR_CODES = frozenset(
-    {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "team_access_not_granted"}
-)
 
 
 @dataclass
@@ -127,7 +124,7 @@ class ChannelPoller:
     :param channel: the channel id (as the asks name it).
     :param strategy: ``"auto"`` (by cost), ``"channel"`` (always one history read) or ``"per_ask"``.
     :param fail_connection: fails every ask of the connection (its credentials were refused); the
-        registry of pollers passes it in. None: only this poller's asks.
+        runtime that owns the poller passes it in. None: only this poller's asks.
     """
 
     def __init__(
@@ -193,6 +190,10 @@ class ChannelPoller:
             del self._watches[watch.ts]
             self._threads.pop(watch.ts, None)
             self._queue.pop(watch.ts, None)
+
+    def all_watches(self) -> list[QuestionWatch]:
+        """Every ask waiting here."""
+        return [watch for watches in self._watches.values() for watch in watches]
 
     def watches_of(self, ts: str) -> list[QuestionWatch]:
         """The asks waiting on question ``ts`` here (none: it is not held by this process)."""
@@ -285,7 +286,8 @@ class ChannelPoller:
     async def _carry_on_after(self, error: ChatAlertError, alerter: BaseAlerter) -> bool:
         """A permanent error: True when the connection's credentials changed and reading goes on;
         otherwise the asks concerned fail (all of the connection's for a credentials error)."""
-        if error.code in CONNECTION_ERROR_CODES:
+        refused = isinstance(error, ChatCredentialsRefusedError)
+        if refused:
             try:
                 if await self.connection.reload_credentials(alerter):
                     conn_id = self.connection.conn_id
@@ -294,7 +296,7 @@ class ChannelPoller:
             except Exception:  # the connection itself cannot be read again: the refusal stands
                 log.exception("Looking connection %r up again failed", self.connection.conn_id)
         log.error("Reading channel %s failed for good: %s", self.channel, error)
-        if error.code in CONNECTION_ERROR_CODES:
+        if refused:
             self._fail_connection(error)
         self.fail_all(error)
         return False
@@ -314,6 +316,8 @@ class ChannelPoller:
     async def _round(self) -> None:
         self._app_user = await self.connection.alerter.aself_user_id()
         await self._check_archived()
+        if not self._watches:
+            return  # the last ask left while the round waited for Slack
         strategy = self.planned_strategy()
         self.rounds[strategy] += 1
         if strategy == "per_ask":
@@ -379,6 +383,8 @@ class ChannelPoller:
     async def _read_channel(self) -> None:
         """One history read from the oldest pending question; each page's questions are handed over as
         the page arrives, and threads that moved are queued for the thread reader."""
+        if not self._watches:
+            return
         oldest = min(self._watches, key=ts_key)
         seen: list[str] = []
         moved = 0
@@ -417,9 +423,9 @@ class ChannelPoller:
     def _deliver(self, ts: str, snapshot: MessageSnapshot, read_at: float) -> None:
         state = self._threads.get(ts)
         replies, replies_read_at = (state.replies, state.replies_read_at) if state else ((), 0.0)
-        update = QuestionUpdate(snapshot, replies, read_at, replies_read_at, self._app_user, self._open_since)
+        read = QuestionRead(snapshot, replies, read_at, replies_read_at, self._app_user, self._open_since)
         for watch in self._watches.get(ts, ()):
-            watch.deliver(update)
+            watch.deliver(read)
 
     # -- the thread reader ------------------------------------------------------------------------
     def _enqueue(self, ts: str) -> None:

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from airflow_chat_alerts.settings import SECONDS_PER_MINUTE
+from airflow_chat_alerts.settings import BURSTS, SECONDS_PER_MINUTE
 
 # Longest wait between two tries of a failing read.
 MAX_BACKOFF_SECONDS = 60.0
@@ -72,12 +72,14 @@ class RateBudget:
             self._per_minute = {method: float(rate) for method, rate in per_minute.items()}
 
     def per_minute(self, method: str) -> float | None:
-        return self._per_minute.get(method)
+        """The figure of ``method``; a key ``"<figure name>:<scope>"`` (the posts of one channel,
+        ``chat.postMessage/channel:C0123``) takes its figure's, and is paced apart from other scopes."""
+        return self._per_minute.get(method) or self._per_minute.get(method.partition(":")[0])
 
     def window(self, method: str) -> tuple[int, float]:
         """How many calls of ``method`` fit in how many seconds: the whole calls of its per-minute figure
         in 60 s, or one call per ``60 / figure`` seconds for less than one a minute."""
-        rate = self._per_minute.get(method)
+        rate = self.per_minute(method)
         if not rate:
             return 0, 0.0
         if rate < 1:
@@ -90,10 +92,12 @@ class RateBudget:
             now = self.clock()
             start = max(now, self._paused_until.get(method, now))
             count, window = self.window(method)
-            if count:
-                interval = SECONDS_PER_MINUTE / self._per_minute[method]
+            rate = self.per_minute(method)
+            if count and rate:
+                interval = SECONDS_PER_MINUTE / rate
+                burst = BURSTS.get(method.partition(":")[0], BURST)
                 pace = self._pace.get(method, now)
-                start = max(start, pace - (BURST - 1) * interval)  # at most BURST ahead of the pace
+                start = max(start, pace - (burst - 1) * interval)  # at most `burst` ahead of the pace
                 slots = self._slots.setdefault(method, deque())
                 while slots and slots[0] <= now - window:
                     slots.popleft()  # out of every window still to come

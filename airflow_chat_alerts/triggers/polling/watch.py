@@ -1,19 +1,20 @@
-"""What one waiting ask holds: its :class:`QuestionWatch` (the handle a channel poller and the push
-client deliver to) and each :class:`QuestionUpdate` it gets (a read, or a read patched by pushed events).
+"""What one waiting ask holds: its :class:`QuestionWatch`, the handle its channel poller delivers reads
+to and push applies pushed events to. The watch keeps the latest :class:`~airflow_chat_alerts.model.
+QuestionRead` of its question and wakes its ask only when the question changed or the ask asked for a
+read; it tells its owner (the loop's runtime) what happened to it through :class:`WatchOwner` alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import math
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Protocol
 
-from airflow_chat_alerts.decisions import AskPolicy
+from airflow_chat_alerts.decisions import AskPolicy, normalise_reaction
 from airflow_chat_alerts.exceptions import ChatTransientError
-from airflow_chat_alerts.model import Answer, MessageSnapshot
+from airflow_chat_alerts.model import QuestionRead
 
 
 class Feeder(Protocol):
@@ -24,93 +25,77 @@ class Feeder(Protocol):
     def wake(self, *, deadline: bool = False) -> None: ...
 
 
-@dataclass(frozen=True)
-class QuestionUpdate:
-    """The latest read of a question.
+class WatchOwner(Protocol):
+    """What a watch tells the runtime that owns it."""
 
-    :param snapshot: the question message itself (reactions, reply count, latest reply).
-    :param replies: every thread reply after the question, oldest first.
-    :param read_at: when the read of the snapshot was sent (epoch seconds): everything in it was
-        true at that moment or later.
-    :param replies_read_at: when the replies were read; earlier than ``read_at`` when they are the
-        poller's copy from an earlier round (the thread had not moved since, but an edit does not
-        move a thread, so such a copy may hold a reply's old text).
-    :param app_user_id: the user id of the app that reads (its own answers never count; a question
-        it did not post is not one to wait on).
-    :param open_since: when the channel was last seen not archived (epoch seconds; infinite when the
-        connection cannot tell): a timeout needs a look made after the deadline.
-    """
+    def settled(self, watch: QuestionWatch, outcome: str) -> None:
+        """The ask decided (``outcome``: its outcome line): later clicks are told so."""
 
-    snapshot: MessageSnapshot
-    replies: tuple[Answer, ...]
-    read_at: float = 0.0
-    replies_read_at: float = 0.0
-    app_user_id: str | None = None
-    open_since: float = math.inf
+    def delivered(self, watch: QuestionWatch, read: QuestionRead) -> None:
+        """A changed read of the question reached the ask (push looks for clicks recorded elsewhere)."""
 
-    @property
-    def answers(self) -> list[Answer]:
-        return [*self.snapshot.reactions, *self.replies]
+    def vetted(self, watch: QuestionWatch, read: QuestionRead) -> QuestionRead:
+        """``read`` without what this process knows not to count (a click it refused to acknowledge)."""
 
-    def same_question(self, other: QuestionUpdate) -> bool:
-        """The question, its reactions and replies read the same as in ``other`` (whenever read)."""
-        return self.snapshot == other.snapshot and self.replies == other.replies and self.current == other.current
 
-    @property
-    def current(self) -> bool:
-        """The whole question, its reactions and every reply's latest text, as of ``read_at``."""
-        return not self.snapshot.reply_count or self.replies_read_at >= self.read_at
-
-    def complete_since(self, moment: float) -> bool:
-        """Everything a timeout rests on was read at or after ``moment`` (epoch seconds): the question
-        with every reply's latest text, and the channel seen open."""
-        return self.current and min(self.read_at, self.open_since) >= moment
+Edit = Callable[[QuestionRead], QuestionRead]
 
 
 class QuestionWatch:
-    """One ask's view of its question; the channel's poller feeds it.
+    """One ask's view of its question; the channel's poller and push feed it.
 
+    :param conn_id: the connection the ask reads through.
+    :param channel: the question's channel id.
     :param ts: the question's ts.
     :param poll_interval: seconds between reads this ask wants.
-    :param read_group: reads a user group's members (shared by the connection).
+    :param read_group: reads a user group's members (shared by the connection): ``(group, fresh)``.
+    :param owner: the runtime the watch reports to.
     :param reconcile_interval: seconds between reads while answers are pushed (default: ``poll_interval``).
-    :param policy: who may answer and how (push judges button clicks by it); None when not pushed.
+    :param policy: who may answer and how (push tells people whose click changed nothing).
     """
 
     def __init__(
         self,
+        conn_id: str,
+        channel: str,
         ts: str,
         *,
         poll_interval: float,
         read_group: Callable[[str, bool], Awaitable[frozenset[str]]],
+        owner: WatchOwner,
         reconcile_interval: float | None = None,
         policy: AskPolicy | None = None,
     ) -> None:
+        self.conn_id = conn_id
+        self.channel = channel
         self.ts = ts
         self.poll_interval = poll_interval
         self.reconcile_interval = max(reconcile_interval or poll_interval, poll_interval)
         self.policy = policy
-        self.on_settle: Callable[[str], None] | None = None  # set by push: remembers decided questions
-        self.on_change: Callable[[QuestionUpdate], None] | None = None  # set by push: judges click records
+        self._owner = owner
         self._read_group = read_group
         self._news = asyncio.Event()
         self._wanted = True  # the ask wants the next read whatever it holds (its first, a deadline...)
-        self._update: QuestionUpdate | None = None
+        self._read: QuestionRead | None = None
         self._error: BaseException | None = None
+        # When each reaction was added, as its pushed event said (user, emoji) -> event_ts: a read does
+        # not say, and two readers of the same events must weigh them in the same order.
+        self._reaction_times: dict[tuple[str, str], str] = {}
         self.last_error: Exception | None = None  # the latest transient failure seen, if any
         self.poller: Feeder | None = None  # set while a poller feeds this watch
 
-    async def next(self) -> QuestionUpdate:
-        """Wait for the next round that read this question and return what it found.
+    async def next(self) -> QuestionRead:
+        """Wait for the next read (or pushed change) of this question and return it.
 
-        :raises ChatPermanentError: credentials, channel or question gone; waiting will not help.
+        :raises ChatPermanentError: credentials, channel or question gone; waiting will not help. An
+            error in the package's own code is raised as it is, with its traceback.
         """
         await self._news.wait()
         if self._error is not None:
             raise copy.copy(self._error)
         self._news.clear()
-        assert self._update is not None
-        return self._update
+        assert self._read is not None
+        return self._read
 
     async def group_members(self, group_ids: Iterable[str], *, fresh: bool = False) -> dict[str, frozenset[str]]:
         """Members of each user group (the connection shares the reads).
@@ -137,41 +122,71 @@ class QuestionWatch:
         if self.poller is not None:
             self.poller.wake(deadline=deadline)
 
-    def deliver(self, update: QuestionUpdate) -> None:
-        """Hand over a read. The ask is woken only when the question changed since the update it last
-        got, or when it asked for a read: thousands of unanswered asks sleep through a round."""
-        changed = self._update is None or not update.same_question(self._update)
-        self._update = update
-        if changed and self.on_change is not None:
-            self.on_change(update)
+    def deliver(self, read: QuestionRead) -> None:
+        """Hand over a read. The ask is woken only when the question changed since the read it last got,
+        or when it asked for a read: thousands of unanswered asks sleep through a round."""
+        read = self._owner.vetted(self, self._timed(read))
+        changed = self._read is None or not read.same_question(self._read)
+        self._read = read
+        if changed:
+            self._owner.delivered(self, read)
         if changed or self._wanted:
             self._wanted = False
             self._news.set()
 
     @property
-    def latest(self) -> QuestionUpdate | None:
-        """The last update handed over (a read, or a read patched by pushed events)."""
-        return self._update
+    def latest(self) -> QuestionRead | None:
+        """The last read handed over (a read, or a read patched by pushed events)."""
+        return self._read
 
-    def patch(self, edit: Callable[[QuestionUpdate], QuestionUpdate]) -> bool:
+    def patch(self, edit: Edit) -> bool:
         """Apply a pushed event to the latest read and wake the ask if that changed it (no read).
 
-        The patched update keeps the read's times: a timeout still needs a real read after the
-        deadline. False when nothing was read yet (the caller asks for a read instead).
+        The patched read keeps its times: a timeout still needs a real read after the deadline. False
+        when nothing was read yet (the caller asks for a read instead).
         """
-        if self._update is None:
+        if self._read is None:
             return False
-        self.deliver(edit(self._update))
+        self.deliver(edit(self._read))
         return True
 
+    def note_reaction(self, user: str, name: str, event_ts: str | None) -> None:
+        """A pushed ``reaction_added`` (with its ``event_ts``) or ``reaction_removed`` (None)."""
+        key = (user, normalise_reaction(name))
+        if event_ts:
+            self._reaction_times[key] = event_ts
+        else:
+            self._reaction_times.pop(key, None)
+
     def settle(self, outcome: str) -> None:
-        """The ask decided (``outcome``: its outcome line): later clicks are told so."""
-        if self.on_settle is not None:
-            self.on_settle(outcome)
+        """The ask decided (``outcome``: its outcome line)."""
+        self._owner.settled(self, outcome)
+
+    def forget_pushed(self) -> None:
+        """Push missed events (a gap, or another socket of the app): a read known from events alone
+        can no longer decide, so the next real read is waited for (and asked for)."""
+        if self._read is not None and self._read.read_at == 0:
+            self._read = None
+            self.refresh()
 
     def note_error(self, error: Exception) -> None:
         self.last_error = error
 
     def fail(self, error: BaseException) -> None:
+        """End the wait with ``error`` (permanent, or a bug of ours: raised in the ask as it is)."""
         self._error = error
         self._news.set()
+
+    def _timed(self, read: QuestionRead) -> QuestionRead:
+        """``read`` with the times pushed events gave its reactions (a read itself gives none)."""
+        if not self._reaction_times:
+            return read
+        times = self._reaction_times
+        reactions = tuple(
+            replace(answer, ts=answer.ts or times.get((answer.user, normalise_reaction(answer.text)), ""))
+            for answer in read.snapshot.reactions
+        )
+        if reactions == read.snapshot.reactions:
+            return read
+        return replace(read, snapshot=replace(read.snapshot, reactions=reactions))
+

@@ -1,7 +1,10 @@
 """Answers pushed over Slack's Socket Mode to the triggerer: button clicks, replies and reactions.
 
-* :mod:`.registry`: one client per app-level token per event loop, shared by the asks.
-* :mod:`.client`: the socket's life (slack_sdk's aiohttp ``SocketModeClient``), reconnects, refusals.
-* :mod:`.envelopes`: what each envelope does (clicks recorded before the ack, events patch one ask).
+* :mod:`.stream`: one stream per app-level token per event loop: its sockets, their recovery, whether
+  every event of the app reaches it, the asks it serves and its grace period.
+* :mod:`.socket`: one websocket (opened with a fresh URL, read until it closes).
+* :mod:`.events`: replies and reactions patch the asks they concern, in order, per channel.
+* :mod:`.clickdesk`: clicks, recorded in Slack before they are acknowledged, within Slack's 3 s.
 * :mod:`.patches`: a pushed event applied to an ask's latest read (pure).
+* :mod:`.port`: what push needs of the chat service's alerter.
 """

@@ -29,8 +29,7 @@ from airflow_chat_alerts.testing import ClickFailed
 from airflow_chat_alerts.triggers.ask import ChatAskTrigger
 from airflow_chat_alerts.triggers.polling.channel import ChannelPoller
 from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
-from airflow_chat_alerts.triggers.push.registry import active_push_clients
-from airflow_chat_alerts.triggers.watching import active_pollers
+from airflow_chat_alerts.triggers.runtime import Runtime
 
 T = TypeVar("T")
 CHANNEL = "ml-alerts"
@@ -95,7 +94,13 @@ def reads(emu: Any) -> int:
 
 
 def poller(emu: Any, conn_id: str) -> ChannelPoller | None:
-    return active_pollers().get((conn_id, emu.channel_id(CHANNEL)))
+    """The running loop's poller of the channel (call it on the loop)."""
+    return Runtime.current().pollers.get((conn_id, emu.channel_id(CHANNEL)))
+
+
+def streams() -> dict[str, Any]:
+    """The running loop's push streams (call it on the loop)."""
+    return dict(Runtime.current().streams)
 
 
 def watch_of(emu: Any, conn_id: str, ts: str) -> QuestionWatch | None:
@@ -153,7 +158,7 @@ def test_a_click_by_an_approver_is_recorded_then_acked_and_decides_without_a_rea
     assert event["decision"]["by"] == [ALICE]
     record_then_ack(slack_emulator, ts)
     [record] = records(slack_emulator, ts)
-    assert record["metadata"]["event_payload"]["user"] == ALICE
+    assert record["metadata"]["event_payload"]["clicks"][0]["user"] == ALICE
     assert record["user"] == slack_emulator.workspace.bot.id
 
 
@@ -270,7 +275,7 @@ def test_reads_slow_down_only_while_a_triggerer_knows_of_no_other_socket(slack_e
 
     async def process(name: str, ts: str) -> None:
         ask = asyncio.create_task(first_event(trigger(slack_emulator, conn_id, ts, poll=0.3)))
-        seen[name] = await until(lambda: (c := active_push_clients()) and next(iter(c.values())), "a push client")
+        seen[name] = await until(lambda: (c := streams()) and next(iter(c.values())), "a push stream")
         seen[f"poller_{name}"] = await until(lambda: poller(slack_emulator, conn_id), "a poller")
         await asyncio.to_thread(stop.wait, 120)
         ask.cancel()
@@ -377,21 +382,44 @@ def test_a_reply_by_someone_else_and_a_withdrawn_reaction_wake_nobody_into_a_dec
 # -- the socket's life -----------------------------------------------------------------------------
 
 
-def test_one_socket_serves_every_ask_and_closes_after_the_last(slack_emulator, connect) -> None:
-    conn_id = connect()
+def test_one_socket_serves_every_ask_and_closes_a_grace_period_after_the_last(slack_emulator, connect) -> None:
+    conn_id = connect(grace=1.0)
     questions = [post_question(slack_emulator, f"Deploy model {i}?") for i in range(3)]
 
     async def main() -> None:
         asks = [asyncio.create_task(first_event(trigger(slack_emulator, conn_id, ts))) for ts in questions]
         await settled(slack_emulator, conn_id, *questions)
-        assert slack_emulator.open_sockets() == 1 and len(active_push_clients()) == 1
+        assert slack_emulator.open_sockets() == 1 and len(streams()) == 1
         for ts in questions:
             await asyncio.to_thread(slack_emulator.act_as("alice").reply, CHANNEL, ts, "ok")
         await asyncio.gather(*asks)
-        assert active_push_clients() == {}
+        assert slack_emulator.open_sockets() == 1 and len(streams()) == 1  # kept for the grace period
+        await until(lambda: not streams(), "the socket to close once the grace period ran out")
+        assert Runtime.current().idle
 
     run(main())
     slack_emulator.wait_for_sockets(0)
+
+
+def test_a_click_between_two_asks_lands_on_the_socket_kept_open_and_is_recorded(slack_emulator, connect) -> None:
+    """The last ask of a triggerer ended; the next one has not started yet (its question is posted). A
+    click now reaches the socket the triggerer keeps for its grace period: it is recorded and acked, and
+    the next ask, once it starts, is decided by the record."""
+    conn_id = connect(grace=60.0)
+    first, second = post_question(slack_emulator), post_question(slack_emulator, "Deploy model v43?")
+
+    async def main() -> dict[str, Any]:
+        ask = asyncio.create_task(first_event(trigger(slack_emulator, conn_id, first)))
+        await settled(slack_emulator, conn_id, first)
+        await asyncio.to_thread(slack_emulator.act_as("alice").reply, CHANNEL, first, "approve")
+        await ask
+        assert slack_emulator.open_sockets() == 1
+        await slack_emulator.act_as("alice").click_async(CHANNEL, second, APPROVE_ACTION)  # no ask holds it
+        return await asyncio.wait_for(first_event(trigger(slack_emulator, conn_id, second)), 30)
+
+    event = run(main())
+    assert (event["status"], event["decision"]["by"]) == ("approved", [ALICE])
+    assert len(records(slack_emulator, second)) == 1
 
 
 def test_without_the_socket_reads_go_back_to_the_poll_interval_and_a_reconnect_reads_at_once(
