@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.testing.events import ButtonNotFound
     from airflow_chat_alerts.testing.faults import Faults
     from airflow_chat_alerts.testing.journal import Call, Journal
+    from airflow_chat_alerts.testing.socket_controls import OccupiedSockets
     from airflow_chat_alerts.testing.socket_mode import ClickFailed
     from airflow_chat_alerts.testing.workspace import Channel, User, UserGroup, Workspace
 
@@ -42,6 +43,7 @@ _EXPORTS = {
     "Journal": "airflow_chat_alerts.testing.journal",
     "Call": "airflow_chat_alerts.testing.journal",
     "ClickFailed": "airflow_chat_alerts.testing.socket_mode",
+    "OccupiedSockets": "airflow_chat_alerts.testing.socket_controls",
     "ButtonNotFound": "airflow_chat_alerts.testing.events",
     "wait_for_question": "airflow_chat_alerts.testing.asks",
     "questions": "airflow_chat_alerts.testing.asks",
@@ -58,6 +60,7 @@ __all__ = [
     "Clock",
     "Faults",
     "Journal",
+    "OccupiedSockets",
     "SlackEmulator",
     "User",
     "UserGroup",

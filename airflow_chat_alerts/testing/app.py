@@ -1,5 +1,6 @@
 """The emulator's HTTP face (aiohttp): the Web API under ``/api/<method>``, incoming webhooks under
-``/services/T…/B…/secret`` and the file upload URLs of the files_upload_v2 flow.
+``/services/T…/B…/secret``, interactions' response URLs under ``/actions/T…/id/secret`` and the file
+upload URLs of the files_upload_v2 flow.
 
 Per call: parse arguments (query string, form, multipart or JSON body; the token from
 ``Authorization: Bearer`` or the ``token`` argument), apply an armed fault, authenticate, apply the
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.faults import Fault, Faults
+from airflow_chat_alerts.testing.interaction_responses import respond
 from airflow_chat_alerts.testing.journal import Call, Journal
 from airflow_chat_alerts.testing.methods import METHODS, Request, SlackError, parse_blocks
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
@@ -255,6 +257,43 @@ def build_app(backend: Backend) -> web.Application:
             await _reset_connection(request)  # posted, but the caller never hears so
         return response
 
+    async def response_url(request: web.Request) -> web.StreamResponse:
+        """An interaction's response URL: JSON answers (``{"ok": true}``), journalled as ``response_url``."""
+        arrived = backend.clock.now()
+        state = backend.state
+        app_bot = state.workspace.bot.id
+
+        def answer(status: int, body: dict[str, Any], args: dict[str, Any], headers: dict[str, str] | None = None,
+                   ) -> web.Response:
+            journal("response_url", args, status, body.get("error"), app_bot if status == 200 else None, "POST",
+                    arrived)
+            return _json(body, status, headers)
+
+        fault = backend.faults.take("response_url")
+        if fault is not None:
+            response = await _fault_response(request, fault)
+            if response is not None:
+                return answer(response.status, json.loads(response.text or "{}"), {})
+        url = None
+        if request.match_info["team"] == state.workspace.team_id:
+            url = state.response_urls.find(request.match_info["url_id"], request.match_info["secret"])
+        try:
+            if request.content_type == "application/json":
+                payload = await request.json()
+            else:
+                payload = json.loads(str((await request.post()).get("payload", "")))
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            payload = None
+        if url is None:
+            return answer(404, {"ok": False, "error": "expired_url"}, payload if isinstance(payload, dict) else {})
+        if not isinstance(payload, dict):
+            return answer(400, {"ok": False, "error": "invalid_payload"}, {})
+        result = respond(state, backend.limiter, url, payload)
+        response = answer(result.status, result.body, payload, result.headers)
+        if fault is not None and fault.kind == "lost":
+            await _reset_connection(request)  # done, but the caller never hears so
+        return response
+
     async def upload(request: web.Request) -> web.StreamResponse:
         """The upload URL handed out by files.getUploadURLExternal."""
         arrived = backend.clock.now()
@@ -285,6 +324,7 @@ def build_app(backend: Backend) -> web.Application:
     app.router.add_route("*", "/api/{method}", api)
     app.router.add_post("/services/{team}/{hook}/{secret}", webhook)
     app.router.add_post("/upload/v1/{file_id}", upload)
+    app.router.add_post("/actions/{team}/{url_id}/{secret}", response_url)
     if backend.sockets is not None:
         app.router.add_get("/link/", backend.sockets.websocket)
     return app

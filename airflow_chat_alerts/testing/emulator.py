@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.faults import Faults
 from airflow_chat_alerts.testing.journal import Journal
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
+from airflow_chat_alerts.testing.rich_text import rich_text_block
 from airflow_chat_alerts.testing.socket_controls import ButtonClicks, SocketModeControls
 from airflow_chat_alerts.testing.socket_mode import SocketHub
 from airflow_chat_alerts.testing.state import REACTION_USERS_SHOWN, State
@@ -255,7 +257,7 @@ class SlackEmulator(SocketModeControls):
         with self.state.lock:
             self.state.revoked.add(token)
         if token == self.app_token and self._loop is not None:
-            self._run(self.sockets.drop())
+            self._run(self.sockets.close_all())
 
     def rotate_token(self, user: str | None = None) -> str:
         """Revoke the current token of ``user`` (default: the app's bot) and issue a new one for the same
@@ -325,18 +327,31 @@ class SlackEmulator(SocketModeControls):
 
 
 class Actor(ButtonClicks):
-    """A user acting through the Web API (``emu.act_as("alice")``); channels by name or id."""
+    """A user acting through the Web API (``emu.act_as("alice")``); channels by name or id.
+
+    A person posts and edits as Slack's clients do: the text (Slack markup) with a ``rich_text`` block
+    mirroring it, and a new message with a ``client_msg_id``. A bot posts exactly what it is given.
+    """
 
     def __init__(self, emulator: SlackEmulator, user: str) -> None:
         self.emulator = emulator
         self.user = user
         self.client = emulator.client(user)
+        self.is_person = not emulator.workspace.user(user).is_bot
 
     def _channel(self, channel: str) -> str:
         return self.emulator.channel_id(channel)
 
+    def _as_typed(self, text: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """What a Slack client adds to a person's text: the ``rich_text`` block (unless blocks are given)."""
+        block = rich_text_block(text) if self.is_person and "blocks" not in kwargs else None
+        return {**kwargs, "blocks": [block]} if block is not None else kwargs
+
     def post(self, channel: str, text: str, **kwargs: Any) -> str:
         """Post a message; returns its ts."""
+        kwargs = self._as_typed(text, kwargs)
+        if self.is_person:
+            kwargs.setdefault("client_msg_id", str(uuid.uuid4()))
         return self.client.chat_postMessage(channel=self._channel(channel), text=text, **kwargs)["ts"]
 
     def reply(self, channel: str, thread_ts: str, text: str, **kwargs: Any) -> str:
@@ -350,7 +365,7 @@ class Actor(ButtonClicks):
         self.client.reactions_remove(channel=self._channel(channel), timestamp=ts, name=name)
 
     def edit(self, channel: str, ts: str, text: str) -> None:
-        self.client.chat_update(channel=self._channel(channel), ts=ts, text=text)
+        self.client.chat_update(channel=self._channel(channel), ts=ts, text=text, **self._as_typed(text, {}))
 
     def delete(self, channel: str, ts: str) -> None:
         self.client.chat_delete(channel=self._channel(channel), ts=ts)

@@ -8,9 +8,10 @@ thread replies, ``message_changed``, ``message_deleted``) and ``reaction_added``
 
 from __future__ import annotations
 
+import base64
 import copy
-import hashlib
 import itertools
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -115,10 +116,10 @@ class EventSource:
             event = deleted_event(state, ch, msg, details["previous"])
         else:
             event = reaction_event(state, change, ch, msg, details["user"], details["reaction"])
-        self.emit(self.callback(state, event))
+        self.emit(self.callback(state, event, ch))
 
-    def callback(self, state: State, event: dict[str, Any]) -> dict[str, Any]:
-        """The ``event_callback`` wrapper the app receives."""
+    def callback(self, state: State, event: dict[str, Any], ch: ChannelState) -> dict[str, Any]:
+        """The ``event_callback`` wrapper the app receives, for an event in channel ``ch``."""
         ws = state.workspace
         return {
             "token": VERIFICATION_TOKEN,
@@ -139,8 +140,17 @@ class EventSource:
                     "is_enterprise_install": False,
                 }
             ],
-            "is_ext_shared_channel": False,
+            "is_ext_shared_channel": ch.is_ext_shared,
+            "event_context": event_context(ws.team_id, ws.app_id, ch.id, str(event.get("type"))),
         }
+
+
+def event_context(team_id: str, app_id: str, channel_id: str, event_type: str) -> str:
+    """Slack's opaque ``event_context`` (what ``apps.event.authorizations.list`` takes): a version prefix
+    and an encoded description of the event, as Slack's look (``4-eyJldCI6…``)."""
+    described = json.dumps({"et": event_type, "tid": team_id, "aid": app_id, "cid": channel_id},
+                           separators=(",", ":"))
+    return "4-" + base64.urlsafe_b64encode(described.encode()).decode().rstrip("=")
 
 
 def find_button(
@@ -150,7 +160,7 @@ def find_button(
 
     :raises ButtonNotFound: the message carries no such button.
     """
-    for i, block in enumerate(msg.blocks or []):
+    for block in msg.blocks or []:
         if block.get("type") == "actions":
             candidates = block.get("elements") or []
         else:
@@ -162,9 +172,7 @@ def find_button(
                 and element.get("action_id") == action_id
                 and (value is None or element.get("value") == value)
             ):
-                # Slack gives every block a block_id when the message is posted; derive a stable one.
-                block_id = block.get("block_id") or hashlib.sha1(f"{msg.ts}/{i}".encode()).hexdigest()[:5]
-                return block_id, element
+                return str(block.get("block_id", "")), element  # every stored block has one
     wanted = action_id if value is None else f"{action_id} with value {value!r}"
     raise ButtonNotFound(f"message {msg.ts} has no button {wanted}")
 
@@ -184,6 +192,7 @@ def block_actions_payload(
     """
     ws = state.workspace
     block_id, button = find_button(msg, action_id, value)
+    response_url = state.response_urls.issue(ch.id, msg.ts, user.id, state.clock.now())
     action: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
@@ -216,6 +225,6 @@ def block_actions_payload(
         "channel": {"id": ch.id, "name": ch.name},
         "message": message,
         "state": {"values": {}},
-        "response_url": f"{root_url}actions/{ws.team_id}/{trigger}",
+        "response_url": root_url + response_url.path(ws.team_id),
         "actions": [action],
     }

@@ -231,6 +231,15 @@ def app_metadata(req: Request) -> dict[str, Any] | None:
     return metadata
 
 
+def thread_root(ch: ChannelState, thread_ts: str) -> str:
+    """The ``thread_ts`` a reply to ``thread_ts`` is stored under: Slack threads under the root. A
+    ``thread_ts`` that names no message is kept (the reply is accepted but shown nowhere)."""
+    parent = ch.messages.get(thread_ts)
+    if parent is None:
+        return thread_ts
+    return (parent.thread_ts or parent.ts) if parent.is_reply else parent.ts
+
+
 def message_body(req: Request, default_text: str = "") -> tuple[str, list[dict[str, Any]] | None, bool]:
     """(text, blocks, has_content) from text / blocks / attachments."""
     blocks = parse_blocks(req.get("blocks"))
@@ -269,21 +278,30 @@ def chat_post_message(req: Request) -> dict[str, Any]:
         req.warnings.append("message_truncated")
     metadata = app_metadata(req)
     thread_ts = req.get("thread_ts")
-    if thread_ts is not None:
-        parent = ch.messages.get(str(thread_ts))
-        # Slack threads under the root. A thread_ts that names no message is accepted (ok: true) but
-        # the reply is shown nowhere: not in the channel, and conversations.replies finds no thread.
-        thread_ts = str(thread_ts) if parent is None else (parent.thread_ts if parent.is_reply else parent.ts)
     msg = req.state.post(
         ch.id,
         req.actor,
         text=text,
         blocks=blocks,
-        thread_ts=thread_ts,
+        thread_ts=thread_root(ch, str(thread_ts)) if thread_ts is not None else None,
         metadata=metadata,
         reply_broadcast=req.flag("reply_broadcast"),
+        client_msg_id=typed_message_id(req),
     )
     return {"channel": ch.id, "ts": msg.ts, "message": req.state.render(ch, msg)}
+
+
+def typed_message_id(req: Request) -> str | None:
+    """The ``client_msg_id`` a Slack client sends with a message a person typed. Only a person's
+    (user) token posts as a client does; an app's bot posts never carry one."""
+    value = req.get("client_msg_id")
+    return None if value is None or req.actor.is_bot else str(value)
+
+
+# The fields of the `message` chat.update answers with (Slack's chat.update responses, as the Node SDK's
+# generated ChatUpdateResponse lists them): no ts, thread or reactions, unlike chat.postMessage's.
+UPDATED_MESSAGE_FIELDS = ("type", "text", "user", "team", "bot_id", "app_id", "bot_profile", "blocks", "edited",
+                          "files", "upload", "metadata")
 
 
 def chat_update(req: Request) -> dict[str, Any]:
@@ -294,7 +312,9 @@ def chat_update(req: Request) -> dict[str, Any]:
         raise SlackError("cant_update_message")
     blocks = parse_blocks(req.get("blocks"))
     text = req.get("text")
-    metadata = app_metadata(req)
+    # An empty metadata object removes the message's metadata (Slack then sends message_metadata_deleted).
+    clear_metadata = parse_json_arg(req.args.get("metadata"), "invalid_metadata_format") == {}
+    metadata = {} if clear_metadata else app_metadata(req)
     if text is None and blocks is None and req.get("attachments") is None and metadata is None:
         raise SlackError("no_text")
     if text is not None and len(str(text)) > MAX_TEXT:
@@ -304,7 +324,8 @@ def chat_update(req: Request) -> dict[str, Any]:
         blocks = []
     req.state.update(ch.id, msg.ts, req.actor, text=text, blocks=blocks, metadata=metadata)
     rendered = req.state.render(ch, msg)
-    return {"channel": ch.id, "ts": msg.ts, "text": msg.text, "message": rendered}
+    message = {key: rendered[key] for key in UPDATED_MESSAGE_FIELDS if key in rendered}
+    return {"channel": ch.id, "ts": msg.ts, "text": msg.text, "message": message}
 
 
 def chat_delete(req: Request) -> dict[str, Any]:
@@ -335,16 +356,9 @@ def chat_post_ephemeral(req: Request) -> dict[str, Any]:
         raise SlackError("no_text")
     if len(text) > MAX_TEXT:
         raise SlackError("msg_too_long")
-    ts = req.state.new_ts()
-    message: dict[str, Any] = {"type": "message", "channel": ch.id, "user": req.actor.id,
-                               "text": text, "ts": ts}
-    if blocks:
-        message["blocks"] = blocks
-    if req.get("thread_ts") is not None:
-        message["thread_ts"] = str(req.get("thread_ts"))
-    if req.actor.is_bot:
-        message["bot_id"], message["app_id"] = req.actor.bot_id, req.actor.app_id
-    req.state.ephemeral.setdefault(recipient.id, []).append(message)
+    thread_ts = req.get("thread_ts")
+    ts = req.state.post_ephemeral(ch.id, req.actor, recipient.id, text=text, blocks=blocks,
+                                  thread_ts=str(thread_ts) if thread_ts is not None else None)
     return {"message_ts": ts}
 
 
@@ -470,8 +484,19 @@ def conversations_list(req: Request) -> dict[str, Any]:
 
 
 def conversations_members(req: Request) -> dict[str, Any]:
+    """Members a page at a time: ``limit`` (default 100, at most 1,000), ``cursor`` from the last page."""
     ch = req.readable_channel("read")
-    return {"members": list(ch.members), "response_metadata": page_metadata("")}
+    limit = req.integer("limit", 100, "invalid_limit")
+    if limit < 1 or limit > 1000:
+        raise SlackError("invalid_limit")
+    members = list(ch.members)
+    if req.get("cursor"):
+        start = decode_cursor(str(req.get("cursor")), "user_id:")
+        if start not in members:
+            raise SlackError("invalid_cursor")
+        members = members[members.index(start):]
+    page, rest = members[:limit], members[limit:]
+    return {"members": page, "response_metadata": page_metadata(encode_cursor(f"user_id:{rest[0]}") if rest else "")}
 
 
 def _reaction_target(req: Request) -> tuple[ChannelState, Message]:

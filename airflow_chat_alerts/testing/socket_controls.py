@@ -13,7 +13,14 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_chat_alerts.testing.events import block_actions_payload
-from airflow_chat_alerts.testing.socket_mode import ClickFailed, SocketHub
+from airflow_chat_alerts.testing.socket_connections import Occupant
+from airflow_chat_alerts.testing.socket_mode import (
+    ACK_TIMEOUT,
+    DISCONNECT_GRACE,
+    REFRESH_WARNING,
+    ClickFailed,
+    SocketHub,
+)
 from airflow_chat_alerts.testing.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -53,15 +60,46 @@ class SocketModeControls:
             raise RuntimeError("the Slack emulator is not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def configure_sockets(self, *, ack_timeout: float = 3.0, seed: int | None = None) -> None:
-        """Socket Mode settings until the next `reset()`: how long Slack waits for an ack (real
-        seconds; Slack's is 3 s), and a seed making the choice of connection per envelope repeatable.
-        Also disarms the ack and connection faults below."""
-        self.sockets.configure(ack_timeout=ack_timeout, seed=seed)
+    def configure_sockets(
+        self,
+        *,
+        ack_timeout: float = ACK_TIMEOUT,
+        seed: int | None = None,
+        refresh_after: float | None = None,
+        refresh_warning: float = REFRESH_WARNING,
+        refresh_grace: float = DISCONNECT_GRACE,
+    ) -> None:
+        """Socket Mode settings until the next `reset()` (every argument has Slack's value by default).
+        Also disarms the ack and connection faults below.
+
+        :param ack_timeout: how long Slack waits for an ack (real seconds; Slack's is 3 s).
+        :param seed: makes the choice of connection per envelope repeatable.
+        :param refresh_after: real seconds from a socket's ``hello`` to Slack's unprompted ``disconnect`` /
+            ``refresh_requested`` (None: Slack's, 18060 s, or 360 s for a websocket URL with
+            ``debug_reconnects=true``); ``hello`` states it as ``approximate_connection_time``. Applies to
+            sockets opened afterwards.
+        :param refresh_warning: the ``disconnect`` / ``warning`` comes this long before (at most half the
+            period before).
+        :param refresh_grace: after ``refresh_requested`` the server closes a socket the client has not
+            left within this long.
+        """
+        self.sockets.configure(ack_timeout=ack_timeout, seed=seed, refresh_after=refresh_after,
+                               refresh_warning=refresh_warning, refresh_grace=refresh_grace)
 
     def open_sockets(self) -> int:
-        """How many Socket Mode connections the app holds now."""
+        """How many Socket Mode connections the app holds now (occupied slots included)."""
         return len(self.sockets.live())
+
+    def occupy_sockets(self, count: int, *, acks: bool = True) -> OccupiedSockets:
+        """Let another client of the app (another triggerer, say) hold ``count`` of its 10 slots until
+        released. Envelopes go to those slots too, chosen at random among all the app's connections as
+        any; with ``acks`` the other client acks each at once, without it never. The slots count in
+        ``hello``'s ``num_connections`` and toward the limit; `drop_sockets`, `send_disconnect` and the
+        refresh schedule leave them be. `reset()` releases them.
+
+        :raises ValueError: fewer than ``count`` slots are free.
+        """
+        return OccupiedSockets(self, self._run(self.sockets.occupy(count, acks=acks)))
 
     def wait_for_sockets(self, count: int, timeout: float = 15.0) -> None:
         """Wait until the app holds exactly ``count`` connections (raises TimeoutError after ``timeout``)."""
@@ -116,6 +154,54 @@ class SocketModeControls:
             if ch.is_private and person.id not in ch.members:
                 raise PermissionError(f"{person.name} cannot see {channel}")
             return block_actions_payload(state, ch, msg, person, action_id, value, self.root_url)
+
+
+class OccupiedSockets:
+    """Slots of the app held by another client (`SocketModeControls.occupy_sockets`).
+
+    :param controls: the emulator.
+    :param occupants: the slots.
+    """
+
+    def __init__(self, controls: SocketModeControls, occupants: list[Occupant]) -> None:
+        self._controls = controls
+        self._occupants = occupants
+
+    @property
+    def connections(self) -> list[str]:
+        """The slots' connection ids (as the journal names them)."""
+        return [o.id for o in self._occupants]
+
+    @property
+    def held(self) -> int:
+        """How many of the slots are still held."""
+        return sum(not o.closed for o in self._occupants)
+
+    @property
+    def acks(self) -> bool:
+        return all(o.acks for o in self._occupants)
+
+    @acks.setter
+    def acks(self, value: bool) -> None:
+        """Ack what they get from now on (True) or never (False)."""
+        for occupant in self._occupants:
+            occupant.acks = value
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        """The envelopes handed to these slots (``envelope_id``, ``type``, ``payload``, …), in order."""
+        return [envelope for o in self._occupants for envelope in list(o.received)]
+
+    def release(self, count: int | None = None) -> int:
+        """The other client leaves ``count`` of the slots (None: all it still holds); returns how many."""
+        held = [o for o in self._occupants if not o.closed]
+        return self._controls._run(self._controls.sockets.release(held[:count] if count is not None else held))
+
+    def __enter__(self) -> OccupiedSockets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._controls._loop is not None:
+            self.release()
 
 
 class ButtonClicks:

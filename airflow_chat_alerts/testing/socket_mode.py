@@ -8,6 +8,11 @@ timeout, up to 3 times, with ``retry_attempt`` / ``retry_reason: "timeout"``; an
 ``interactive`` one is never sent again (the person sees an error on the button). An app holds at most
 10 connections: the 11th is told ``disconnect`` / ``too_many_websockets`` and closed, as Slack does.
 
+Slack refreshes every connection on its own schedule: ``approximate_connection_time`` seconds after
+``hello`` (hours; 360 s for a websocket URL with ``debug_reconnects=true``) it sends ``disconnect`` /
+``refresh_requested``, about 10 s after a ``disconnect`` / ``warning``, and closes a socket the client
+does not leave. Tests shorten the period (`SocketHub.configure`) to run that path.
+
 Everything here runs on the emulator's event loop; the emulator calls in from other threads through
 ``loop`` (`SlackEmulator` does that). Socket events go into the journal as calls named ``socket.*``.
 """
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +35,7 @@ from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.events import EventSource
 from airflow_chat_alerts.testing.journal import Call, Journal
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
+from airflow_chat_alerts.testing.socket_connections import Connection, Occupant, WebSocketConnection
 from airflow_chat_alerts.testing.state import State
 from airflow_chat_alerts.testing.workspace import Workspace
 
@@ -41,8 +48,12 @@ DISCONNECT_REASONS = ("warning", "refresh_requested", "link_disabled")
 # After refresh_requested or link_disabled, Slack closes a socket the client does not leave itself.
 DISCONNECT_GRACE = 10.0
 HOST = "applink-emulator"
-# Seconds Slack says a connection may live before it asks for a refresh (hello's debug_info).
-CONNECTION_TIME = 18060
+# Seconds Slack says a connection may live before it asks for a refresh (hello's debug_info), and the
+# same with ``debug_reconnects=true`` on the websocket URL (Slack's Socket Mode guide).
+CONNECTION_TIME = 18060.0
+DEBUG_CONNECTION_TIME = 360.0
+# Slack's disconnect / warning comes this long before its refresh_requested.
+REFRESH_WARNING = 10.0
 
 
 class ClickFailed(Exception):
@@ -57,17 +68,6 @@ class ClickFailed(Exception):
         super().__init__(f"click failed: {reason}")
         self.reason = reason
         self.payload = payload
-
-
-@dataclass(eq=False)
-class Connection:
-    """One open websocket of an app."""
-
-    id: str
-    app_id: str
-    ws: web.WebSocketResponse
-    request: web.Request
-    closed_by: str = "client"
 
 
 @dataclass(eq=False)
@@ -108,11 +108,25 @@ class SocketHub:
 
     # --- settings and faults (set from the test's thread; plain values) -----------------------------
 
-    def configure(self, *, ack_timeout: float = ACK_TIMEOUT, seed: int | None = None) -> None:
-        """Ack timeout (real seconds) and the seed of the random choice of connection."""
-        if ack_timeout <= 0:
-            raise ValueError(f"ack_timeout must be positive, got {ack_timeout}")
+    def configure(
+        self,
+        *,
+        ack_timeout: float = ACK_TIMEOUT,
+        seed: int | None = None,
+        refresh_after: float | None = None,
+        refresh_warning: float = REFRESH_WARNING,
+        refresh_grace: float = DISCONNECT_GRACE,
+    ) -> None:
+        """Ack timeout (real seconds), the seed of the random choice of connection, and the refresh
+        schedule of sockets opened from now on (real seconds; ``refresh_after=None``: Slack's)."""
+        for name, value in (("ack_timeout", ack_timeout), ("refresh_warning", refresh_warning),
+                            ("refresh_grace", refresh_grace), ("refresh_after", refresh_after)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
         self.ack_timeout = float(ack_timeout)
+        self.refresh_after = None if refresh_after is None else float(refresh_after)
+        self.refresh_warning = float(refresh_warning)
+        self.refresh_grace = float(refresh_grace)
         self._random = random.Random(seed)
         self.lost_acks = 0
         self.ack_delay = 0.0
@@ -159,8 +173,9 @@ class SocketHub:
             return web.Response(status=401, text="invalid_ticket")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        conn = Connection(f"conn-{next(self._ids)}", app_id, ws, request)
+        conn = WebSocketConnection(f"conn-{next(self._ids)}", app_id, ws, request)
         if len(self.live(app_id)) >= MAX_CONNECTIONS:
+            # Slack's frame names the reason only (as SDK issue reports quote it), no connection count.
             self._record("socket.refused", {"reason": "too_many_websockets"}, error="too_many_websockets")
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_json({"type": "disconnect", "reason": "too_many_websockets",
@@ -168,27 +183,92 @@ class SocketHub:
             await ws.close()
             return ws
         count = len(self.live(app_id)) + 1
+        period = self.connection_time(debug=request.query.get("debug_reconnects", "").lower() == "true")
         self._record("socket.open", {"connection": conn.id, "num_connections": count})
         try:
             await ws.send_json({
                 "type": "hello",
                 "num_connections": count,
-                "debug_info": {"host": HOST, "build_number": 1, "approximate_connection_time": CONNECTION_TIME},
+                "debug_info": {"host": HOST, "build_number": 1, "approximate_connection_time": math.ceil(period)},
                 "connection_info": {"app_id": app_id},
             })
             self._connections.append(conn)  # after hello: no envelope may come before it
+            self._schedule_refresh(conn, period)
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     self._received(conn, msg.data)
         finally:
+            conn.cancel_timers()
             if conn in self._connections:
                 self._connections.remove(conn)
             self._record("socket.close", {"connection": conn.id, "by": conn.closed_by})
         return ws
 
+    def connection_time(self, *, debug: bool) -> float:
+        """Seconds from ``hello`` to ``refresh_requested`` for a socket opened now."""
+        if self.refresh_after is not None:
+            return self.refresh_after
+        return DEBUG_CONNECTION_TIME if debug else CONNECTION_TIME
+
+    def _schedule_refresh(self, conn: Connection, period: float) -> None:
+        """Slack's unprompted refresh: ``warning`` (at most half the period early), ``refresh_requested``."""
+        if self.loop is None:
+            return
+        early = min(self.refresh_warning, period / 2)
+        conn.timers += [
+            self.loop.call_later(period - early, self._scheduled_disconnect, conn, "warning"),
+            self.loop.call_later(period, self._scheduled_disconnect, conn, "refresh_requested"),
+        ]
+
+    def _scheduled_disconnect(self, conn: Connection, reason: str) -> None:
+        if conn.closed or self.loop is None:
+            return
+        self._record("socket.disconnect", {"connection": conn.id, "reason": reason, "scheduled": True})
+        self.loop.create_task(conn.send(_disconnect_frame(reason)))
+        if reason != "warning":
+            conn.timers.append(self.loop.call_later(self.refresh_grace, self._close_soon, conn))
+
     def live(self, app_id: str | None = None) -> list[Connection]:
+        """The app's open connections (occupied slots included), oldest first."""
         app_id = app_id or self.workspace.app_id
-        return [c for c in self._connections if c.app_id == app_id and not c.ws.closed]
+        return [c for c in self._connections if c.app_id == app_id and not c.closed]
+
+    async def occupy(self, count: int, *, acks: bool) -> list[Occupant]:
+        """Let another client of the app hold ``count`` more slots (see `Occupant`).
+
+        :raises ValueError: fewer than ``count`` of the app's slots are free.
+        """
+        free = MAX_CONNECTIONS - len(self.live())
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        if count > free:
+            raise ValueError(f"cannot occupy {count} sockets: {free} of the app's {MAX_CONNECTIONS} slots are free")
+        occupants = []
+        for _ in range(count):
+            occupant = Occupant(f"conn-{next(self._ids)}", self.workspace.app_id, self._received, acks=acks)
+            self._connections.append(occupant)
+            self._record("socket.open", {"connection": occupant.id, "num_connections": len(self.live()),
+                                         "occupant": True})
+            occupants.append(occupant)
+        return occupants
+
+    async def release(self, occupants: list[Occupant], *, by: str = "client") -> int:
+        """These slots are left (``by`` the other client, or closed by the server); returns how many."""
+        left = 0
+        for occupant in occupants:
+            if occupant.closed:
+                continue
+            await occupant.close()
+            if occupant in self._connections:
+                self._connections.remove(occupant)
+            self._record("socket.close", {"connection": occupant.id, "by": by, "occupant": True})
+            left += 1
+        return left
+
+    async def close_all(self) -> None:
+        """Close every connection of the app from the server side (its app-level token was revoked)."""
+        await self.drop()
+        await self.release([c for c in self.live() if isinstance(c, Occupant)], by="server")
 
     def connected(self) -> bool:
         return bool(self.live())
@@ -260,7 +340,7 @@ class SocketHub:
             "payload_type": _payload_type(delivery.payload),
             "retry_attempt": delivery.attempt,
         })
-        self.loop.create_task(_send_quietly(conn.ws, json.dumps(envelope)))
+        self.loop.create_task(conn.send(json.dumps(envelope)))
         return True
 
     def _timed_out(self, delivery: _Delivery) -> None:
@@ -283,37 +363,41 @@ class SocketHub:
 
     # --- interventions (run on the loop) ------------------------------------------------------------
 
+    def _websockets(self, count: int | None) -> list[WebSocketConnection]:
+        """``count`` of the app's clients' websockets, oldest first (None: all); occupants are left be."""
+        sockets = [c for c in self.live() if isinstance(c, WebSocketConnection)]
+        return sockets[:count] if count is not None else sockets
+
     async def drop(self, count: int | None = None, *, abrupt: bool = False) -> int:
-        """Close ``count`` of the app's sockets (oldest first; None: all) from the server side;
+        """Close ``count`` of the app's websockets (oldest first; None: all) from the server side;
         ``abrupt``: cut the TCP connection without a close frame. Returns how many were closed."""
-        victims = self.live()[:count] if count is not None else self.live()
+        victims = self._websockets(count)
         for conn in victims:
             conn.closed_by = "server"
-            if abrupt and conn.request.transport is not None:
-                conn.request.transport.abort()
+            if abrupt:
+                conn.abort()
             else:
-                await conn.ws.close()
+                await conn.close()
         return len(victims)
 
     async def disconnect(self, reason: str, count: int | None = None, close_after: float | None = None) -> int:
         """Send ``{"type": "disconnect", "reason": reason}`` to ``count`` sockets (None: all)."""
         if reason not in DISCONNECT_REASONS:
             raise ValueError(f"unknown disconnect reason {reason!r}; choose from {DISCONNECT_REASONS}")
-        victims = self.live()[:count] if count is not None else self.live()
+        victims = self._websockets(count)
         if close_after is None and reason != "warning":
             close_after = DISCONNECT_GRACE
         for conn in victims:
             self._record("socket.disconnect", {"connection": conn.id, "reason": reason})
-            await _send_quietly(conn.ws, json.dumps({"type": "disconnect", "reason": reason,
-                                                     "debug_info": {"host": HOST}}))
+            await conn.send(_disconnect_frame(reason))
             if close_after is not None and self.loop is not None:
-                self.loop.call_later(close_after, self._close_soon, conn)
+                conn.timers.append(self.loop.call_later(close_after, self._close_soon, conn))
         return len(victims)
 
     def _close_soon(self, conn: Connection) -> None:
-        if not conn.ws.closed and self.loop is not None:
+        if not conn.closed and self.loop is not None:
             conn.closed_by = "server"
-            self.loop.create_task(conn.ws.close())
+            self.loop.create_task(conn.close())
 
     async def reset(self) -> None:
         """Close every socket, forget tickets and envelopes in flight, and the settings."""
@@ -323,8 +407,9 @@ class SocketHub:
         self._tickets.clear()
         for conn in list(self._connections):
             conn.closed_by = "server"
+            conn.cancel_timers()
             with contextlib.suppress(Exception):
-                await conn.ws.close()
+                await conn.close()
         self._connections.clear()
         self.configure()
 
@@ -339,7 +424,5 @@ def _payload_type(payload: dict[str, Any]) -> str:
     return str(payload.get("type"))
 
 
-async def _send_quietly(ws: web.WebSocketResponse, text: str) -> None:
-    """Send, ignoring a socket that closed meanwhile (the ack timeout deals with what was lost)."""
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.send_str(text)
+def _disconnect_frame(reason: str) -> str:
+    return json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": HOST}})

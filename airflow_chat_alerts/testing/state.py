@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import random
+import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,12 +19,22 @@ from typing import Any
 
 from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.emoji_names import canonical_name
+from airflow_chat_alerts.testing.response_urls import ResponseUrls
 from airflow_chat_alerts.testing.workspace import SeedMessage, User, Workspace
 
 # How many users a reaction lists outside `reactions.get(full=true)`. Slack documents that the list
 # "might not always contain all users that have reacted" while `count` is always complete
 # (reactions.list reference), without saying where it cuts: 50 is the emulator's own choice.
 REACTION_USERS_SHOWN = 50
+# Slack gives a block posted without a block_id a short random one (and an interactive element without an
+# action_id one too), e.g. "Xy3+b"; the characters seen in them.
+_GENERATED_ID_CHARS = string.ascii_letters + string.digits + "+/="
+_INTERACTIVE_ELEMENTS = frozenset(
+    {"button", "static_select", "external_select", "users_select", "conversations_select", "channels_select",
+     "overflow", "datepicker", "timepicker", "datetimepicker", "checkboxes", "radio_buttons", "plain_text_input",
+     "multi_static_select", "multi_external_select", "multi_users_select", "multi_conversations_select",
+     "multi_channels_select", "email_text_input", "url_text_input", "number_input", "rich_text_input"}
+)
 
 
 def canonical_emoji(name: str) -> str:
@@ -49,6 +61,7 @@ class Message:
     files: list[dict[str, Any]] = field(default_factory=list)
     reply_broadcast: bool = False
     tombstone: bool = False
+    client_msg_id: str | None = None  # set by the Slack client a person typed the message in
 
     @property
     def is_reply(self) -> bool:
@@ -65,6 +78,7 @@ class ChannelState:
     topic: str
     purpose: str
     created: int
+    external_teams: tuple[str, ...] = ()  # other organisations it is shared with (Slack Connect)
     messages: dict[str, Message] = field(default_factory=dict)  # ts order (ts only increase)
     threads: dict[str, list[str]] = field(default_factory=dict)  # parent ts -> reply ts, in order
 
@@ -74,6 +88,10 @@ class ChannelState:
 
     def replies(self, parent_ts: str) -> list[Message]:
         return [self.messages[ts] for ts in self.threads.get(parent_ts, ())]
+
+    @property
+    def is_ext_shared(self) -> bool:
+        return bool(self.external_teams)
 
 
 @dataclass
@@ -120,10 +138,12 @@ class State:
             g.id: [workspace.user(u).id for u in g.users] for g in workspace.usergroups
         }
         self.ephemeral: dict[str, list[dict[str, Any]]] = {}  # user id -> messages only they saw
+        self.response_urls = ResponseUrls()
         # Called under the lock after each change to a message (events.py turns them into events).
         self.observers: list[Callable[..., None]] = []
         self._last_ts = 0.0
         self._ids = itertools.count(1)
+        self._generated_ids = random.Random()
         created = int(clock.now()) - 86400
         for ch in workspace.channels:
             self.channels[ch.id] = ChannelState(
@@ -135,6 +155,7 @@ class State:
                 topic=ch.topic,
                 purpose=ch.purpose,
                 created=created,
+                external_teams=workspace.external_teams(ch),
             )
         for ch in workspace.channels:
             # Every channel has an incoming webhook with a stable URL (survives `reset()`).
@@ -179,6 +200,25 @@ class State:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}0{next(self._ids):08d}"
 
+    def with_block_ids(self, blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """The blocks as Slack stores them: a block without a ``block_id`` gets a random one, and an
+        interactive element without an ``action_id`` too; given ids are kept."""
+        if not blocks:
+            return blocks
+        stored = copy.deepcopy(blocks)
+        for block in stored:
+            if isinstance(block, dict):
+                block.setdefault("block_id", self._generated_id())
+                elements = [block.get("accessory"), *(block.get("elements") or [])]
+                for element in elements:
+                    if isinstance(element, dict) and element.get("type") in _INTERACTIVE_ELEMENTS:
+                        element.setdefault("action_id", self._generated_id())
+        return stored
+
+    def _generated_id(self) -> str:
+        with self.lock:
+            return "".join(self._generated_ids.choices(_GENERATED_ID_CHARS, k=5))
+
     def new_ts(self) -> str:
         """A message timestamp: the clock's time, strictly increasing (unique per channel)."""
         with self.lock:
@@ -200,15 +240,18 @@ class State:
         reply_broadcast: bool = False,
         files: list[dict[str, Any]] | None = None,
         webhook_app: User | None = None,
+        client_msg_id: str | None = None,
     ) -> Message:
-        """Store a new message. ``webhook_app``: posted through that app's incoming webhook."""
+        """Store a new message. ``webhook_app``: posted through that app's incoming webhook;
+        ``client_msg_id``: typed by a person in a Slack client."""
         with self.lock:
             ch = self.channels[channel]
             msg = Message(
                 ts=self.new_ts(),
                 user=user.id if user else None,
                 text=text,
-                blocks=blocks,
+                blocks=self.with_block_ids(blocks),
+                client_msg_id=client_msg_id,
                 thread_ts=thread_ts,
                 metadata=metadata,
                 files=files or [],
@@ -237,15 +280,17 @@ class State:
         blocks: list[dict[str, Any]] | None,
         metadata: dict[str, Any] | None,
     ) -> Message:
+        """Change a message; ``blocks=[]`` removes its blocks and ``metadata={}`` its metadata (None:
+        unchanged)."""
         with self.lock:
             msg = self.channels[channel].messages[ts]
             previous = self.render(self.channels[channel], msg) if self.observers else None
             if text is not None:
                 msg.text = text
             if blocks is not None:
-                msg.blocks = blocks or None
+                msg.blocks = self.with_block_ids(blocks) or None
             if metadata is not None:
-                msg.metadata = metadata
+                msg.metadata = metadata or None
             msg.edited = {"user": editor.id, "ts": self.new_ts()}
             self._notify("changed", self.channels[channel], msg, previous=previous)
             return msg
@@ -263,6 +308,7 @@ class State:
                 msg.subtype = "tombstone"
                 msg.text = "This message was deleted."
                 msg.user, msg.blocks, msg.files, msg.metadata = "USLACKBOT", None, [], None
+                msg.client_msg_id = None
                 msg.bot_id = msg.app_id = None
                 msg.reactions.clear()
                 msg.edited = None
@@ -322,6 +368,30 @@ class State:
             self.tokens[new] = user
             return new
 
+    def post_ephemeral(
+        self,
+        channel: str,
+        poster: User,
+        recipient: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        thread_ts: str | None,
+    ) -> str:
+        """Show a message to ``recipient`` (user id) only: kept apart, never in the channel's history."""
+        with self.lock:
+            ts = self.new_ts()
+            message: dict[str, Any] = {"type": "message", "channel": channel, "user": poster.id, "text": text,
+                                       "ts": ts}
+            if blocks:
+                message["blocks"] = self.with_block_ids(blocks)
+            if thread_ts is not None:
+                message["thread_ts"] = thread_ts
+            if poster.is_bot:
+                message["bot_id"], message["app_id"] = poster.bot_id, poster.app_id
+            self.ephemeral.setdefault(recipient, []).append(message)
+            return ts
+
     def token_of(self, user: User) -> str:
         """The token that acts as ``user`` now (its seeded one until rotated)."""
         with self.lock:
@@ -362,6 +432,8 @@ class State:
         :param viewer: user id of the caller.
         """
         out: dict[str, Any] = {"type": "message"}
+        if msg.client_msg_id:
+            out["client_msg_id"] = msg.client_msg_id
         if msg.subtype:
             out["subtype"] = msg.subtype
         if msg.user and msg.subtype != "bot_message":
@@ -465,8 +537,7 @@ class State:
         return {} if shared else {"is_stranger": True}
 
     def channel_object(self, ch: ChannelState, viewer: User | None) -> dict[str, Any]:
-        # A channel with members of another workspace is a Slack Connect (externally shared) channel.
-        shared = any((self.users[m].team_id or self.workspace.team_id) != self.workspace.team_id for m in ch.members)
+        shared = ch.is_ext_shared  # a Slack Connect channel, shared with another organisation
         return {
             "id": ch.id,
             "name": ch.name,

@@ -105,7 +105,11 @@ class SeedMessage:
 
 @dataclass(frozen=True)
 class Channel:
-    """A public or private channel and its members (user names)."""
+    """A public or private channel and its members (user names).
+
+    :param shared_with: team ids of the other organisations the channel is shared with (a Slack Connect
+        channel). A channel with a member of another team is shared with that team whether listed or not.
+    """
 
     id: str
     name: str
@@ -115,6 +119,7 @@ class Channel:
     topic: str = ""
     purpose: str = ""
     messages: tuple[SeedMessage, ...] = ()
+    shared_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,8 @@ class Workspace:
             unknown = set(ch.members) - known
             if unknown:
                 raise ValueError(f"channel {ch.name!r} has unknown members {sorted(unknown)}")
+            if self.team_id in ch.shared_with:
+                raise ValueError(f"channel {ch.name!r} is shared with its own team {self.team_id}")
         for group in self.usergroups:
             unknown = set(group.users) - known
             if unknown:
@@ -190,6 +197,13 @@ class Workspace:
     @property
     def bot(self) -> User:
         return self.user(self.app_bot)
+
+    def external_teams(self, channel: Channel) -> tuple[str, ...]:
+        """The other organisations' teams ``channel`` is shared with: those it names and those of its
+        members from another team (a person of another organisation is only ever in a shared channel)."""
+        members = (self.user(m).team_id for m in channel.members)
+        teams = [*channel.shared_with, *(t for t in members if t and t != self.team_id)]
+        return tuple(dict.fromkeys(teams))
 
     # --- construction -------------------------------------------------------------------------------
 
@@ -278,6 +292,7 @@ class Workspace:
                     topic=raw.get("topic", ""),
                     purpose=raw.get("purpose", ""),
                     messages=tuple(_seed_message(m) for m in raw.get("messages", [])),
+                    shared_with=tuple(str(team) for team in raw.get("shared_with", [])),
                 )
             )
         return cls(

@@ -55,7 +55,7 @@ def test_templated_message_blocks_and_files(slack_emulator, slack_conn, load_dag
     assert states(dag_run) == {"post": "success"}
     [posted] = slack_emulator.messages("ml-alerts")
     assert posted["text"] == "Accuracy of foundation_post: *0.97*"
-    assert posted["blocks"][-1] == {"type": "divider"}
+    assert posted["blocks"][-1]["type"] == "divider"  # (with the block_id Slack gave it)
     [_, upload] = slack_emulator.thread("ml-alerts", posted["ts"])
     assert "confusion.png" in str(upload)
     assert xcoms(dag_run)[("post", "message")]["ts"] == posted["ts"]

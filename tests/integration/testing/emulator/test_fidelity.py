@@ -1,6 +1,7 @@
 """Where Slack differs from a naive emulator, as Slack documents it: orphan replies, reaction user lists
 cut short, reaction names, tombstones, archiving, guests and external members, malformed bodies,
-metadata from user tokens, user-group changes and token rotation."""
+metadata from user tokens, user-group changes and token rotation; and the shape of every method's
+answer against Slack's reference data (schemas.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from airflow_chat_alerts.testing import SlackEmulator, Workspace
 
+from . import schemas
 from .slack_errors import error_of
 
 
@@ -262,3 +264,77 @@ def _client(emu: SlackEmulator, token: str):
     from slack_sdk import WebClient
 
     return WebClient(token=token, base_url=emu.base_url)
+
+
+# --- shapes against Slack's reference data ----------------------------------------------------------
+
+
+def test_every_method_answers_in_the_shape_slack_documents(slack_emulator, bot, ml):
+    """One successful call of each method the emulator serves, checked against the method's
+    output_schema (Slack's reference data) and the objects it names (schemas.NAMED)."""
+    alice = slack_emulator.client("alice")
+    metadata = {"event_type": "chat_alerts_ask", "event_payload": {"dag_id": "train"}}
+    question = bot.chat_postMessage(channel=ml, text="Deploy?", metadata=metadata,
+                                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Deploy?"}}])
+    slack_emulator.act_as("alice").reply("ml-alerts", question["ts"], "approve <@U0BOB> :+1:")
+    alice.reactions_add(channel=ml, timestamp=question["ts"], name="white_check_mark")
+    spare = bot.chat_postMessage(channel=ml, text="to delete")["ts"]
+    upload = bot.files_getUploadURLExternal(filename="report.txt", length=5)
+    urllib.request.urlopen(urllib.request.Request(upload["upload_url"], data=b"hello"), timeout=10).close()
+    answers = {
+        "auth.test": bot.auth_test(),
+        "chat.postMessage": question,
+        "chat.update": bot.chat_update(channel=ml, ts=question["ts"], text="Deploy? (edited)",
+                                       blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Deploy!"}}]),
+        "chat.delete": bot.chat_delete(channel=ml, ts=spare),
+        "chat.getPermalink": bot.chat_getPermalink(channel=ml, message_ts=question["ts"]),
+        "chat.postEphemeral": bot.chat_postEphemeral(channel=ml, user="U0BOB", text="psst"),
+        "conversations.history": bot.conversations_history(channel=ml, include_all_metadata=True),
+        "conversations.replies": bot.conversations_replies(channel=ml, ts=question["ts"]),
+        "conversations.info": bot.conversations_info(channel=ml),
+        "conversations.list": bot.conversations_list(types="public_channel,private_channel"),
+        "conversations.members": bot.conversations_members(channel=ml, limit=3),
+        "reactions.add": bot.reactions_add(channel=ml, timestamp=question["ts"], name="eyes"),
+        "reactions.get": bot.reactions_get(channel=ml, timestamp=question["ts"]),
+        "reactions.remove": bot.reactions_remove(channel=ml, timestamp=question["ts"], name="eyes"),
+        "usergroups.list": bot.usergroups_list(include_users=True),
+        "usergroups.users.list": bot.usergroups_users_list(usergroup=slack_emulator.usergroup_id("ml-leads")),
+        "users.info": bot.users_info(user="U0ALICE"),
+        "files.getUploadURLExternal": upload,
+        "files.completeUploadExternal": bot.files_completeUploadExternal(files=[{"id": upload["file_id"]}],
+                                                                         channel_id=ml),
+        "apps.connections.open": slack_emulator.client().apps_connections_open(app_token=slack_emulator.app_token),
+    }
+    assert set(answers) == set(schemas.output_schemas())  # every method of the reference data is checked
+    for method, answer in answers.items():
+        schemas.assert_method_answer(method, answer.data)
+
+
+def test_chat_update_answers_with_slacks_fields_and_no_message_ts(slack_emulator, bot, ml):
+    """chat.update's `message` carries the message's content and author, never its ts or thread (Slack's
+    chat.update responses, as the Node SDK's generated ChatUpdateResponse types list them)."""
+    posted = bot.chat_postMessage(channel=ml, text="Deploy?", metadata={"event_type": "ask", "event_payload": {}})
+    slack_emulator.act_as("alice").reply("ml-alerts", posted["ts"], "approve")
+    answer = bot.chat_update(channel=ml, ts=posted["ts"], text="Approved",
+                             blocks=[{"type": "section", "block_id": "outcome", "text": {"type": "mrkdwn", "text": "Approved"}}])
+    assert (answer["channel"], answer["ts"], answer["text"]) == (ml, posted["ts"], "Approved")
+    message = answer["message"]
+    assert set(message) == {"type", "text", "user", "team", "bot_id", "app_id", "bot_profile", "blocks", "edited",
+                            "metadata"}
+    assert message["blocks"][0]["block_id"] == "outcome" and message["edited"]["user"] == slack_emulator.bot_user_id
+    assert message["metadata"] == {"event_type": "ask", "event_payload": {}}
+
+
+def test_chat_update_with_empty_metadata_removes_the_metadata(slack_emulator, bot, ml):
+    metadata = {"event_type": "chat_alerts_ask", "event_payload": {"run_id": "r1"}}
+    ts = bot.chat_postMessage(channel=ml, text="Deploy?", metadata=metadata)["ts"]
+    bot.chat_update(channel=ml, ts=ts, text="Deploy? (kept)")  # no metadata argument: it stays
+    assert bot.conversations_history(channel=ml, include_all_metadata=True)["messages"][0]["metadata"] == metadata
+    answer = bot.chat_update(channel=ml, ts=ts, text="Approved", metadata={})
+    assert "metadata" not in answer["message"]
+    (message,) = bot.conversations_history(channel=ml, include_all_metadata=True)["messages"]
+    assert message["text"] == "Approved" and "metadata" not in message
+    # a form-encoded "{}" too (the async client and other SDKs send metadata that way)
+    bot.chat_update(channel=ml, ts=ts, text="again", metadata=metadata)
+    assert bot.api_call("chat.update", data={"channel": ml, "ts": ts, "metadata": "{}"})["ok"]
+    assert "metadata" not in bot.conversations_history(channel=ml, include_all_metadata=True)["messages"][0]

@@ -197,3 +197,20 @@ def test_missing_scope_names_the_needed_scope():
         assert data["provided"] == "channels:history,chat:write"
         assert error_of(bot.conversations_history, channel=emu.channel_id("ml-private"))["needed"] == "groups:history"
         assert error_of(bot.usergroups_users_list, usergroup="S0MLLEADS")["error"] == "missing_scope"
+
+
+def test_conversations_members_pages_with_limit_and_cursor(slack_emulator, bot, ml):
+    everyone = bot.conversations_members(channel=ml)["members"]
+    assert len(everyone) == 9
+    first = bot.conversations_members(channel=ml, limit=4)
+    assert first["members"] == everyone[:4] and first["response_metadata"]["next_cursor"]
+    second = bot.conversations_members(channel=ml, limit=4, cursor=first["response_metadata"]["next_cursor"])
+    assert second["members"] == everyone[4:8]
+    last = bot.conversations_members(channel=ml, limit=4, cursor=second["response_metadata"]["next_cursor"])
+    assert last["members"] == everyone[8:] and last["response_metadata"]["next_cursor"] == ""
+    # slack_sdk's own paginator walks the same pages
+    pages = [page["members"] for page in bot.conversations_members(channel=ml, limit=4)]
+    assert pages == [everyone[:4], everyone[4:8], everyone[8:]]
+    assert error_of(bot.conversations_members, channel=ml, limit=0)["error"] == "invalid_limit"
+    assert error_of(bot.conversations_members, channel=ml, limit=1001)["error"] == "invalid_limit"
+    assert error_of(bot.conversations_members, channel=ml, cursor="bm9wZQ==")["error"] == "invalid_cursor"
