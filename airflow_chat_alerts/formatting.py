@@ -31,8 +31,10 @@ MAX_MARKDOWN_BLOCK_TEXT = 12_000
 # block_id of the question's "how to answer" block; outcome_message() removes it (and the buttons).
 HOW_TO_ANSWER_BLOCK_ID = "chat_alerts_how_to_answer"
 OUTCOME_BLOCK_ID = "chat_alerts_outcome"
-_OUTCOME_MARKS = ("✅ ", "❌ ", "⌛ ")
-_PLAIN_HELP_START = "Reply in the thread with"  # the fallback's last paragraph; dropped once decided
+_OUTCOME_MARKS = ("✅ ", "❌ ", "⌛ ", "⚠️ ")
+# How the fallback's last paragraph starts (without, with buttons); it is dropped once decided.
+_PLAIN_HELP_START = "Reply in the thread with"
+_PLAIN_BUTTONS_START = "Press Approve or Reject on the question, or reply in the thread with"
 
 ON_TIMEOUT_RESULTS = {
     "reject": "it counts as *rejected*",
@@ -533,7 +535,8 @@ def question_message(
 
     fallback_deadline = deadline.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     plain_help = (
-        f"{_PLAIN_HELP_START} {approve_keywords[0]} or {reject_keywords[0]} (alone, or followed by "
+        f"{_PLAIN_BUTTONS_START if interactive else _PLAIN_HELP_START} {approve_keywords[0]} or "
+        f"{reject_keywords[0]} (alone, or followed by "
         f"' - ' and a reason), or react with "
         f":{approve_reactions[0].strip(':')}: / :{reject_reactions[0].strip(':')}:, by {fallback_deadline}."
     )
@@ -584,7 +587,21 @@ def outcome_message(
     :param comment: the decider's comment, quoted.
     :param resolved_as: for a timeout, what it resolved to: ``approved``, ``rejected``, ``failed``, ``skipped``.
     """
-    line = outcome_line(outcome, by=by, comment=comment, resolved_as=resolved_as)
+    return _closed(question, outcome_line(outcome, by=by, comment=comment, resolved_as=resolved_as))
+
+
+def unanswerable_message(question: Message, *, reason: str) -> Message:
+    """The question as it should read once its ask failed: no buttons, no "how to answer", and why
+    nobody can answer it any more (people would otherwise press buttons that nothing receives).
+
+    :param question: the question as posted (from :func:`question_message`).
+    :param reason: why, in a few plain words (escaped here).
+    """
+    return _closed(question, f"⚠️ This question can no longer be answered: {slack_escape(reason)}")
+
+
+def _closed(question: Message, line: str) -> Message:
+    """``question`` with its "how to answer" block and buttons replaced by ``line``."""
     kept = [
         b
         for b in (question.blocks if question.blocks is not None else [section(question.text)])
@@ -596,7 +613,7 @@ def outcome_message(
     text = question.text
     while True:  # drop the stale "how to answer" paragraph (and an earlier outcome) from the fallback
         head, sep, last = text.rpartition("\n\n")
-        if not (sep and last.startswith((_PLAIN_HELP_START, *_OUTCOME_MARKS))):
+        if not (sep and last.startswith((_PLAIN_HELP_START, _PLAIN_BUTTONS_START, *_OUTCOME_MARKS))):
             break
         text = head
     suffix = f"\n\n{line}"

@@ -197,10 +197,9 @@ async def run_one(emulator: EmulatorProcess, n: int, c: int, strategy: str, *, w
                   answer_share: float, seed: int, drain: float = 0.0) -> Result:
     from airflow_chat_alerts.decisions import AskPolicy
     from airflow_chat_alerts.triggers.ask import ChatAskTrigger
-    from airflow_chat_alerts.triggers.watching import active_connections, active_pollers, budgets
+    from airflow_chat_alerts.triggers.runtime import Runtime
 
     rng = random.Random(seed)
-    budgets.reset()
     emulator.ask("reset")
     channels = emulator.info["channels"][:c]
     per_channel = [[channel, n // c + (1 if i < n % c else 0)] for i, channel in enumerate(channels)]
@@ -245,7 +244,8 @@ async def run_one(emulator: EmulatorProcess, n: int, c: int, strategy: str, *, w
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(0.1)
-    leaked = bool(active_pollers() or active_connections())
+    runtime = Runtime.current()
+    leaked = bool(runtime.pollers or runtime.connections)
 
     def latencies(until: float) -> list[float]:
         return [events[ts][0] - at for ts, at in answered.items()

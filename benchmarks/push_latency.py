@@ -211,7 +211,7 @@ class Triggerer:
         self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), name=name, daemon=True)
 
     async def _main(self) -> None:
-        from airflow_chat_alerts.triggers.watching import active_connections, active_pollers
+        from airflow_chat_alerts.triggers.runtime import Runtime
 
         async def ask(channel: str, ts: str) -> None:
             async for event in self._make_trigger(channel, ts).run():
@@ -223,7 +223,8 @@ class Triggerer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.sleep(0.1)
-        self.leaked = bool(active_pollers() or active_connections())
+        runtime = Runtime.current()
+        self.leaked = bool(runtime.pollers or runtime.connections)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -244,11 +245,8 @@ def run_one(emulator: EmulatorProcess, *, limits: str, mode: str, triggerers: in
             window: float, poll: float, reconcile: float, answer_share: float, drain: float, seed: int) -> Result:
     from airflow_chat_alerts.decisions import AskPolicy
     from airflow_chat_alerts.triggers.ask import ChatAskTrigger
-    from airflow_chat_alerts.triggers.watching import budgets
-
     rng = random.Random(seed)
     push = mode == "push"
-    budgets.reset()
     emulator.ask("reset", marketplace=limits == "tier3", seed=seed)
     channels = emulator.info["channels"][:c]
     per_channel = [[channel, n // c + (1 if i < n % c else 0)] for i, channel in enumerate(channels)]

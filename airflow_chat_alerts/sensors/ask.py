@@ -222,6 +222,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     def _resume(self, context: Context, question: QuestionRecord, event: AskEvent) -> bool:
         """Act on a trigger event: remind and defer again, or end the ask."""
         if event["status"] == "error":
+            self._mark_unanswerable(context, question, event.get("code"))
             raise ChatPermanentError(
                 f"Waiting for answers to the question {question.label} in {question.channel} failed: "
                 f"{event.get('message')}",
@@ -315,6 +316,21 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         if outcome.on_timeout == "skip":
             raise AirflowSkipException(f"No decision before the deadline {question.deadline} (on_timeout='skip')")
         return self._follow(context, outcome.approved, branch=outcome.branch(self.branches))
+
+    def _mark_unanswerable(self, context: Context, question: QuestionRecord, code: str | None) -> None:
+        """The ask failed: take the buttons and the "how to answer" off the question and say why, so that
+        nobody presses a button that no triggerer will receive. Best effort: the failure stands anyway."""
+        from airflow_chat_alerts.formatting import unanswerable_message
+
+        try:
+            settings = self._settings()
+            failed = {**question.payload, "outcome": "failed"}  # no later try reuses it
+            posted = self._question(context, failed, interactive=settings.interactive)
+            reason = ask_outcome.unanswerable_reason(code)
+            with self._alerter(settings) as alerter:
+                alerter.update(question.ref, unanswerable_message(posted, reason=reason))
+        except ChatAlertError as err:  # e.g. the question deleted, or the bot token revoked too
+            self.log.warning("Could not mark the question %s as no longer answerable: %s", question.ts, err)
 
     def _follow(self, context: Context, approved: bool, *, branch: str) -> bool:
         """Branch or skip as configured; the result is pushed first, as skipping ends the task at once."""

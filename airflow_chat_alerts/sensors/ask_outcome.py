@@ -16,6 +16,28 @@ ON_TIMEOUT = ("reject", "approve", "fail", "skip")
 # What an unanswered question resolves to, by on_timeout.
 RESOLVED_AS = {"reject": "rejected", "approve": "approved", "fail": "failed", "skip": "skipped"}
 BRANCH_KEYS = frozenset({"approved", "rejected", "timed_out"})
+# Why a question whose ask failed can no longer be answered, in words its readers understand (by the
+# failure's code; the task log has the whole error).
+UNANSWERABLE = {
+    "not_authed": "the app's token was refused",
+    "invalid_auth": "the app's token was refused",
+    "token_revoked": "the app's token was revoked",
+    "token_expired": "the app's token expired",
+    "account_inactive": "the app was uninstalled",
+    "not_allowed_token_type": "the app's token is of the wrong kind",
+    "missing_scope": "the app lacks a permission it needs",
+    "is_archived": "the channel was archived",
+    "channel_not_found": "the channel can no longer be read",
+    "not_in_channel": "the app was removed from the channel",
+    "not_our_question": "it was not posted by this app",
+    "deadline_unread": "Slack could not be read after the deadline",
+}
+
+
+def unanswerable_reason(code: str | None) -> str:
+    """Why nobody can answer a question whose ask failed with ``code`` (plain words, no secrets)."""
+    known = UNANSWERABLE.get(code or "", "waiting for answers failed")
+    return f"{known}; the task failed (its log says more)"
 
 
 def branch_map(branches: Mapping[str, str | Iterable[str]] | None) -> dict[str, list[str]]:

@@ -19,8 +19,8 @@ from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, 
 from airflow_chat_alerts.testing import SlackEmulator
 from airflow_chat_alerts.triggers.ask import ChatAskTrigger
 from airflow_chat_alerts.triggers.polling.rate_budget import RateBudget
-from airflow_chat_alerts.triggers.polling.watch import QuestionUpdate
-from airflow_chat_alerts.triggers.watching import active_connections, active_pollers, budgets, watch_question
+from airflow_chat_alerts.model import QuestionRead
+from airflow_chat_alerts.triggers.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -38,16 +38,29 @@ def post_questions(emu: Any, count: int, channel: str = "ml-alerts") -> list[str
     return [bot.chat_postMessage(channel=emu.channel_id(channel), text=f"Deploy model {i}?")["ts"] for i in range(count)]
 
 
-async def read(watch: Any) -> QuestionUpdate:
+async def read(watch: Any) -> QuestionRead:
     """The next read of the question, whether or not it changed (an ask is woken only on a change
     unless it asks, as the trigger does at a deadline)."""
     watch.wake()
     return await watch.next()
 
 
-async def updates(conn_id: str, channel: str, ts: str, count: int, poll: float = 0.2) -> list[QuestionUpdate]:
+async def updates(conn_id: str, channel: str, ts: str, count: int, poll: float = 0.2) -> list[QuestionRead]:
     async with watch_question(conn_id, channel, ts, poll_interval=poll) as watch:
         return [await read(watch) for _ in range(count)]
+
+
+def watch_question(conn_id: str, channel: str, ts: str, *, poll_interval: float) -> Any:
+    """One ask's watch of its question, joined to the running loop's runtime for the block."""
+    return Runtime.current().watch(conn_id, channel, ts, poll_interval=poll_interval)
+
+
+def active_pollers() -> dict[tuple[str, str], Any]:
+    return dict(Runtime.current().pollers)
+
+
+def active_connections() -> dict[str, Any]:
+    return dict(Runtime.current().connections)
 
 
 async def gather(*coros: Coroutine[Any, Any, Any]) -> list[Any]:
@@ -73,7 +86,7 @@ def test_many_asks_in_one_channel_share_one_history_read_per_round(slack_emulato
     slack_emulator.journal.clear()
     rounds: list[int] = []
 
-    async def main() -> list[list[QuestionUpdate]]:
+    async def main() -> list[list[QuestionRead]]:
         asks = asyncio.gather(*(updates(conn_id, channel, ts, 3) for ts in questions))
         poller = await poller_of(conn_id, channel)
         results = await asks
@@ -98,7 +111,7 @@ def test_replies_are_read_only_for_threads_that_moved(slack_emulator, scale_conn
     alice.reply("ml-alerts", questions[1], "looking")  # a thread that exists before the asks start
     slack_emulator.journal.clear()
 
-    async def main() -> list[list[QuestionUpdate]]:
+    async def main() -> list[list[QuestionRead]]:
         asks = [asyncio.create_task(updates(conn_id, channel, ts, 6)) for ts in questions]
         await asyncio.sleep(0.5)
         await in_thread(bob.reply, "ml-alerts", questions[4], "approve")
@@ -177,12 +190,16 @@ def test_non_marketplace_reads_are_spread_at_one_a_minute(scale_conn) -> None:
         emulator.set_marketplace(False)
         conn_id = scale_conn(emulator, non_marketplace=True, rate_limits={})
         clock = emulator.clock
-        budgets.install(conn_id, RateBudget(clock=clock.now, sleep=lambda seconds: asyncio.sleep(seconds / speed)))
         channel = emulator.channel_id("ml-alerts")
         questions = post_questions(emulator, 3)
         emulator.journal.clear()
 
-        run(gather(*(updates(conn_id, channel, ts, 4, poll=0.1) for ts in questions)))
+        async def main() -> list[Any]:
+            budget = RateBudget(clock=clock.now, sleep=lambda seconds: asyncio.sleep(seconds / speed))
+            Runtime.current().budgets.install(conn_id, budget)  # the emulator's sped-up minute
+            return await gather(*(updates(conn_id, channel, ts, 4, poll=0.1) for ts in questions))
+
+        run(main())
         journal = emulator.journal
         assert journal.count(error="ratelimited") == 0
         times = [call.time for call in journal.calls("conversations.history")]
