@@ -485,6 +485,25 @@ class Actor:
         return _clicked(await asyncio.wrap_future(future), interaction)
 
 
+def discord_connection(emulator: DiscordEmulator, channel: str | None = None) -> dict[str, Any]:
+    """A bot connection (Airflow's JSON form) aimed at ``emulator``: conn type ``discord_bot``, the bot
+    token in the password, extras ``base_url``, ``gateway_url``, ``application_id``, ``guild_id`` and,
+    if given, the default ``channel`` (its id). See docs/discord-emulator.md."""
+    extra: dict[str, Any] = {"base_url": emulator.base_url, "gateway_url": emulator.gateway_url,
+                             "application_id": emulator.application_id, "guild_id": emulator.guild_id}
+    if channel is not None:
+        extra["channel"] = emulator.channel_id(channel)
+    return {"conn_type": "discord_bot", "password": emulator.bot_token, "extra": extra}
+
+
+def discord_webhook_connection(emulator: DiscordEmulator, channel: str) -> dict[str, Any]:
+    """A webhook connection in the Discord provider's shape (conn type ``discord``): ``host`` the API
+    root, extra ``webhook_endpoint`` = ``webhooks/{id}/{token}`` of ``channel``'s webhook."""
+    url = emulator.webhook_url(channel)
+    return {"conn_type": "discord", "host": f"{emulator.root_url}api/",
+            "extra": {"webhook_endpoint": url[url.index("webhooks/"):]}}
+
+
 def _clicked(outcome: str, interaction: Interaction) -> dict[str, Any]:
     if outcome != "acknowledged":
         raise ClickFailed(outcome, interaction.payload)

@@ -526,7 +526,7 @@ def build_app(backend: Backend) -> web.Application:
         async def handle(request: web.Request) -> web.StreamResponse:
             arrived = backend.clock.now()
             params = {k: v for k, v in request.match_info.items() if k != "version"}
-            if request.match_info.get("version") not in API_VERSIONS:
+            if request.match_info.get("version", "10") not in API_VERSIONS:
                 return _json(404, not_found().body())
             args: dict[str, Any] = dict(params)
             args.update({k: v for k, v in request.query.items()})
@@ -607,6 +607,8 @@ def build_app(backend: Backend) -> web.Application:
     app = web.Application(client_max_size=64 * 1024**2)
     for route in ROUTES:
         app.router.add_route(route.method, "/api/v{version}" + route.path, make_handler(route))
+        # Unversioned (``/api/webhooks/…``, as the Discord provider's webhook connection builds it): v10.
+        app.router.add_route(route.method, "/api" + route.path, make_handler(route))
     app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", attachment)
     app.router.add_get("/gateway", backend.gateway.websocket)
     app.router.add_get("/gateway/resume", backend.gateway.websocket)
