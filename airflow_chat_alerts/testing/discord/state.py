@@ -324,7 +324,6 @@ class State:
                     "auto_archive_duration": ch.auto_archive_duration,
                     "locked": False,
                     "create_timestamp": iso(ch.created),
-                    "invitable": None,
                 },
                 "message_count": len(ch.messages),
                 "member_count": len(ch.member_ids),
@@ -357,7 +356,7 @@ class State:
         if msg.webhook_id and author is None:
             author_obj: dict[str, Any] = {"id": msg.webhook_id, "username": msg.webhook_name or "webhook",
                                           "avatar": None, "discriminator": "0000", "public_flags": 0, "flags": 0,
-                                          "bot": True, "global_name": None}
+                                          "bot": True, "global_name": None, "primary_guild": None}
         else:
             assert author is not None
             author_obj = self.render_user(author)

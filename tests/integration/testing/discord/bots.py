@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,9 @@ async def hikari_bot(emulator: Any, intents: Any = None, *, expect_errors: bool 
     for kind in (hikari.GuildMessageCreateEvent, hikari.GuildMessageUpdateEvent, hikari.GuildMessageDeleteEvent,
                  hikari.GuildReactionAddEvent, hikari.GuildReactionDeleteEvent, hikari.GuildThreadCreateEvent,
                  hikari.InteractionCreateEvent, hikari.ShardReadyEvent, hikari.ShardResumedEvent):
-        bot.event_manager.subscribe(kind, record)
+        with warnings.catch_warnings():  # a test without an intent means not to receive its events
+            warnings.simplefilter("ignore", hikari.errors.MissingIntentWarning)
+            bot.event_manager.subscribe(kind, record)
     errors = HikariErrors()
     logging.getLogger("hikari").addHandler(errors)
     await bot.start(check_for_updates=False)
