@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from airflow_chat_alerts.testing.clock import Clock
+from airflow_chat_alerts.testing.discord.content import find_button
 from airflow_chat_alerts.testing.discord.gateway import GatewayHub, Session
 from airflow_chat_alerts.testing.discord.guild import Guild
 from airflow_chat_alerts.testing.discord.ratelimit import RateLimiter
 from airflow_chat_alerts.testing.discord.rest import Backend, build_app
-from airflow_chat_alerts.testing.discord.state import Interaction, State, Webhook, find_button
+from airflow_chat_alerts.testing.discord.state import Interaction, State, Webhook
 from airflow_chat_alerts.testing.discord.transcript import render_transcript
 from airflow_chat_alerts.testing.events import ButtonNotFound
 from airflow_chat_alerts.testing.faults import Faults
@@ -332,13 +333,13 @@ class DiscordEmulator:
                 raise KeyError(f"no message {message_id} in {channel}")
             if not state.can_view(state.members[person.id], ch):
                 raise PermissionError(f"{person.name} cannot see {channel}")
-            button = find_button(msg, custom_id)
+            button = find_button(msg.components, custom_id)
             if button is None or button.get("disabled"):
                 raise ButtonNotFound(f"message {message_id} has no enabled button {custom_id!r}")
             interaction_id = state.new_id()
             member_obj = state.render_member(state.members[person.id])
             member_obj["permissions"] = str(state.permissions(state.members[person.id], ch))
-            payload = {
+            payload: dict[str, Any] = {
                 "id": interaction_id,
                 "application_id": self.application_id,
                 "type": 3,
@@ -481,7 +482,8 @@ class Actor:
         loop = self.emulator._loop
         if loop is None:
             raise RuntimeError("the Discord emulator is not running")
-        future = asyncio.run_coroutine_threadsafe(self.emulator.gateway.interact(interaction, self.emulator.state), loop)
+        delivery = self.emulator.gateway.interact(interaction, self.emulator.state)
+        future = asyncio.run_coroutine_threadsafe(delivery, loop)
         return _clicked(await asyncio.wrap_future(future), interaction)
 
 

@@ -217,7 +217,8 @@ class GatewayHub:
                 return
             try:
                 if conn.compress is not None:
-                    await conn.ws.send_bytes(conn.compress.compress(text.encode()) + conn.compress.flush(zlib.Z_SYNC_FLUSH))
+                    frame = conn.compress.compress(text.encode()) + conn.compress.flush(zlib.Z_SYNC_FLUSH)
+                    await conn.ws.send_bytes(frame)
                 else:
                     await conn.ws.send_str(text)
             except (ConnectionError, RuntimeError):

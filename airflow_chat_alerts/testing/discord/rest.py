@@ -308,7 +308,8 @@ def list_roles(ctx: Ctx) -> Answer:
 def interaction_callback(ctx: Ctx) -> Answer:
     state = ctx.state
     interaction = state.interaction(ctx.params["interaction_id"], ctx.params["interaction_token"])
-    if interaction.status == "expired" or time.monotonic() - interaction.created > ctx.backend.gateway.interaction_timeout:
+    late = time.monotonic() - interaction.created > ctx.backend.gateway.interaction_timeout
+    if interaction.status == "expired" or (late and interaction.status == "pending"):
         interaction.status = "expired"
         raise DiscordError(10062)
     if interaction.status == "acknowledged":

@@ -13,7 +13,8 @@ _ROLE = re.compile(r"<@&(\d+)>")
 
 
 def _names(state: State, text: str) -> str:
-    text = _USER.sub(lambda m: f"@{state.members[m.group(1)].name}" if m.group(1) in state.members else m.group(0), text)
+    text = _USER.sub(lambda m: f"@{state.members[m.group(1)].name}" if m.group(1) in state.members else m.group(0),
+                     text)
     return _ROLE.sub(lambda m: f"@{state.guild.roles[m.group(1)].name}" if m.group(1) in state.guild.roles
                      else m.group(0), text)
 
