@@ -73,7 +73,7 @@ class Ctx:
     params: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
-    files: list[tuple[str, str, bytes]]  # (field name, filename, content)
+    files: list[tuple[str, str, bytes, str | None]]  # (field name, filename, content, content type)
 
     def channel(self, name: str = "channel_id") -> Channel:
         return self.state.channel(self.params[name])
@@ -127,7 +127,7 @@ def _attachments(ctx: Ctx, channel_id: str) -> list[dict[str, Any]]:
     """Attachment objects for the uploaded ``files[n]`` parts (described by ``attachments`` in the JSON)."""
     described = {str(a.get("id")): a for a in ctx.body.get("attachments") or [] if isinstance(a, dict)}
     out = []
-    for field_name, filename, content in ctx.files:
+    for field_name, filename, content, ctype in ctx.files:
         index = field_name[len("files["):-1] if field_name.startswith("files[") else field_name
         meta = described.get(index, {})
         att_id = ctx.state.new_id()
@@ -135,7 +135,7 @@ def _attachments(ctx: Ctx, channel_id: str) -> list[dict[str, Any]]:
         ctx.backend.files[att_id] = content
         url = f"{ctx.backend.root_url}attachments/{channel_id}/{att_id}/{name}"
         att: dict[str, Any] = {"id": att_id, "filename": name, "size": len(content), "url": url, "proxy_url": url,
-                               "content_type": _content_type(name)}
+                               "content_type": ctype or _content_type(name)}
         if meta.get("description"):
             att["description"] = str(meta["description"])
         out.append(att)
@@ -468,19 +468,22 @@ class _BadBody(Exception):
     pass
 
 
-async def _read_body(request: web.Request) -> tuple[dict[str, Any], list[tuple[str, str, bytes]]]:
+async def _read_body(request: web.Request) -> tuple[dict[str, Any], list[tuple[str, str, bytes, str | None]]]:
     """JSON, or multipart with ``payload_json`` and ``files[n]`` parts, as Discord takes them."""
     if not request.can_read_body or request.method in ("GET", "DELETE"):
         return {}, []
     ctype = request.content_type
     if ctype == "multipart/form-data":
         body: dict[str, Any] = {}
-        files: list[tuple[str, str, bytes]] = []
+        files: list[tuple[str, str, bytes, str | None]] = []
         reader = await request.multipart()
         async for part in reader:
             name = getattr(part, "name", None) or ""
             if getattr(part, "filename", None) is not None or name.startswith("files["):
-                files.append((name, str(getattr(part, "filename", "") or ""), await part.read()))  # type: ignore[union-attr]
+                ctype = part.headers.get("Content-Type")
+                content = await part.read()  # type: ignore[union-attr]
+                files.append((name, str(getattr(part, "filename", "") or ""), content,
+                              None if ctype in (None, "application/octet-stream") else ctype))
             elif name == "payload_json":
                 try:
                     body = json.loads(await part.text())  # type: ignore[union-attr]
@@ -553,7 +556,7 @@ def build_app(backend: Backend) -> web.Application:
                 return _json(400, error.body())
             args.update({k: v for k, v in body.items() if k != "attachments"})
             if files:
-                args["files"] = [name for _, name, _ in files]
+                args["files"] = [name for _, name, _, _ in files]
 
             actor: Member | None = None
             token = ""
