@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from airflow_chat_alerts.testing.app import _reset_connection
 from airflow_chat_alerts.testing.clock import Clock
@@ -477,16 +477,18 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any], list[tuple[s
         body: dict[str, Any] = {}
         files: list[tuple[str, str, bytes, str | None]] = []
         reader = await request.multipart()
-        async for part in reader:
-            name = getattr(part, "name", None) or ""
-            if getattr(part, "filename", None) is not None or name.startswith("files["):
-                ctype = part.headers.get("Content-Type")
-                content = await part.read()  # type: ignore[union-attr]
-                files.append((name, str(getattr(part, "filename", "") or ""), content,
-                              None if ctype in (None, "application/octet-stream") else ctype))
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue  # a nested multipart: Discord takes none
+            name = part.name or ""
+            if part.filename is not None or name.startswith("files["):
+                part_type = part.headers.get("Content-Type")
+                content = bytes(await part.read())
+                files.append((name, part.filename or "", content,
+                              None if part_type in (None, "application/octet-stream") else part_type))
             elif name == "payload_json":
                 try:
-                    body = json.loads(await part.text())  # type: ignore[union-attr]
+                    body = json.loads(await part.text())
                 except json.JSONDecodeError:
                     raise _BadBody from None
         return body if isinstance(body, dict) else {}, files

@@ -74,7 +74,13 @@ async def hikari_bot(emulator: Any, intents: Any = None, *, expect_errors: bool 
             bot.event_manager.subscribe(kind, record)
     errors = HikariErrors()
     logging.getLogger("hikari").addHandler(errors)
-    await bot.start(check_for_updates=False)
+    try:
+        await bot.start(check_for_updates=False)
+    except BaseException:
+        with contextlib.suppress(Exception):  # what start() opened (its REST session) is closed again
+            await bot.close()
+        logging.getLogger("hikari").removeHandler(errors)
+        raise
     try:
         yield bot, received
     finally:
