@@ -265,3 +265,33 @@ def test_without_the_headers_a_burst_meets_429s(discord_emulator):
             assert err.status == 429
     refused = emu.journal.calls("create_message", error="rate_limited")
     assert len(refused) == 2
+
+
+def test_edits_deletions_unreactions_and_threads_reach_the_bot(discord_emulator):
+    emu = discord_emulator
+
+    async def scenario():
+        async with hikari_bot(emu) as (bot, received):
+            alice = emu.act_as("alice")
+            message = await asyncio.to_thread(alice.post, "ml-alerts", "approve")
+            await asyncio.to_thread(alice.react, "ml-alerts", message, "👍")
+            await asyncio.to_thread(alice.unreact, "ml-alerts", message, "👍")
+            await asyncio.to_thread(alice.edit, "ml-alerts", message, "reject")
+            thread = await asyncio.to_thread(alice.start_thread, "ml-alerts", message, "why")
+            reply = await asyncio.to_thread(alice.post_in_thread, thread, "the numbers are off")
+            await asyncio.to_thread(alice.delete, "ml-alerts", message)
+
+            removed = await received.wait_for(hikari.GuildReactionDeleteEvent)
+            assert (removed.emoji_name, str(removed.user_id)) == ("👍", emu.user_id("alice"))
+            edited = await received.wait_for(hikari.GuildMessageUpdateEvent, lambda e: e.content == "reject")
+            assert str(edited.message_id) == message
+            created = await received.wait_for(hikari.GuildThreadCreateEvent)
+            assert (str(created.thread.id), created.thread.name) == (thread, "why")
+            in_thread = await received.wait_for(hikari.GuildMessageCreateEvent, lambda e: str(e.message_id) == reply)
+            assert str(in_thread.channel_id) == thread
+            deleted = await received.wait_for(hikari.GuildMessageDeleteEvent)
+            assert str(deleted.message_id) == message
+            sequence = [c.args["seq"] for c in emu.journal.calls("gateway.dispatch")]
+            assert sequence == list(range(1, len(sequence) + 1))  # numbered without gaps
+
+    asyncio.run(scenario())
