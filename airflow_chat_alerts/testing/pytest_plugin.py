@@ -7,6 +7,9 @@
 - ``slack_webhook_conn``: the same for a ``slackwebhook`` connection ``slack_webhook_default``
   posting into ``ml-alerts``.
 - ``slack_workspace``: override it in your conftest.py to return a `Workspace` or a JSON file path.
+- ``discord_emulator``, ``discord_conn``, ``discord_webhook_conn``, ``discord_guild``: the same for
+  Discord (the session's `DiscordEmulator`, reset before every test; the bot connection
+  ``discord_bot_default`` and the webhook connection ``discord_default`` aimed at it; the seed).
 - ``airflow_db``: the session's Airflow metadata database, created once (SQLite in AIRFLOW_HOME).
 - ``airflow_dags``: the DAGs defined at the top level of the test's module, saved to that database so
   that ``dag.test()`` runs them; returns them by dag id.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from airflow_chat_alerts.testing.discord.emulator import DiscordEmulator
     from airflow_chat_alerts.testing.emulator import SlackEmulator
 
 DEFAULT_CHANNEL = "ml-alerts"
@@ -129,3 +133,51 @@ def slack_webhook_conn(slack_emulator: SlackEmulator, monkeypatch: pytest.Monkey
     conn = {"conn_type": "slackwebhook", "password": slack_emulator.webhook_url(DEFAULT_CHANNEL)}
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_WEBHOOK_DEFAULT", json.dumps(conn))
     return "slack_webhook_default"
+
+
+@pytest.fixture(scope="session")
+def discord_guild() -> Any:
+    """The guild the session's Discord emulator serves (None: the packaged default guild)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def _discord_emulator_session(discord_guild: Any) -> Iterator[DiscordEmulator]:
+    from airflow_chat_alerts.testing.discord.emulator import DiscordEmulator
+
+    emulator = DiscordEmulator(discord_guild)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def discord_emulator(_discord_emulator_session: DiscordEmulator) -> DiscordEmulator:
+    """The session's Discord emulator, reset to its seed for this test."""
+    _discord_emulator_session.reset()
+    return _discord_emulator_session
+
+
+@pytest.fixture
+def discord_conn(discord_emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Airflow connection ``discord_bot_default`` (type ``discord_bot``) aimed at the emulator: the bot
+    token in the password; extras ``base_url``, ``gateway_url``, ``application_id``, ``guild_id`` and
+    the default ``channel`` (ml-alerts' id)."""
+    from airflow_chat_alerts.testing.discord.emulator import discord_connection
+
+    conn = discord_connection(discord_emulator, DEFAULT_CHANNEL)
+    monkeypatch.setenv("AIRFLOW_CONN_DISCORD_BOT_DEFAULT", json.dumps(conn))
+    return "discord_bot_default"
+
+
+@pytest.fixture
+def discord_webhook_conn(discord_emulator: DiscordEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Airflow connection ``discord_default`` (type ``discord``, the Discord provider's webhook
+    connection) posting into ml-alerts through the emulator: ``host`` the API root, extra
+    ``webhook_endpoint`` ``webhooks/{id}/{token}``."""
+    from airflow_chat_alerts.testing.discord.emulator import discord_webhook_connection
+
+    conn = discord_webhook_connection(discord_emulator, DEFAULT_CHANNEL)
+    monkeypatch.setenv("AIRFLOW_CONN_DISCORD_DEFAULT", json.dumps(conn))
+    return "discord_default"

@@ -94,7 +94,8 @@ def test_wheel_metadata_declares_the_license_and_the_entry_points(dist: dict[str
     }
     assert dict(entry_points["pytest11"]) == {PACKAGE: f"{PACKAGE}.testing.pytest_plugin"}
     assert dict(entry_points["console_scripts"]) == {
-        "chat-alerts-slack-emulator": f"{PACKAGE}.testing.slack_emulator:main"
+        "chat-alerts-slack-emulator": f"{PACKAGE}.testing.slack_emulator:main",
+        "chat-alerts-discord-emulator": f"{PACKAGE}.testing.discord.cli:main",
     }
 
 
