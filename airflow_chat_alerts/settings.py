@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_chat_alerts.airflow_users import AirflowUserMap
 from airflow_chat_alerts.exceptions import ChatConfigError
 
 ConnType = Literal["slack", "slackwebhook"]
@@ -113,6 +114,8 @@ class ChatConnectionSettings:
     :param read_strategy: how the triggerer reads channels (extra ``read_strategy``).
     :param app_token: the app-level token (``xapp-…``, extra ``app_token``) that opens Socket Mode
         connections, so people can answer with buttons; never shown, never in trigger kwargs.
+    :param airflow_users: who Slack people are in Airflow (extras ``airflow_users`` and
+        ``airflow_users_by_email``), for Human-in-the-loop requests.
     """
 
     conn_id: str
@@ -126,6 +129,7 @@ class ChatConnectionSettings:
     page_size: int = PAGE_SIZE
     read_strategy: Strategy = "auto"
     app_token: str | None = field(default=None, repr=False)
+    airflow_users: AirflowUserMap = field(default_factory=AirflowUserMap)
 
     @property
     def interactive(self) -> bool:
@@ -181,6 +185,7 @@ class ChatConnectionSettings:
                 )
             per_minute = budget_from_extras(raw)
             app_token = _app_token(raw.get("app_token"))
+            airflow_users = AirflowUserMap.from_extras(raw)
         except (ChatConfigError, ValueError, TypeError) as err:
             raise ChatConfigError(f"Connection {conn_id!r} has invalid extras: {err}", conn_id=conn_id) from None
         return cls(
@@ -195,6 +200,7 @@ class ChatConnectionSettings:
             page_size=page_limit_from_extras(raw) or PAGE_SIZE,
             read_strategy=read_strategy,
             app_token=app_token,
+            airflow_users=airflow_users,
         )
 
 
