@@ -56,6 +56,11 @@ class ParamSpec:
             raise ChatConfigError(f"param {key!r} has a schema that is not a JSON object: {schema!r:.100}")
         if description is not None and not isinstance(description, str):
             description = str(description)
+        if type(value).__name__ == "ArgNotSet":  # Airflow's NOTSET: a Param() given no default
+            raise ChatConfigError(
+                f"param {key!r} has no default, and Airflow's HITLOperator cannot send a param without one: "
+                f"give it a default, or None with a type that allows null (Param(None, type=['null', 'string']))"
+            )
         try:
             json.dumps(value)
         except (TypeError, ValueError):
