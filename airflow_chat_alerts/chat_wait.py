@@ -107,11 +107,13 @@ class Destination:
             bad = [p for p in people if not _USER_ID.fullmatch(p)]
             if bad or not all(isinstance(v, str) for v in value):
                 raise ChatConfigError(
-                    f"channel as a list names people to ask directly: Slack user ids (U… or W…), got {list(value)!r:.200}"
+                    f"channel as a list names people to ask directly: Slack user ids (U… or W…), "
+                    f"got {list(value)!r:.200}"
                 )
             if not 1 <= len(people) <= MAX_GROUP_DM:
                 raise ChatConfigError(
-                    f"channel names {len(people)} people: a group direct message holds 1 to {MAX_GROUP_DM} besides the app"
+                    f"channel names {len(people)} people: a group direct message holds 1 to {MAX_GROUP_DM} "
+                    f"besides the app"
                 )
             return cls(people=people)
         raise ChatConfigError(f"channel must be a channel, a Slack user id or a list of them, got {value!r:.100}")

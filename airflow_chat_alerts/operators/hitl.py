@@ -105,7 +105,7 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
         destination = Destination.of(channel)
         wait = ChatWait.of(poll_interval=poll_interval, reconcile_interval=reconcile_interval,
                            remind_after=remind_after, max_reminders=max_reminders)
-        policy = AskPolicy(approvers=approvers, allow_guests=allow_guests)
+        policy = AskPolicy(approvers=approvers, allow_guests=allow_guests)  # type: ignore[arg-type]  # normalised
         super().__init__(**kwargs)
         self.chat_conn_id = chat_conn_id
         self.channel = channel
