@@ -190,3 +190,12 @@ def test_importing_the_package_never_imports_them():
     code = "import sys, airflow_chat_alerts; print('airflow_chat_alerts.operators.hitl' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_draft_examples_parse(load_dag):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[3] / "dags_examples"
+    for name in ("slack_alert_hitl_approval", "slack_alert_hitl_branch"):
+        dag = load_dag(examples / f"{name}.py", name)
+        assert any(isinstance(task, ChatHITLOperator) for task in dag.tasks)
