@@ -40,9 +40,9 @@ class RowWatchTrigger(BaseTrigger):
     async def run(self):
         from uuid import UUID
 
-        from asgiref.sync import sync_to_async
         from airflow.sdk.exceptions import AirflowRuntimeError
         from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail, update_hitl_detail_response
+        from asgiref.sync import sync_to_async
 
         ti_id = UUID(self.ti_id)
         wrote: dict[str, Any] = {}
