@@ -49,7 +49,7 @@ def serve_hitl_in_dag_test() -> Iterator[None]:
         self.send_msg(HITLDetailResponseResult.from_api_response(row), request_id=req_id)
         return None
 
-    InProcessTestSupervisor._handle_request = handle  # type: ignore[method-assign]
+    InProcessTestSupervisor._handle_request = handle  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
