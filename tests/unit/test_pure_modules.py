@@ -19,6 +19,7 @@ import pytest
         "airflow_chat_alerts.alerters.slack_calls",
         "airflow_chat_alerts.alerters.slack_errors",
         "airflow_chat_alerts.airflow_users",
+        "airflow_chat_alerts.chat_wait",
         "airflow_chat_alerts.hitl.request",
         "airflow_chat_alerts.hitl.choices",
         "airflow_chat_alerts.hitl.replies",
