@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_chat_alerts.airflow_users import AirflowUserMap
 from airflow_chat_alerts.exceptions import ChatConfigError
 
 ConnType = Literal["slack", "slackwebhook"]
@@ -130,6 +131,8 @@ class ChatConnectionSettings:
         connections, so people can answer with buttons; never shown, never in trigger kwargs.
     :param socket_grace: seconds a triggerer keeps its Socket Mode connection open after its last ask
         of this app ended (extra ``socket_grace``), so a click in the gap between asks lands on a socket.
+    :param airflow_users: who Slack people are in Airflow (extras ``airflow_users`` and
+        ``airflow_users_by_email``), for Human-in-the-loop requests.
     """
 
     conn_id: str
@@ -144,6 +147,7 @@ class ChatConnectionSettings:
     read_strategy: Strategy = "auto"
     app_token: str | None = field(default=None, repr=False)
     socket_grace: float = DEFAULT_SOCKET_GRACE
+    airflow_users: AirflowUserMap = field(default_factory=AirflowUserMap)
 
     @property
     def interactive(self) -> bool:
@@ -200,6 +204,7 @@ class ChatConnectionSettings:
             per_minute = budget_from_extras(raw)
             app_token = _app_token(raw.get("app_token"))
             socket_grace = _seconds(raw.get("socket_grace", DEFAULT_SOCKET_GRACE), "socket_grace")
+            airflow_users = AirflowUserMap.from_extras(raw)
         except (ChatConfigError, ValueError, TypeError) as err:
             raise ChatConfigError(f"Connection {conn_id!r} has invalid extras: {err}", conn_id=conn_id) from None
         return cls(
@@ -215,6 +220,7 @@ class ChatConnectionSettings:
             read_strategy=read_strategy,
             app_token=app_token,
             socket_grace=socket_grace,
+            airflow_users=airflow_users,
         )
 
 

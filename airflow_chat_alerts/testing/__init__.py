@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.testing.events import ButtonNotFound
     from airflow_chat_alerts.testing.faults import Faults
     from airflow_chat_alerts.testing.journal import Call, Journal
+    from airflow_chat_alerts.testing.selections import MenuNotFound
     from airflow_chat_alerts.testing.socket_controls import OccupiedSockets
     from airflow_chat_alerts.testing.socket_mode import ClickFailed
+    from airflow_chat_alerts.testing.views import InvalidResponseAction, ViewInputError, ViewSubmitted
     from airflow_chat_alerts.testing.workspace import Channel, User, UserGroup, Workspace
 
 _EXPORTS = {
@@ -45,6 +47,10 @@ _EXPORTS = {
     "ClickFailed": "airflow_chat_alerts.testing.socket_mode",
     "OccupiedSockets": "airflow_chat_alerts.testing.socket_controls",
     "ButtonNotFound": "airflow_chat_alerts.testing.events",
+    "MenuNotFound": "airflow_chat_alerts.testing.selections",
+    "ViewInputError": "airflow_chat_alerts.testing.views",
+    "ViewSubmitted": "airflow_chat_alerts.testing.views",
+    "InvalidResponseAction": "airflow_chat_alerts.testing.views",
     "wait_for_question": "airflow_chat_alerts.testing.asks",
     "questions": "airflow_chat_alerts.testing.asks",
     "wait_until": "airflow_chat_alerts.testing.asks",
@@ -59,11 +65,15 @@ __all__ = [
     "ClickFailed",
     "Clock",
     "Faults",
+    "InvalidResponseAction",
     "Journal",
     "OccupiedSockets",
+    "MenuNotFound",
     "SlackEmulator",
     "User",
     "UserGroup",
+    "ViewInputError",
+    "ViewSubmitted",
     "Workspace",
     "questions",
     "save_dags",

@@ -215,8 +215,15 @@ class SlackEmulator(SocketModeControls):
         return self.workspace.user(user_id).name
 
     def channel_id(self, channel: str) -> str:
-        """Id of a channel given by name (``ml-alerts`` or ``#ml-alerts``) or id."""
-        return self.workspace.channel(channel).id
+        """Id of a channel given by name (``ml-alerts`` or ``#ml-alerts``) or id; also of a direct message
+        opened meanwhile (``conversations.open``: by its id, or a group DM's name)."""
+        try:
+            return self.workspace.channel(channel).id
+        except KeyError:
+            opened = self.state.channel_by_ref(channel, allow_name=True)
+            if opened is None:
+                raise
+            return opened.id
 
     def usergroup_id(self, handle: str) -> str:
         return self.workspace.usergroup(handle).id

@@ -12,10 +12,10 @@ import base64
 import copy
 import itertools
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
+from airflow_chat_alerts.testing.selections import message_elements, message_state
 from airflow_chat_alerts.testing.state import ChannelState, Message, State
 from airflow_chat_alerts.testing.workspace import User
 
@@ -32,6 +32,8 @@ def _event_ts(state: State) -> str:
 
 
 def channel_type(ch: ChannelState) -> str:
+    if ch.kind != "channel":
+        return ch.kind  # "im" / "mpim"
     return "group" if ch.is_private else "channel"
 
 
@@ -160,19 +162,13 @@ def find_button(
 
     :raises ButtonNotFound: the message carries no such button.
     """
-    for block in msg.blocks or []:
-        if block.get("type") == "actions":
-            candidates = block.get("elements") or []
-        else:
-            candidates = [block["accessory"]] if isinstance(block.get("accessory"), dict) else []
-        for element in candidates:
-            if (
-                isinstance(element, dict)
-                and element.get("type") == "button"
-                and element.get("action_id") == action_id
-                and (value is None or element.get("value") == value)
-            ):
-                return str(block.get("block_id", "")), element  # every stored block has one
+    for block_id, element in message_elements(msg):
+        if (
+            element.get("type") == "button"
+            and element.get("action_id") == action_id
+            and (value is None or element.get("value") == value)
+        ):
+            return block_id, element
     wanted = action_id if value is None else f"{action_id} with value {value!r}"
     raise ButtonNotFound(f"message {msg.ts} has no button {wanted}")
 
@@ -190,9 +186,7 @@ def block_actions_payload(
 
     :raises ButtonNotFound: the message carries no such button.
     """
-    ws = state.workspace
     block_id, button = find_button(msg, action_id, value)
-    response_url = state.response_urls.issue(ch.id, msg.ts, user.id, state.clock.now())
     action: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
@@ -204,8 +198,18 @@ def block_actions_payload(
         action["value"] = button["value"]
     if "style" in button:
         action["style"] = button["style"]
+    return interaction_payload(state, ch, msg, user, action, root_url)
+
+
+def interaction_payload(
+    state: State, ch: ChannelState, msg: Message, user: User, action: dict[str, Any], root_url: str
+) -> dict[str, Any]:
+    """The ``block_actions`` payload of ``action`` by ``user`` on ``msg``: with a new trigger id (good for
+    3 s, see interactions.py) and the person's ``state.values`` of the message's menus (selections.py)."""
+    ws = state.workspace
     message = state.render(ch, msg)
-    trigger = uuid.uuid4().hex
+    response_url = state.response_urls.issue(ch.id, msg.ts, user.id, state.clock.now())
+    selections = state.interactions.selections.get((ch.id, msg.ts, user.id), {})
     return {
         "type": "block_actions",
         "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": ws.team_id},
@@ -218,13 +222,13 @@ def block_actions_payload(
             "is_ephemeral": False,
             **({"thread_ts": msg.thread_ts} if msg.is_reply else {}),
         },
-        "trigger_id": f"{int(state.clock.now())}.{trigger[:12]}",
+        "trigger_id": state.interactions.issue_trigger(user.id, ws.app_id, state.clock.now()),
         "team": {"id": ws.team_id, "domain": ws.domain},
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": ch.id, "name": ch.name},
         "message": message,
-        "state": {"values": {}},
+        "state": {"values": message_state(msg, selections)},
         "response_url": root_url + response_url.path(ws.team_id),
         "actions": [action],
     }

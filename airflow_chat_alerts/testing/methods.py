@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_chat_alerts.testing.emoji_names import canonical_name
+from airflow_chat_alerts.testing.interactions import OpenView
 from airflow_chat_alerts.testing.ratelimit import RateLimiter
 from airflow_chat_alerts.testing.state import ChannelState, Message, State, StoredFile
+from airflow_chat_alerts.testing.views import view_errors, view_object
 from airflow_chat_alerts.testing.workspace import User
 
 MAX_TEXT = 40_000
@@ -109,7 +111,8 @@ class Request:
     def readable_channel(self, kind: str) -> ChannelState:
         """A channel whose ``kind`` (``history`` / ``read``) this actor may access."""
         ch = self.channel()
-        self.need(f"groups:{kind}" if ch.is_private else f"channels:{kind}")
+        scope = ch.kind if ch.kind != "channel" else "groups" if ch.is_private else "channels"  # im:, mpim: for DMs
+        self.need(f"{scope}:{kind}")
         # Bots read only channels they are in; people may read any public channel.
         if kind == "history" and self.actor.is_bot and not self.is_member(ch):
             raise SlackError("not_in_channel")
@@ -469,7 +472,8 @@ def conversations_list(req: Request) -> dict[str, Any]:
         chans = [
             ch
             for ch in sorted(req.state.channels.values(), key=lambda c: c.id)
-            if (("private_channel" in types) if ch.is_private else ("public_channel" in types))
+            if ch.kind == "channel"  # direct messages are listed only as "im" / "mpim", which are not emulated
+            and (("private_channel" in types) if ch.is_private else ("public_channel" in types))
             and (not ch.is_private or req.is_member(ch))
             and not (exclude_archived and ch.is_archived)
         ]
@@ -674,6 +678,109 @@ def files_complete_upload(req: Request) -> dict[str, Any]:
         return {"files": [file_object(req, f) for f in stored]}
 
 
+# -- direct messages and modals ------------------------------------------------------------------
+MAX_MPIM_USERS = 8
+
+
+def conversations_open(req: Request) -> dict[str, Any]:
+    """Open (or find) a direct message with one person, or a group direct message with 2 to 8: ``users``
+    (comma-separated ids), or ``channel`` to resume one. A DM needs ``im:write``, a group DM ``mpim:write``."""
+    state = req.state
+    if req.get("channel") is not None and req.get("users") is None:
+        ch = state.channels.get(str(req.get("channel")))
+        if ch is None or req.actor.id not in ch.members:
+            raise SlackError("channel_not_found")
+        if ch.kind == "channel":
+            raise SlackError("method_not_supported_for_channel_type")
+        req.need(f"{ch.kind}:write")
+        return {"no_op": True, "already_open": True, "channel": state.channel_object(ch, req.actor)}
+    refs = [u.strip() for u in str(req.get("users") or "").split(",") if u.strip()]
+    if not refs:
+        raise SlackError("users_list_not_supplied")
+    req.need("im:write" if len(set(refs) - {req.actor.id}) <= 1 else "mpim:write")
+    if len(set(refs) - {req.actor.id}) > MAX_MPIM_USERS:
+        raise SlackError("too_many_users")
+    with state.lock:
+        people = []
+        for ref in refs:
+            user = state.users.get(ref)
+            if user is None:
+                raise SlackError("user_not_found")
+            if user.deleted:
+                raise SlackError("user_disabled")
+            if not user.visible_to_app and req.actor.id == state.workspace.bot.id:
+                raise SlackError("user_not_visible")
+            if state.user_object(user).get("is_stranger"):
+                raise SlackError("invalid_user_combination")  # another organisation sharing no channel with us
+            people.append(user.id)
+        ch, created = state.open_conversation(req.actor, people)
+        if created and not req.flag("return_im"):
+            return {"channel": {"id": ch.id}}
+        body: dict[str, Any] = {"channel": state.channel_object(ch, req.actor)}
+        if not created:
+            body.update(no_op=True, already_open=True)
+        return body
+
+
+def _view_arg(req: Request) -> dict[str, Any]:
+    raw = req.get("view")
+    if raw is None:
+        req.required("view")
+    view = parse_json_arg(raw, "invalid_arguments")
+    errors = view_errors(view)
+    if errors == ["view_too_large"]:
+        raise SlackError("view_too_large")
+    if errors:
+        raise SlackError("invalid_arguments", response_metadata={"messages": errors})
+    return dict(view)
+
+
+def views_open(req: Request) -> dict[str, Any]:
+    """Open a modal for the person whose interaction issued ``trigger_id`` (good once, for 3 s)."""
+    trigger_id = req.get("trigger_id") or req.get("interactivity_pointer")
+    if trigger_id is None:
+        req.required("trigger_id")
+    view = _view_arg(req)
+    state = req.state
+    with state.lock:
+        trigger, error = state.interactions.exchange_trigger(str(trigger_id), req.actor.app_id or "",
+                                                             state.clock.now())
+        if error == "invalid":  # Slack's documented answer to a trigger id it never issued
+            raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `trigger_id`"]})
+        if error is not None or trigger is None:
+            raise SlackError(error or "invalid_arguments")  # expired_trigger_id, exchanged_trigger_id
+        external_id = str(view.get("external_id") or "")
+        if external_id and any(v.external_id == external_id for v in state.interactions.views.values()):
+            raise SlackError("duplicate_external_id")
+        opened = OpenView(state.interactions.new_view_id(), trigger.user, trigger.app_id, view,
+                          state.interactions.new_hash(state.clock.now()), external_id)
+        state.interactions.views[opened.id] = opened
+        return {"view": view_object(opened, team_id=state.workspace.team_id, bot=req.actor)}
+
+
+def views_update(req: Request) -> dict[str, Any]:
+    """Replace an open modal (``view_id`` or ``external_id``); a ``hash`` that is not the current one
+    answers ``hash_conflict``."""
+    view = _view_arg(req)
+    state = req.state
+    with state.lock:
+        wanted_id, wanted_external = req.get("view_id"), req.get("external_id")
+        if wanted_id is None and wanted_external is None:
+            req.required("view_id")
+        opened = next(
+            (v for v in state.interactions.views.values()
+             if (v.id == wanted_id or (wanted_external and v.external_id == wanted_external))
+             and v.app_id == req.actor.app_id),
+            None,
+        )
+        if opened is None:
+            raise SlackError("not_found")
+        if req.get("hash") is not None and req.get("hash") != opened.hash:
+            raise SlackError("hash_conflict")
+        opened.view, opened.hash = view, state.interactions.new_hash(state.clock.now())
+        return {"view": view_object(opened, team_id=state.workspace.team_id, bot=req.actor)}
+
+
 Handler = Callable[[Request], dict[str, Any]]
 
 METHODS: dict[str, Handler] = {
@@ -696,4 +803,7 @@ METHODS: dict[str, Handler] = {
     "usergroups.users.list": usergroups_users_list,
     "files.getUploadURLExternal": files_get_upload_url,
     "files.completeUploadExternal": files_complete_upload,
+    "conversations.open": conversations_open,
+    "views.open": views_open,
+    "views.update": views_update,
 }

@@ -48,6 +48,9 @@ METHOD_TIERS = {
     "usergroups.list": "t2",
     "usergroups.users.list": "t2",
     "users.info": "t4",
+    "conversations.open": "t3",
+    "views.open": "t4",
+    "views.update": "t4",
 }
 
 

@@ -12,7 +12,9 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_chat_alerts.testing.events import block_actions_payload
+from airflow_chat_alerts.testing.events import block_actions_payload, interaction_payload
+from airflow_chat_alerts.testing.interactions import OpenView
+from airflow_chat_alerts.testing.selections import MenuNotFound, find_menu, pick, select_action
 from airflow_chat_alerts.testing.socket_connections import Occupant
 from airflow_chat_alerts.testing.socket_mode import (
     ACK_TIMEOUT,
@@ -21,12 +23,21 @@ from airflow_chat_alerts.testing.socket_mode import (
     ClickFailed,
     SocketHub,
 )
+from airflow_chat_alerts.testing.views import (
+    InvalidResponseAction,
+    ViewSubmitted,
+    response_errors,
+    submitted_values,
+    view_object,
+    view_submission_payload,
+)
 from airflow_chat_alerts.testing.workspace import Workspace
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.testing.state import State
 
 T = TypeVar("T")
+_TOKEN = "emulated-verification-token"  # the (deprecated) verification token Slack still puts in payloads
 
 
 class SocketModeControls:
@@ -147,13 +158,82 @@ class SocketModeControls:
         state = self.state
         person = self.workspace.user(user)
         with state.lock:
-            ch = state.channels[self.channel_id(channel)]
-            msg = ch.messages.get(ts)
-            if msg is None or msg.tombstone:
-                raise KeyError(f"no message {ts} in {channel}")
-            if ch.is_private and person.id not in ch.members:
-                raise PermissionError(f"{person.name} cannot see {channel}")
+            ch, msg = self._visible_message(person.id, channel, ts)
             return block_actions_payload(state, ch, msg, person, action_id, value, self.root_url)
+
+    def _visible_message(self, user_id: str, channel: str, ts: str) -> Any:
+        """(channel, message) that the person may act on (under the state's lock)."""
+        ch = self.state.channels[self.channel_id(channel)]
+        msg = ch.messages.get(ts)
+        if msg is None or msg.tombstone:
+            raise KeyError(f"no message {ts} in {channel}")
+        if ch.is_private and user_id not in ch.members:
+            raise PermissionError(f"{self.state.users[user_id].name} cannot see {channel}")
+        return ch, msg
+
+    def _select_payload(self, user: str, channel: str, ts: str, action_id: str, values: list[str],
+                        multiple: bool) -> dict[str, Any]:
+        state = self.state
+        person = self.workspace.user(user)
+        with state.lock:
+            ch, msg = self._visible_message(person.id, channel, ts)
+            block_id, element = find_menu(msg, action_id)
+            if (element["type"] == "multi_static_select") is not multiple:
+                other = "select" if multiple else "select_many"
+                raise MenuNotFound(f"{action_id} is a {element['type']}: use {other}")
+            chosen = pick(element, values)
+            mine = state.interactions.selections.setdefault((ch.id, msg.ts, person.id), {})
+            mine.setdefault(block_id, {})[action_id] = chosen
+            action = select_action(element, block_id, chosen, f"{state.clock.now():.6f}")
+            return interaction_payload(state, ch, msg, person, action, self.root_url)
+
+    def open_views(self, user: str) -> list[dict[str, Any]]:
+        """The modals open in front of ``user`` (name or id), oldest first, as Slack shows them to the app."""
+        state = self.state
+        with state.lock:
+            return [view_object(v, team_id=self.workspace.team_id, bot=self.workspace.bot)
+                    for v in state.interactions.views_of(self.user_id(user))]
+
+    def _open_view(self, user_id: str, view_id: str | None) -> OpenView:
+        views = self.state.interactions.views_of(user_id)
+        chosen = next((v for v in views if v.id == view_id), None) if view_id else (views[-1] if views else None)
+        if chosen is None:
+            raise KeyError(f"{self.state.users[user_id].name} has no open modal {view_id or ''}".rstrip())
+        return chosen
+
+    def _submission(self, user: str, answers: dict[str, Any], view_id: str | None) -> tuple[OpenView, dict[str, Any]]:
+        state, ws = self.state, self.workspace
+        person = ws.user(user)
+        with state.lock:
+            opened = self._open_view(person.id, view_id)
+            values = submitted_values(opened.view, answers)  # raises ViewInputError as the client would
+            view = view_object(opened, team_id=ws.team_id, bot=ws.bot, state=values)
+            trigger = state.interactions.issue_trigger(person.id, opened.app_id, state.clock.now())
+            payload = view_submission_payload(view, person=person, team_id=ws.team_id, domain=ws.domain,
+                                              app_id=opened.app_id, trigger_id=trigger, token=_TOKEN)
+        return opened, payload
+
+    def _apply_response(self, opened: OpenView, payload: dict[str, Any], response: Any) -> ViewSubmitted:
+        problems = response_errors(response, opened.view)
+        if problems:
+            raise InvalidResponseAction(problems, response)
+        state = self.state
+        action = response.get("response_action") if isinstance(response, dict) else None
+        with state.lock:
+            views = state.interactions.views
+            if action in (None, "clear"):
+                closing = [v.id for v in views.values() if v.user == opened.user] if action else [opened.id]
+                for view_id in closing:
+                    views.pop(view_id, None)
+            elif action == "update":
+                opened.view, opened.hash = dict(response["view"]), state.interactions.new_hash(state.clock.now())
+            elif action == "push":
+                pushed = OpenView(state.interactions.new_view_id(), opened.user, opened.app_id, dict(response["view"]),
+                                  state.interactions.new_hash(state.clock.now()))
+                views[pushed.id] = pushed
+            still_open = opened.id in views
+        errors = dict(response.get("errors") or {}) if action == "errors" else {}
+        return ViewSubmitted(payload=payload, response=response or None, errors=errors, still_open=still_open)
 
 
 class OccupiedSockets:
@@ -233,6 +313,46 @@ class ButtonClicks:
             raise RuntimeError("the Slack emulator is not running")
         delivery = asyncio.run_coroutine_threadsafe(self.emulator.sockets.interact(payload), loop)
         return _clicked(await asyncio.wrap_future(delivery), payload)
+
+
+    def select(self, channel: str, message_ts: str, action_id: str, value: str) -> dict[str, Any]:
+        """Choose ``value`` (an option's value or text) in the static select ``action_id`` of a message:
+        Slack sends ``block_actions`` with the ``selected_option`` at once and waits for its ack.
+
+        :returns: the ``block_actions`` payload that was acknowledged.
+        :raises ClickFailed: as `click`.
+        :raises MenuNotFound: the message has no such menu, or the menu no such option.
+        """
+        payload = self.emulator._select_payload(self.user, channel, message_ts, action_id, [value], multiple=False)
+        return _clicked(self.emulator._run(self.emulator.sockets.interact(payload)), payload)
+
+    def select_many(self, channel: str, message_ts: str, action_id: str, values: list[str]) -> dict[str, Any]:
+        """Make ``values`` the selection of the multi-select ``action_id`` of a message (Slack sends
+        ``block_actions`` with the ``selected_options``; a later click on the message carries them in
+        ``state.values``).
+
+        :returns: the ``block_actions`` payload that was acknowledged.
+        """
+        payload = self.emulator._select_payload(self.user, channel, message_ts, action_id, list(values), multiple=True)
+        return _clicked(self.emulator._run(self.emulator.sockets.interact(payload)), payload)
+
+    def submit_view(self, values: dict[str, Any] | None = None, *, view_id: str | None = None) -> ViewSubmitted:
+        """Fill in and submit the person's modal (the latest they have open, or ``view_id``): Slack sends
+        ``view_submission`` to one socket of the app and applies the ``response_action`` of its ack
+        (``errors`` keeps the modal open with the messages under the fields; ``update`` / ``push`` show a
+        new view; nothing or ``clear`` closes it).
+
+        :param values: input block id (or label) → the answer (see `views.submitted_values`); inputs left
+            out keep their initial value.
+        :raises ViewInputError: the person's client refuses to submit (an empty required field, a value
+            out of bounds); nothing is sent.
+        :raises ClickFailed: no socket was open, or none acknowledged within the ack timeout.
+        :raises InvalidResponseAction: the app answered with a ``response_action`` Slack would refuse.
+        """
+        opened, payload = self.emulator._submission(self.user, dict(values or {}), view_id)
+        outcome, response = self.emulator._run(self.emulator.sockets.interact_for_response(payload))
+        _clicked(outcome, payload)
+        return self.emulator._apply_response(opened, payload, response)
 
 
 def _clicked(outcome: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class _Delivery:
     timer: asyncio.TimerHandle | None = None
     outcome: asyncio.Future[bool] | None = None
     envelopes: list[str] = field(default_factory=list)
+    response: Any = None  # the ack's "payload" (a view_submission's response_action), when it carried one
 
 
 class SocketHub:
@@ -281,21 +282,24 @@ class SocketHub:
         envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
         if not envelope_id:
             return
+        response = message.get("payload")
         if self.lost_acks > 0:
             self.lost_acks -= 1
             self._record("socket.ack", {"envelope_id": envelope_id, "connection": conn.id}, error="lost")
         elif self.ack_delay > 0 and self.loop is not None:
-            self.loop.call_later(self.ack_delay, self._acknowledged, conn, envelope_id)
+            self.loop.call_later(self.ack_delay, self._acknowledged, conn, envelope_id, response)
         else:
-            self._acknowledged(conn, envelope_id)
+            self._acknowledged(conn, envelope_id, response)
 
-    def _acknowledged(self, conn: Connection, envelope_id: str) -> None:
+    def _acknowledged(self, conn: Connection, envelope_id: str, response: Any = None) -> None:
         delivery = self._deliveries.get(envelope_id)
         args = {"envelope_id": envelope_id, "connection": conn.id}
         if delivery is None or delivery.finished:
             self._record("socket.ack", args, error="late" if delivery else "unknown_envelope")
             return
         self._record("socket.ack", args)
+        # Slack reads a response only where the envelope said it accepts one (a view_submission's).
+        delivery.response = response if _accepts_response(delivery.payload) else None
         self._finish(delivery, acknowledged=True)
 
     # --- delivery -----------------------------------------------------------------------------------
@@ -308,11 +312,15 @@ class SocketHub:
 
     async def interact(self, payload: dict[str, Any]) -> str:
         """Deliver an interaction; ``"acknowledged"``, ``"no_connection"`` or ``"not_acknowledged"``."""
+        return (await self.interact_for_response(payload))[0]
+
+    async def interact_for_response(self, payload: dict[str, Any]) -> tuple[str, Any]:
+        """Deliver an interaction: (outcome as `interact` gives it, the ack's response payload or None)."""
         delivery = _Delivery("interactive", payload, outcome=asyncio.get_running_loop().create_future())
         if not self._send(delivery):
-            return "no_connection"
+            return "no_connection", None
         assert delivery.outcome is not None
-        return "acknowledged" if await delivery.outcome else "not_acknowledged"
+        return ("acknowledged" if await delivery.outcome else "not_acknowledged"), delivery.response
 
     def _send(self, delivery: _Delivery) -> bool:
         """Send the delivery's next envelope to one live connection picked at random; False if none."""
@@ -325,7 +333,7 @@ class SocketHub:
             "envelope_id": envelope_id,
             "payload": delivery.payload,
             "type": delivery.kind,
-            "accepts_response_payload": False,
+            "accepts_response_payload": _accepts_response(delivery.payload),
         }
         if delivery.kind == "events_api":
             envelope["retry_attempt"] = delivery.attempt
@@ -415,6 +423,12 @@ class SocketHub:
 
     def _record(self, what: str, args: dict[str, Any], error: str | None = None) -> None:
         self.journal.record(Call(self.clock.now(), what, args, 200, error, None, "WS"))
+
+
+def _accepts_response(payload: dict[str, Any]) -> bool:
+    """Whether the app may answer in its ack (Socket Mode's ``accepts_response_payload``): a modal's
+    submission takes a ``response_action``; a click or an event takes nothing."""
+    return payload.get("type") == "view_submission"
 
 
 def _payload_type(payload: dict[str, Any]) -> str:

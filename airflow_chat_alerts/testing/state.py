@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.emoji_names import canonical_name
+from airflow_chat_alerts.testing.interactions import Interactions
 from airflow_chat_alerts.testing.response_urls import ResponseUrls
 from airflow_chat_alerts.testing.workspace import SeedMessage, User, Workspace
 
@@ -81,6 +82,7 @@ class ChannelState:
     external_teams: tuple[str, ...] = ()  # other organisations it is shared with (Slack Connect)
     messages: dict[str, Message] = field(default_factory=dict)  # ts order (ts only increase)
     threads: dict[str, list[str]] = field(default_factory=dict)  # parent ts -> reply ts, in order
+    kind: str = "channel"  # "channel", or "im" / "mpim": a direct message with one / several people
 
     def top_level(self) -> list[Message]:
         """Messages shown in the channel: non-replies and broadcast replies, oldest first."""
@@ -139,6 +141,7 @@ class State:
         }
         self.ephemeral: dict[str, list[dict[str, Any]]] = {}  # user id -> messages only they saw
         self.response_urls = ResponseUrls()
+        self.interactions = Interactions()  # trigger ids, open modals, menu selections
         # Called under the lock after each change to a message (events.py turns them into events).
         self.observers: list[Callable[..., None]] = []
         self._last_ts = 0.0
@@ -542,10 +545,10 @@ class State:
             "id": ch.id,
             "name": ch.name,
             "name_normalized": ch.name,
-            "is_channel": True,
+            "is_channel": ch.kind == "channel",
             "is_group": False,
-            "is_im": False,
-            "is_mpim": False,
+            "is_im": ch.kind == "im",
+            "is_mpim": ch.kind == "mpim",
             "is_private": ch.is_private,
             "is_archived": ch.is_archived,
             "is_general": False,
@@ -559,7 +562,35 @@ class State:
             "topic": {"value": ch.topic, "creator": "", "last_set": 0},
             "purpose": {"value": ch.purpose, "creator": "", "last_set": 0},
             "previous_names": [],
+            # A DM names the other person (Slack's im object); the opener is the app's bot here.
+            **({"user": next((m for m in ch.members if m != self.workspace.bot.id), "")} if ch.kind == "im" else {}),
         }
+
+
+    def open_conversation(self, opener: User, user_ids: list[str]) -> tuple[ChannelState, bool]:
+        """The direct message (one other person) or group direct message (2 to 8) between ``opener`` and
+        ``user_ids``: the existing one if there is one (``False``), else a new one (``True``). Ids start
+        with ``D`` (a DM) or ``G`` (a group DM); a group DM is named as Slack names it (``mpdm-a--b-1``)."""
+        with self.lock:
+            members = list(dict.fromkeys([opener.id, *user_ids]))
+            kind = "im" if len(members) <= 2 else "mpim"
+            for ch in self.channels.values():
+                if ch.kind == kind and set(ch.members) == set(members):
+                    return ch, False
+            names = [self.users[m].name for m in members]
+            ch = ChannelState(
+                id=self.new_id("D" if kind == "im" else "G"),
+                name=f"mpdm-{'--'.join(names)}-1" if kind == "mpim" else "",
+                is_private=True,
+                is_archived=False,
+                members=members,
+                topic="",
+                purpose="",
+                created=int(self.clock.now()),
+                kind=kind,
+            )
+            self.channels[ch.id] = ch
+            return ch, True
 
 
 def _shown(users: list[str], limit: int | None, viewer: str | None) -> list[str]:

@@ -92,7 +92,11 @@ def _line(state: State, msg: Message, indent: str) -> list[str]:
 def render_transcript(state: State, channel_id: str) -> str:
     ch: ChannelState = state.channels[channel_id]
     flags = [f for f, on in (("private", ch.is_private), ("archived", ch.is_archived)) if on]
-    lines = [f"#{ch.name}" + (f" ({', '.join(flags)})" if flags else "")]
+    title = f"#{ch.name}"
+    if ch.kind != "channel":  # a direct message: who is in it
+        title = "direct message with " + ", ".join(f"@{state.users[m].name}" for m in ch.members)
+        flags = [f for f in flags if f != "private"]
+    lines = [title + (f" ({', '.join(flags)})" if flags else "")]
     for msg in ch.messages.values():
         if msg.is_reply:
             continue

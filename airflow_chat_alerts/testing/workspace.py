@@ -26,15 +26,17 @@ DEFAULT_BOT_SCOPES = (
     "files:write",
     "channels:read",
     "groups:read",
+    "im:write",  # direct messages (conversations.open) and reading them
+    "mpim:write",
+    "im:history",
+    "mpim:history",
+    "im:read",
+    "mpim:read",
 )
 # Human (user) tokens get every scope the emulator knows unless the workspace says otherwise.
 ALL_SCOPES = (
     *DEFAULT_BOT_SCOPES,
     "chat:write.public",
-    "im:history",
-    "mpim:history",
-    "im:read",
-    "mpim:read",
 )
 
 

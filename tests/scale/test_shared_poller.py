@@ -16,10 +16,10 @@ import pytest
 
 from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import ChatConfigError, ChatPermanentError, ChatQuestionDeletedError
+from airflow_chat_alerts.model import QuestionRead
 from airflow_chat_alerts.testing import SlackEmulator
 from airflow_chat_alerts.triggers.ask import ChatAskTrigger
 from airflow_chat_alerts.triggers.polling.rate_budget import RateBudget
-from airflow_chat_alerts.model import QuestionRead
 from airflow_chat_alerts.triggers.runtime import Runtime
 
 T = TypeVar("T")

@@ -18,6 +18,13 @@ import pytest
         "airflow_chat_alerts.alerters.payload",
         "airflow_chat_alerts.alerters.slack_calls",
         "airflow_chat_alerts.alerters.slack_errors",
+        "airflow_chat_alerts.airflow_users",
+        "airflow_chat_alerts.chat_wait",
+        "airflow_chat_alerts.hitl.request",
+        "airflow_chat_alerts.hitl.choices",
+        "airflow_chat_alerts.hitl.replies",
+        "airflow_chat_alerts.hitl.form",
+        "airflow_chat_alerts.hitl.message",
     ],
 )
 def test_module_is_pure(module):

@@ -160,3 +160,20 @@ def test_an_app_token_of_the_wrong_kind_is_a_config_error_that_never_echoes_it(m
     assert "'bad_app'" in str(info.value) and "xapp-" in str(info.value)
     assert str(token) not in str(info.value)
     assert info.value.conn_id == "bad_app"
+
+
+# -- who Slack people are in Airflow (Human-in-the-loop) ------------------------------------------
+def test_the_airflow_users_extra_is_read_with_the_connection(monkeypatch):
+    from airflow_chat_alerts.airflow_users import AirflowUser
+
+    extra = {"airflow_users": {"U0ALICE": {"id": "alice", "name": "Alice"}}, "airflow_users_by_email": "true"}
+    set_conn(monkeypatch, "hitl_conn", conn_type="slack", password="xoxb-1", extra=extra)
+    users = ChatAlerterHook(chat_conn_id="hitl_conn").settings().airflow_users
+    assert users.by_slack_id == {"U0ALICE": AirflowUser("alice", "Alice")} and users.by_email
+
+
+def test_a_malformed_airflow_users_extra_fails_naming_the_connection(monkeypatch):
+    set_conn(monkeypatch, "bad_users", conn_type="slack", password="xoxb-1", extra={"airflow_users": {"alice": "a"}})
+    with pytest.raises(ChatConfigError) as info:
+        ChatAlerterHook(chat_conn_id="bad_users").settings()
+    assert "Connection 'bad_users' has invalid extras" in str(info.value) and "Slack user ids" in str(info.value)
