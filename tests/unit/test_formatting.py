@@ -431,7 +431,19 @@ def test_an_interactive_question_ends_with_approve_and_reject_buttons():
     assert asked.blocks[-1] == buttons_block(IDENTITY)
     how = next(b for b in asked.blocks if b.get("block_id") == fmt.HOW_TO_ANSWER_BLOCK_ID)
     assert section_text(how).startswith("Press *Approve* or *Reject* below, or reply in this thread starting with")
-    assert asked.blocks[:-2] == plain.blocks[:-1] and asked.text == plain.text
+    assert asked.blocks[:-2] == plain.blocks[:-1]
+    # The plain text (notifications, screen readers) mentions the buttons as the blocks do.
+    assert "Press Approve or Reject on the question, or reply in the thread with approve" in asked.text
+    assert "Press" not in plain.text
+
+
+def test_a_question_whose_ask_failed_loses_its_buttons_and_says_why():
+    failed = fmt.unanswerable_message(golden_question(interactive=True), reason="the channel was <archived>")
+    assert not any(b["type"] == "actions" or b.get("block_id") in (BUTTONS_BLOCK_ID, fmt.HOW_TO_ANSWER_BLOCK_ID)
+                   for b in failed.blocks)
+    line = "⚠️ This question can no longer be answered: the channel was &lt;archived&gt;"
+    assert section_text(failed.blocks[-1]) == line
+    assert failed.text.endswith(line) and "Press Approve" not in failed.text
 
 
 def test_outcome_message_replaces_the_buttons_with_the_outcome():

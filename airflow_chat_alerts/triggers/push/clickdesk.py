@@ -80,6 +80,8 @@ class Desk(Protocol):
 
     def not_alone(self, why: str) -> None: ...
 
+    def patchable(self, watch: QuestionWatch) -> bool: ...
+
     @property
     def answers(self) -> PushPort: ...
 
@@ -110,6 +112,7 @@ class ClickDesk:
         self._recorded: collections.OrderedDict[Key, None] = collections.OrderedDict()
         self._judged: collections.OrderedDict[Key, None] = collections.OrderedDict()
         self._void: collections.OrderedDict[Key, None] = collections.OrderedDict()
+        self._in_flight: set[Key] = set()  # being recorded: not yet known to count
         self._recorders: dict[str, _Recorder] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -137,28 +140,42 @@ class ClickDesk:
                 await self._tell_within(click.channel, click.user, not_approver_text(), deadline)
                 await socket.ack(envelope_id)
                 return True
-        result, record_ts, host = await self._recorder(click.channel).record(click, deadline, held=bool(held))
+        self._in_flight.add(click.key)  # its record's own event must not count it before the ack
+        try:
+            acked = await self._record_then_ack(socket, envelope_id, click, deadline, held=bool(held))
+        finally:
+            self._in_flight.discard(click.key)
+        if acked:
+            edit = patches.with_reply(answer) if answer is not None else None
+            for watch in self._stream.holders(click.channel, click.question_ts):
+                if not (edit and self._stream.patchable(watch) and watch.patch(edit)):
+                    watch.refresh()  # another answer may be missing beside this one: read the thread
+        return True
+
+    async def _record_then_ack(
+        self, socket: SlackSocket, envelope_id: str, click: Click, deadline: float, *, held: bool
+    ) -> bool:
+        """Record the click, then acknowledge it if that was in time; True when acknowledged."""
+        result, record_ts, host = await self._recorder(click.channel).record(click, deadline, held=held)
         in_time = record_ts is not None and recorded_in_time(record_ts, click.action_ts)
         if result == "posted" and in_time and time.monotonic() < deadline and await socket.ack(envelope_id):
             _remember(self._recorded, click.key)
-            for watch in self._stream.holders(click.channel, click.question_ts):
-                if answer is not None and not watch.patch(patches.with_reply(answer)):
-                    watch.refresh()
             return True
-        # Not acknowledged: the click must count nowhere.
         log.warning("A click on %s in %s could not be recorded in time (%s); not acknowledged, so the person "
                     "sees Slack's error and may click again", click.question_ts, click.channel, result)
         if result == "unknown" or (result == "posted" and in_time):
-            _remember(self._void, click.key)
+            _remember(self._void, click.key)  # it must count nowhere: here at once, elsewhere once deleted
             self._later(self._void_record(click, host, record_ts))
-        return True
+        return False
 
     def noticed(self, watch: QuestionWatch, read: QuestionRead) -> None:
         """Clicks on ``watch``'s question recorded by another triggerer: that triggerer holds a socket of
         the app (reads go back to the poll interval), and a person who may not answer is told so, once."""
         for answer in read.replies:
             key = (watch.channel, watch.ts, answer.user, answer.ts)
-            if answer.kind != "button" or key in self._recorded or key in self._judged or key in self._void:
+            if answer.kind != "button" or key in self._in_flight or key in self._recorded or key in self._judged:
+                continue
+            if key in self._void:
                 continue
             _remember(self._judged, key)
             self._stream.not_alone("it read a click another triggerer recorded")
@@ -166,11 +183,12 @@ class ClickDesk:
 
     def vetted(self, watch: QuestionWatch, read: QuestionRead) -> QuestionRead:
         """``read`` without the clicks this process refused to acknowledge (their record may linger)."""
-        if not self._void:
+        if not (self._void or self._in_flight):
             return read
         kept = tuple(
             answer for answer in read.replies
-            if answer.kind != "button" or (watch.channel, watch.ts, answer.user, answer.ts) not in self._void
+            if answer.kind != "button"
+            or not {(watch.channel, watch.ts, answer.user, answer.ts)} & (self._void.keys() | self._in_flight)
         )
         if len(kept) == len(read.replies):
             return read

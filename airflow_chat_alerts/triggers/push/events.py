@@ -33,6 +33,8 @@ class Stream(Protocol):
 
     def holders(self, channel: str, ts: str) -> list[QuestionWatch]: ...
 
+    def patchable(self, watch: QuestionWatch) -> bool: ...
+
     @property
     def answers(self) -> PushPort: ...
 
@@ -62,7 +64,7 @@ async def apply(stream: Stream, event: Mapping[str, Any], targets: list[Question
         if kind == "reaction_removed":
             for watch in watches:
                 watch.note_reaction(user, name, None)
-            _patch(watches, patches.without_reaction(user, name))
+            _patch(stream, watches, patches.without_reaction(user, name))
             return
         event_ts = str(event.get("event_ts") or "")
         answer = await stream.answers.person_answer("reaction", user, name, event_ts)
@@ -70,7 +72,7 @@ async def apply(stream: Stream, event: Mapping[str, Any], targets: list[Question
             return  # a person who cannot be looked up: skipped, as a read skips them
         for watch in watches:
             watch.note_reaction(user, name, event_ts or None)
-        _patch(watches, patches.with_reaction(answer))
+        _patch(stream, watches, patches.with_reaction(answer))
         return
     if kind != "message":
         return
@@ -83,7 +85,7 @@ async def apply(stream: Stream, event: Mapping[str, Any], targets: list[Question
             for watch in watches:
                 watch.refresh()  # the question itself: a read confirms it before its ask fails
         elif watches := held(channel, str(previous.get("thread_ts") or "")):
-            _patch(watches, patches.without_reply(deleted))
+            _patch(stream, watches, patches.without_reply(deleted))
         return
     message = event.get("message") if subtype == "message_changed" else event
     if not isinstance(message, Mapping) or (subtype != "message_changed" and subtype not in REPLY_SUBTYPES):
@@ -105,7 +107,7 @@ async def apply(stream: Stream, event: Mapping[str, Any], targets: list[Question
                 watch.refresh()
         return
     for answer in answers:
-        _patch(watches, patches.with_reply(answer))
+        _patch(stream, watches, patches.with_reply(answer))
 
 
 async def replay(stream: Stream, watch: QuestionWatch, buffered: Iterable[Mapping[str, Any]]) -> bool:
@@ -135,7 +137,9 @@ def _is_post_of(event: Mapping[str, Any], watch: QuestionWatch, app_user: str | 
     return bool((app_user and event.get("user") == app_user) or (app_bot and event.get("bot_id") == app_bot))
 
 
-def _patch(watches: list[QuestionWatch], edit: patches.Edit) -> None:
+def _patch(stream: Stream, watches: list[QuestionWatch], edit: patches.Edit) -> None:
+    """Apply ``edit`` to each ask's read when every event since that read reached the stream; otherwise
+    an event may be missing beside this one, so the question is read instead."""
     for watch in watches:
-        if not watch.patch(edit):
-            watch.refresh()  # nothing read yet: read it now
+        if not (stream.patchable(watch) and watch.patch(edit)):
+            watch.refresh()

@@ -201,6 +201,12 @@ class PushStream:
     def outcome_of(self, channel: str, ts: str) -> str | None:
         return self._directory.outcome_of(channel, ts)
 
+    def patchable(self, watch: QuestionWatch) -> bool:
+        """Whether pushed events may be applied to ``watch``'s latest read: every event of the app has
+        reached this stream since that read was made (or the read is itself made of such events)."""
+        read, since = watch.latest, self.complete_since
+        return read is not None and since is not None and (read.read_at == 0 or read.read_at >= since)
+
     @property
     def answers(self) -> PushPort:
         """The connection's alerter, as push uses it."""
