@@ -39,8 +39,9 @@ lint: install
 test-stress: install
 	scripts/test_stress.sh
 
+# INTERACTIVE=1: you answer in the web view (within TIMEOUT seconds, default 300) instead of alice.
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(INTERACTIVE),--interactive) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # A real Airflow deployment (PostgreSQL, LocalExecutor, triggerers) per session; about 3-5 minutes.
 e2e: install
