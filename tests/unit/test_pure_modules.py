@@ -18,6 +18,14 @@ import pytest
         "airflow_chat_alerts.alerters.payload",
         "airflow_chat_alerts.alerters.slack_calls",
         "airflow_chat_alerts.alerters.slack_errors",
+        "airflow_chat_alerts.testing.web.mrkdwn",
+        "airflow_chat_alerts.testing.web.blocks",
+        "airflow_chat_alerts.testing.web.slack_messages",
+        "airflow_chat_alerts.testing.web.acts",
+        "airflow_chat_alerts.testing.web.guard",
+        "airflow_chat_alerts.testing.web.redaction",
+        "airflow_chat_alerts.testing.web.changes",
+        "airflow_chat_alerts.testing.web",
     ],
 )
 def test_module_is_pure(module):

@@ -8,6 +8,7 @@ whole state is replaced (the emulator's ``reset()``): the page then reloads ever
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -52,13 +53,17 @@ class ChangeLog:
             self._removed.setdefault(channel, {})[key] = self.revision
             self._channels[channel] = self.revision
 
-    def restart(self) -> None:
-        """Everything was replaced: a new epoch, nothing recorded."""
+    def restart(self, channels: Iterable[str] = ()) -> None:
+        """Everything was replaced: a new epoch, no message recorded, and ``channels`` (those holding
+        messages already) changed."""
         with self._lock:
             self.epoch += 1
             self._items.clear()
             self._removed.clear()
             self._channels.clear()
+            for channel in channels:
+                self.revision += 1
+                self._channels[channel] = self.revision
 
     def revision_of(self, channel: str, key: str) -> int:
         """The revision of ``key``'s last change (0: none recorded in this epoch)."""

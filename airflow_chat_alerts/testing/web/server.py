@@ -129,6 +129,7 @@ class WebView:
             return self
         ready = threading.Event()
         failure: list[BaseException] = []
+        self._closing = False
         self._thread = threading.Thread(target=self._serve, args=(ready, failure), name="web-view", daemon=True)
         self._thread.start()
         ready.wait(timeout=30)
@@ -167,12 +168,13 @@ class WebView:
         try:
             loop.run_forever()
         finally:
+            # The flag, not only the cancellation, ends the watcher: Python 3.11's wait_for can swallow
+            # a cancellation that comes as its wait ends.
             self._closing = True
             if self._changed is not None:
                 self._changed.set()  # event streams end
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(watcher)
+            loop.run_until_complete(asyncio.gather(watcher, return_exceptions=True))
             loop.run_until_complete(runner.cleanup())
             loop.close()
 
@@ -200,7 +202,7 @@ class WebView:
         """Compare each source's status with the last one; publish a change to the event streams."""
         assert self._wake is not None
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closing:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), WATCH_INTERVAL)
                 await asyncio.sleep(COALESCE)

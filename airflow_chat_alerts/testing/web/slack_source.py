@@ -109,7 +109,9 @@ class SlackSource:
                 if state is not self._state:
                     state.observers.append(lambda *args, **kw: self._changed(state, *args, **kw))
                 self._state = state
-                self._log.restart()
+                with state.lock:
+                    filled = [ch.id for ch in state.channels.values() if ch.messages]
+                self._log.restart(filled)
                 self._views.clear()
             self._journal_seen = journal
             return state
