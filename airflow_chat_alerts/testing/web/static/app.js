@@ -831,7 +831,11 @@
   // --- wiring ----------------------------------------------------------------------------------------
 
   function wire() {
-    $("#service").addEventListener("change", (event) => { state.channel = null; loadService(event.target.value).catch((err) => showError(err.message)); });
+    $("#service").addEventListener("change", (event) => {
+      state.channel = null; // the other service's first channel, not this one's
+      history.replaceState(null, "", `#${new URLSearchParams({ service: event.target.value, as: state.viewer || "" })}`);
+      loadService(event.target.value).catch((err) => showError(err.message));
+    });
     $("#viewer").addEventListener("change", (event) => {
       state.viewer = event.target.value;
       state.epoch = null;
