@@ -62,7 +62,7 @@ def test_acting_as_people_in_the_page(page, slack_emulator):
     page.wait(lambda: "hello from the page" in page.messages_text(), "the post in the page")
 
     page.act_as("U0BOB")
-    page.wait(lambda: "Message #ops as bob" == page.one("#composer-text").get_attribute("placeholder"), "bob's composer")
+    page.wait(lambda: page.one("#composer-text").get_attribute("placeholder") == "Message #ops as bob", "bob's composer")
     page.click(lambda: page.tool("Reply"), "Reply")
     page.wait(lambda: page.one(".reply-form textarea"), "the reply box").send_keys("approve", Keys.ENTER)
     page.wait(lambda: len(slack_emulator.thread("ops", posted["ts"])) == 2, "bob's reply")
