@@ -69,11 +69,17 @@
     return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
   }
 
+  // Formatters made once: a long channel formats thousands of times.
+  const CLOCK = new Intl.DateTimeFormat([], { hour: "numeric", minute: "2-digit" });
+  const DAY = new Intl.DateTimeFormat([], { year: "numeric", month: "numeric", day: "numeric" });
+  const FULL = new Intl.DateTimeFormat([], { dateStyle: "full", timeStyle: "long" });
+  const JOURNAL_CLOCK = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+
   function timeNode(seconds, cls) {
     const when = new Date(seconds * 1000);
-    const clock = when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
-    const shown = sameDay(when, new Date()) ? clock : `${when.toLocaleDateString()} ${clock}`;
-    return el("time", { class: cls, datetime: when.toISOString(), title: when.toLocaleString(), text: shown });
+    const clock = CLOCK.format(when);
+    const shown = sameDay(when, new Date()) ? clock : `${DAY.format(when)} ${clock}`;
+    return el("time", { class: cls, datetime: when.toISOString(), title: FULL.format(when), text: shown });
   }
 
   function slackDate(node) {
@@ -422,12 +428,23 @@
     });
   }
 
-  function entryNode(top) {
+  // Replies (and the viewer's ephemerals in threads) by the ts of their thread's parent, in order.
+  function threads() {
+    const byParent = new Map();
+    for (const m of [...state.messages.values(), ...state.ephemeral]) {
+      if (!m.thread_ts) continue;
+      if (!byParent.has(m.thread_ts)) byParent.set(m.thread_ts, []);
+      byParent.get(m.thread_ts).push(m);
+    }
+    for (const list of byParent.values()) list.sort((a, b) => cmpTs(a.ts, b.ts));
+    return byParent;
+  }
+
+  function entryNode(top, byParent) {
     const entry = el("div", { class: "entry", "data-ts": top.ts });
     entry.appendChild(messageNode(top));
-    const replies = [...state.messages.values()].filter((m) => m.thread_ts === top.ts);
-    const ephemeral = state.ephemeral.filter((m) => m.thread_ts === top.ts);
-    const all = [...replies, ...ephemeral].sort((a, b) => cmpTs(a.ts, b.ts));
+    const all = byParent.get(top.ts) || [];
+    const replies = all.filter((m) => !m.ephemeral);
     if (all.length || state.replying.has(top.ts)) {
       const collapsed = state.collapsed.has(top.ts);
       const thread = el("section", { class: "thread", "aria-label": `Thread: ${replies.length} ${replies.length === 1 ? "reply" : "replies"}` });
@@ -485,8 +502,9 @@
     const box = $("#messages");
     state.entries.clear();
     const fragment = document.createDocumentFragment();
+    const byParent = threads();
     for (const top of tops()) {
-      const entry = top.ephemeral ? el("div", { class: "entry", "data-ts": top.ts }, messageNode(top)) : entryNode(top);
+      const entry = top.ephemeral ? el("div", { class: "entry", "data-ts": top.ts }, messageNode(top)) : entryNode(top, byParent);
       state.entries.set(top.ts, entry);
       fragment.appendChild(entry);
     }
@@ -508,6 +526,7 @@
     const empty = box.querySelector(".empty");
     if (empty) empty.remove();
     const order = tops();
+    const byParent = threads();
     for (const ts of tsSet) {
       const top = order.find((m) => m.ts === ts);
       const old = state.entries.get(ts);
@@ -516,7 +535,7 @@
         state.entries.delete(ts);
         continue;
       }
-      const entry = top.ephemeral ? el("div", { class: "entry", "data-ts": top.ts }, messageNode(top)) : entryNode(top);
+      const entry = top.ephemeral ? el("div", { class: "entry", "data-ts": top.ts }, messageNode(top)) : entryNode(top, byParent);
       if (old) old.replaceWith(entry);
       else {
         const next = order.find((m) => cmpTs(m.ts, ts) > 0 && state.entries.has(m.ts));
@@ -758,7 +777,7 @@
 
   function journalEntry(entry) {
     const when = new Date(entry.time * 1000);
-    const clock = `${when.toLocaleTimeString([], { hour12: false })}.${String(when.getMilliseconds()).padStart(3, "0")}`;
+    const clock = `${JOURNAL_CLOCK.format(when)}.${String(when.getMilliseconds()).padStart(3, "0")}`;
     const outcome = entry.error ? entry.error : entry.transport === "WS" ? "" : String(entry.status);
     return el("li", { class: `journal-entry kind-${entry.kind}`, "data-method": entry.method },
       el("time", { datetime: when.toISOString(), text: clock }),
