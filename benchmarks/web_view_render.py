@@ -32,8 +32,10 @@ QUESTION = [
      "fields": [{"type": "mrkdwn", "text": "*Owner*\n<@U0ALICE>"}, {"type": "mrkdwn", "text": "*Run*\n`manual__1`"}]},
     {"type": "context", "elements": [{"type": "mrkdwn", "text": "*DAG* `train` · <https://airflow.example|Open>"}]},
     {"type": "actions", "elements": [
-        {"type": "button", "action_id": "approve", "text": {"type": "plain_text", "text": "Approve"}, "style": "primary"},
-        {"type": "button", "action_id": "reject", "text": {"type": "plain_text", "text": "Reject"}, "style": "danger"}]},
+        {"type": "button", "action_id": "approve", "text": {"type": "plain_text", "text": "Approve"},
+         "style": "primary"},
+        {"type": "button", "action_id": "reject", "text": {"type": "plain_text", "text": "Reject"},
+         "style": "danger"}]},
 ]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1000"]
@@ -86,8 +88,10 @@ def main() -> None:
             urllib.request.urlopen(api, timeout=120).read()
             warm.append(time.perf_counter() - started)
         shown = len(json.loads(body)["messages"])
-        print(f"channel: {args.messages} top-level entries, {shown} messages with replies, JSON {len(body) / 1e6:.2f} MB")
-        print(f"server: full read {cold * 1000:.0f} ms cold, {statistics.median(warm) * 1000:.0f} ms warm (median of 3)")
+        print(f"channel: {args.messages} top-level entries, {shown} messages with replies, "
+              f"JSON {len(body) / 1e6:.2f} MB")
+        print(f"server: full read {cold * 1000:.0f} ms cold, "
+              f"{statistics.median(warm) * 1000:.0f} ms warm (median of 3)")
 
         driver = browser()
         try:
@@ -109,7 +113,8 @@ def main() -> None:
             count = driver.execute_script("return document.querySelectorAll('#messages article.message').length")
             print(f"page: {count} messages in the DOM; navigation to painted {statistics.median(wall) * 1000:.0f} ms "
                   f"(median of {args.loads}, min {min(wall) * 1000:.0f}, max {max(wall) * 1000:.0f}); "
-                  f"request to DOM {statistics.median(load) * 1000:.0f} ms; JSON to DOM {statistics.median(render) * 1000:.0f} ms")
+                  f"request to DOM {statistics.median(load) * 1000:.0f} ms; "
+                  f"JSON to DOM {statistics.median(render) * 1000:.0f} ms")
 
             delays = []
             for n in range(args.live):
