@@ -7,7 +7,6 @@ On a failure the page's screenshot is saved and its path printed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -139,12 +138,6 @@ class Page:
 
     def same_document(self) -> bool:
         return bool(self.driver.execute_script("return window.__sameDocument === true"))
-
-    def fetch(self, path: str) -> Any:
-        """GET one of the page's API paths from inside the page (its own origin, as the page does)."""
-        script = "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.text()).then(done);"
-        return json.loads(self.driver.execute_async_script(script, path))
-
 
 @pytest.fixture
 def page(browser, slack_web_view) -> Page:

@@ -49,6 +49,9 @@ def test_the_channel_follows_the_emulator_live_without_a_reload(page, slack_emul
     page.wait(lambda: "to be deleted" in page.messages_text(), "dave's message")
     slack_emulator.act_as("dave").delete("ml-alerts", other)
     page.wait(lambda: "to be deleted" not in page.messages_text(), "the deletion")
+    assert not page.css(".channel .unread")
+    slack_emulator.act_as("bob").post("ops", "meanwhile, elsewhere")
+    page.wait(lambda: page.css(".channel[data-channel=C0OPS] .unread"), "the mark of news in #ops")
     assert page.same_document()
 
 

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from slack_sdk.errors import SlackApiError
+
 from airflow_chat_alerts.testing.events import ButtonNotFound
 from airflow_chat_alerts.testing.journal import Call, Journal
 from airflow_chat_alerts.testing.socket_mode import ClickFailed
@@ -289,14 +291,10 @@ class SlackSource:
             return {"ok": False, "error": "button_not_found", "message": f"{missing} (the message changed?)"}
         except (KeyError, PermissionError) as unseen:
             return {"ok": False, "error": "not_visible", "message": str(unseen).strip("'\"")}
+        except SlackApiError as err:
+            return api_error(err)
         except (OSError, http.client.HTTPException) as broken:
             return {"ok": False, "error": "connection_error", "message": f"The call failed: {broken}"}
-        except Exception as err:
-            from slack_sdk.errors import SlackApiError
-
-            if not isinstance(err, SlackApiError):
-                raise
-            return api_error(err)
 
     def _carry_out(self, actor: _Person, act: Act) -> dict[str, Any]:
         """The act through the person's `Actor` (whose calls raise what Slack answers)."""
@@ -319,7 +317,10 @@ class SlackSource:
             select = getattr(actor, "select", None)
             if not callable(select):
                 raise Unsupported("This emulator does not send menu choices to the app yet.")
-            select(channel, ts, act.action_id or "", list(act.values))
+            try:
+                select(channel, ts, act.action_id or "", list(act.values))
+            except TypeError as err:  # an emulator whose menu path takes other arguments
+                raise Unsupported(f"The emulator's menu path takes other arguments: {err}") from err
         return {}
 
 
@@ -327,7 +328,7 @@ class Unsupported(Exception):
     """An act the emulator has no path for (the page offers it only where it has)."""
 
 
-def api_error(err: Any) -> dict[str, Any]:
+def api_error(err: SlackApiError) -> dict[str, Any]:
     """A slack_sdk ``SlackApiError`` as the page shows it: Slack's code, and the wait on a 429."""
     response = err.response
     code = str(response.get("error") or f"http_{response.status_code}")

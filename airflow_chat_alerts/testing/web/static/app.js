@@ -670,10 +670,12 @@
 
   function renderChannels() {
     const list = $("#channel-list");
-    const revisions = (state.status && state.status.channels) || {};
+    const status = state.status && state.status[state.service];
+    const revisions = (status && status.channels) || {};
     list.replaceChildren(...[...state.channels.values()].map((c) => {
       const current = c.id === state.channel;
-      const unread = !current && (revisions[c.id] || 0) > (state.seen.get(c.id) || 0) && state.seen.has(c.id);
+      if (!state.seen.has(c.id) && status) state.seen.set(c.id, revisions[c.id] || 0); // what was there on arrival
+      const unread = !current && (revisions[c.id] || 0) > (state.seen.get(c.id) || 0);
       const button = el("button", {
         type: "button", class: `channel${current ? " current" : ""}${c.archived ? " archived" : ""}`,
         "aria-current": current ? "page" : null, "data-channel": c.id,
