@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install test test-stress demo e2e bench constraints clean
+.PHONY: install test test-stress demo e2e browser browser-deps bench constraints clean
 
 install: $(STAMP)
 
@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
 	touch $(STAMP)
 
-# The linter and the type checker first (seconds), then the fast suite.
+# The linter and the type checker first (seconds), then the fast suite (no browser, no deployment).
 test: lint
-	$(PYTEST) -m "not e2e" --ignore=tests/e2e
+	$(PYTEST) -m "not e2e and not browser" --ignore=tests/e2e --ignore=tests/browser
 
 # The sdist and the wheel in dist/, built as a user's installer builds them (isolated, with the pinned
 # hatchling), and their metadata checked as PyPI checks an upload. tests/integration/test_packaging.py does the same
@@ -39,12 +39,29 @@ lint: install
 test-stress: install
 	scripts/test_stress.sh
 
+# INTERACTIVE=1: you answer in the web view (within TIMEOUT seconds, default 300) instead of alice.
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(INTERACTIVE),--interactive) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
-# A real Airflow deployment (PostgreSQL, LocalExecutor, triggerers) per session; about 3-5 minutes.
-e2e: install
+# The web view in headless Chromium (under a minute), then a real Airflow deployment (PostgreSQL,
+# LocalExecutor, triggerers) per session (about 3-5 minutes).
+e2e: install browser-deps
+	$(PYTEST) tests/browser -m browser --durations=5
 	$(PYTEST) tests/e2e -m e2e --durations=10
+
+# The web view's browser tests alone.
+browser: install browser-deps
+	$(PYTEST) tests/browser -m browser --durations=5
+
+# Debian's chromium and chromium-driver for the browser tests, installed with apt-get when missing (as root,
+# or through sudo); Playwright's own browser download is not used.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@if command -v chromium > /dev/null && command -v chromedriver > /dev/null; then :; else \
+	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
 
 # The scale benchmark's target row (1,000 pending asks over 10 channels) beside per-ask polling.
 bench: install

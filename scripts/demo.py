@@ -9,11 +9,18 @@
    receives the click over Socket Mode.
 4. Prints the channel transcript, the decision and which branch ran.
 
+While it runs, the emulator's web view shows the channel live (its address is printed first). With
+``--interactive`` (``make demo INTERACTIVE=1``) nobody is simulated: you press Approve or Reject in the
+page yourself, as alice or another person, within ``--timeout`` seconds (``TIMEOUT=…``, default 300);
+after that the ask times out, and the demo says what happened.
+
 Airflow's own log goes to a file (its path is printed) so the output reads as a conversation.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -28,7 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 CHANNEL = "ml-alerts"
 APPROVER = "alice"
 THINKING_SECONDS = 3.0
-ASK_TIMEOUT_SECONDS = 300  # should alice never answer, the demo ends (rejected) instead of hanging
+ASK_TIMEOUT_SECONDS = 300  # should nobody answer, the demo ends (rejected) instead of hanging
+UI_PORT = 8766  # the web view's port when free (a stable address to keep open); else any free one
+APPROVER_GROUP = "ml-leads"  # alice and carol: who may decide besides alice
 
 
 # The terminal, kept apart from file descriptors 1 and 2 (which Airflow's output goes to, see below).
@@ -59,17 +68,19 @@ def output_to(path: Path):
                 os.close(fd)
 
 
-def configure_airflow(home: Path) -> None:
+def configure_airflow(home: Path, ask_timeout: float) -> None:
     """Environment for a throwaway Airflow (read when airflow is first imported)."""
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags_examples")
     os.environ.setdefault("AIRFLOW__API__BASE_URL", "http://localhost:8080")
     os.environ["CHAT_ALERTS_POLL_INTERVAL"] = "1"  # should the socket be down: poll every second
-    os.environ["CHAT_ALERTS_ASK_TIMEOUT"] = str(ASK_TIMEOUT_SECONDS)  # not the example's 4 hours
+    os.environ["CHAT_ALERTS_ASK_TIMEOUT"] = str(ask_timeout)  # not the example's 4 hours
 
 
 def connect_to(emu) -> None:
+    # Who may decide: alice and the ml-leads group; anyone else who clicks is told so, privately.
+    os.environ["CHAT_ALERTS_APPROVERS"] = f"{emu.user_id(APPROVER)},{emu.usergroup_id(APPROVER_GROUP)}"
     os.environ["AIRFLOW_CONN_SLACK_API_DEFAULT"] = json.dumps(
         {
             "conn_type": "slack",
@@ -95,6 +106,44 @@ def approver(emu, answered: dict) -> None:
     say(f"   … {APPROVER} clicked Approve")
 
 
+def open_web_view(emu):
+    """The emulator's web page, on UI_PORT when that is free."""
+    try:
+        return emu.web_view(port=UI_PORT)
+    except RuntimeError:
+        return emu.web_view(port=0)
+
+
+def page_address(emu, view) -> str:
+    """The page opened on the channel, acting as the approver."""
+    return f"{view.url}#service=slack&channel={emu.channel_id(CHANNEL)}&as={emu.user_id(APPROVER)}"
+
+
+def explain(emu, decision, timeout: float) -> list[str]:
+    """What happened to the ask, in words (interactive mode)."""
+
+    def names(ids) -> str:
+        return ", ".join(emu.user_name(i) for i in ids or []) or "nobody"
+
+    outcome = (decision or {}).get("outcome")
+    lines = []
+    if outcome == "approved":
+        lines.append(f"{names(decision.get('by'))} approved: the DAG went on to deploy.")
+    elif outcome == "rejected":
+        lines.append(f"{names(decision.get('by'))} rejected: the DAG took record_rejection; nothing was deployed.")
+    elif outcome == "timed_out":
+        lines.append(
+            f"Nobody who may decide ({APPROVER} or @{APPROVER_GROUP}) answered within {timeout:.0f} s, so the ask "
+            "timed out; the DAG says on_timeout='reject', so it took record_rejection and deployed nothing."
+        )
+    else:
+        lines.append("The ask ended without a decision (see Airflow's log).")
+    for user in emu.workspace.users:
+        for note in emu.ephemeral_messages(user.name, CHANNEL):
+            lines.append(f"{user.name} was told, privately: {note['text']}")
+    return lines
+
+
 def run_dag(file_name: str):
     from airflow.dag_processing.dagbag import DagBag
 
@@ -105,17 +154,36 @@ def run_dag(file_name: str):
     return dag.test()
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the example DAGs against the embedded Slack emulator.")
+    parser.add_argument("--interactive", action="store_true",
+                        help="you press Approve or Reject in the web view; nobody is simulated")
+    parser.add_argument("--timeout", type=float, default=ASK_TIMEOUT_SECONDS,
+                        help=f"seconds the question waits for an answer (default {ASK_TIMEOUT_SECONDS})")
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="chat-alerts-demo-"))
     log_path = home / "airflow.log"
-    configure_airflow(home)
+    configure_airflow(home, args.timeout)
 
     from airflow_chat_alerts.testing import SlackEmulator
 
     say("airflow-chat-alerts demo: a DAG asks in Slack whether to deploy a model, and waits.")
     with SlackEmulator() as emu:
         connect_to(emu)
+        view = open_web_view(emu)
         say(f"Slack emulator at {emu.base_url} (channel #{CHANNEL})")
+        say(f"Watch it in your browser: {page_address(emu, view)}")
+        if args.interactive:
+            say(f"Interactive: when the question appears in #{CHANNEL}, press Approve or Reject in the page as "
+                f"{APPROVER} (or carol, of @{APPROVER_GROUP}); act as bob to see what someone who may not decide "
+                f"sees. The question waits {args.timeout:.0f} s.")
         with output_to(log_path):
             say("Creating the Airflow metadata database …")
             from airflow.utils import db
@@ -129,9 +197,11 @@ def main() -> int:
             say("\n2. slack_alert_ask: train, ask 'Deploy?', wait in a trigger, then branch")
             answered: dict = {}
             person = threading.Thread(target=approver, args=(emu, answered), daemon=True)
-            person.start()
+            if not args.interactive:
+                person.start()
             ask_run = run_dag("slack_alert_ask.py")
-            person.join(timeout=5)
+            if not args.interactive:
+                person.join(timeout=5)
             finished = time.monotonic()
             say(f"   run {ask_run.state}")
 
@@ -152,7 +222,16 @@ def main() -> int:
             say(f"  {task_id:<18} {states.get(task_id)}")
         branch = "deploy" if states.get("deploy") == "success" else "record_rejection"
         say(f"Branch taken: {branch}")
-    ok = post_run.state == "success" and ask_run.state == "success" and states.get("deploy") == "success"
+        if args.interactive:
+            for line in explain(emu, decision, args.timeout):
+                say(line)
+            if sys.stdin.isatty():
+                say(f"The page stays up at {view.url}: press Enter to stop.")
+                with contextlib.suppress(EOFError, KeyboardInterrupt):
+                    input()
+    # Interactively, any decision (or none) is a demo that worked: the DAG ran its branch.
+    decided = states.get("deploy") == "success" or (args.interactive and states.get("record_rejection") == "success")
+    ok = post_run.state == "success" and ask_run.state == "success" and decided
     if ok and not os.environ.get("CHAT_ALERTS_KEEP_DEMO_HOME"):
         shutil.rmtree(home, ignore_errors=True)
     else:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from airflow_chat_alerts.testing.web.server import WebView
+
 
 class SlackEmulator(SocketModeControls):
     """A stateful Slack Web API emulator.
@@ -81,6 +83,7 @@ class SlackEmulator(SocketModeControls):
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[str, Any] = {}
+        self._web_view: WebView | None = None
         if start:
             self.start()
 
@@ -130,7 +133,10 @@ class SlackEmulator(SocketModeControls):
             loop.close()
 
     def stop(self) -> None:
-        """Stop serving and join the thread (idempotent)."""
+        """Stop serving and join the thread (idempotent); the web view too."""
+        if self._web_view is not None:
+            self._web_view.stop()
+            self._web_view = None
         if self._thread is None:
             return
         if self._loop is not None:
@@ -163,6 +169,20 @@ class SlackEmulator(SocketModeControls):
         self._backend.state = State(self.workspace, self.clock)
         self.set_reaction_users_shown(self._reaction_users_shown)
         self.sockets.events.watch(self._backend.state)
+
+    def web_view(self, *, host: str = "127.0.0.1", port: int = 0) -> WebView:
+        """The web page showing this emulator live, where one can act as its people (started on the
+        first call, on its own port; stopped with the emulator). See docs/emulator.md, "Web view".
+
+        :param host: interface it listens on (not loopback: anyone reaching it can act as anyone).
+        :param port: its TCP port (0: a free one).
+        """
+        if self._web_view is None:
+            from airflow_chat_alerts.testing.web.server import WebView
+            from airflow_chat_alerts.testing.web.slack_source import SlackSource
+
+            self._web_view = WebView(SlackSource(self), host=host, port=port).start()
+        return self._web_view
 
     # --- addresses and identities -------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
   the default channel; returns the connection id. Undone after the test.
 - ``slack_webhook_conn``: the same for a ``slackwebhook`` connection ``slack_webhook_default``
   posting into ``ml-alerts``.
+- ``slack_web_view``: the web page showing the session's emulator live (``.url``), started on first use.
 - ``slack_workspace``: override it in your conftest.py to return a `Workspace` or a JSON file path.
 - ``discord_emulator``, ``discord_conn``, ``discord_webhook_conn``, ``discord_guild``: the same for
   Discord (the session's `DiscordEmulator`, reset before every test; the bot connection
@@ -36,6 +37,7 @@ import pytest
 if TYPE_CHECKING:
     from airflow_chat_alerts.testing.discord.emulator import DiscordEmulator
     from airflow_chat_alerts.testing.emulator import SlackEmulator
+    from airflow_chat_alerts.testing.web.server import WebView
 
 DEFAULT_CHANNEL = "ml-alerts"
 _OWN_HOME = "_chat_alerts_airflow_home"  # the config attribute naming the AIRFLOW_HOME made here
@@ -106,6 +108,13 @@ def slack_emulator(_slack_emulator_session: SlackEmulator) -> SlackEmulator:
     """The session's emulator, reset to its seeded workspace for this test."""
     _slack_emulator_session.reset()
     return _slack_emulator_session
+
+
+@pytest.fixture
+def slack_web_view(slack_emulator: SlackEmulator) -> WebView:
+    """The web page showing the session's emulator (its ``url``), started on first use and kept for the
+    session: it follows each test's reset."""
+    return slack_emulator.web_view()
 
 
 def _default_channel(emulator: SlackEmulator) -> str | None:

@@ -2,9 +2,11 @@
 
     python -m airflow_chat_alerts.testing.slack_emulator --port 8765 --workspace FILE
     chat-alerts-slack-emulator --port 8765
+    chat-alerts-slack-emulator --ui            # and its web page, on http://127.0.0.1:8766/
 
 Prints the base URL (for slack_sdk's ``base_url`` or a connection's ``base_url`` extra), the tokens
-of the seeded users, the app-level token, and an incoming webhook URL per channel.
+of the seeded users, the app-level token, an incoming webhook URL per channel, and with ``--ui`` the
+address of the web view (never showing the tokens itself).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--non-marketplace", action="store_true", help="history/replies at 1 per minute, limit 15")
     parser.add_argument("--clock-speed", type=float, default=1.0, help="emulated seconds per real second")
+    parser.add_argument("--ui", action="store_true", help="also serve the web view (channels, live, acting as anyone)")
+    parser.add_argument("--ui-port", type=int, default=8766, help="the web view's port (0: a free one; default: 8766)")
     return parser
 
 
@@ -49,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     emulator.set_marketplace(not args.non_marketplace)
+    if args.ui:
+        try:  # bound elsewhere than loopback, it logs a warning saying who could then act as anyone
+            emulator.web_view(host=args.host, port=args.ui_port)
+        except RuntimeError as err:
+            emulator.stop()
+            print(f"error: {err} ({err.__cause__})", file=sys.stderr)
+            return 2
     # Handlers first: whoever reads "Press Ctrl+C" below may stop us at once.
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print("channels:")
     for ch in ws.channels:
         print(f"  #{ch.name:<15} {ch.id:<14} webhook: {emulator.webhook_url(ch.name)}")
+    if args.ui:
+        print(f"web view: {emulator.web_view().url}")
     print("Press Ctrl+C to stop.", flush=True)
     try:
         stop.wait()

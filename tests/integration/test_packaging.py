@@ -75,6 +75,7 @@ def test_wheel_holds_the_package_its_data_and_the_license_but_no_tests(dist: dic
     assert f"{dist_info}/licenses/LICENSE" in names
     assert f"{PACKAGE}/py.typed" in names
     assert f"{PACKAGE}/testing/default_workspace.json" in names
+    assert {f"{PACKAGE}/testing/web/static/{name}" for name in ("index.html", "app.js", "app.css", "icon.svg")} <= names
     assert {n.split("/")[0] for n in names} == {PACKAGE, dist_info}, "only the package and its metadata"
     license_text = zipfile.ZipFile(dist["wheel"]).read(f"{dist_info}/licenses/LICENSE")
     assert license_text == (REPO / "LICENSE").read_bytes()

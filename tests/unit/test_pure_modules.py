@@ -25,6 +25,14 @@ import pytest
         "airflow_chat_alerts.hitl.replies",
         "airflow_chat_alerts.hitl.form",
         "airflow_chat_alerts.hitl.message",
+        "airflow_chat_alerts.testing.web.mrkdwn",
+        "airflow_chat_alerts.testing.web.blocks",
+        "airflow_chat_alerts.testing.web.slack_messages",
+        "airflow_chat_alerts.testing.web.acts",
+        "airflow_chat_alerts.testing.web.guard",
+        "airflow_chat_alerts.testing.web.redaction",
+        "airflow_chat_alerts.testing.web.changes",
+        "airflow_chat_alerts.testing.web",
     ],
 )
 def test_module_is_pure(module):
