@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 from airflow_chat_alerts.exceptions import ChatPermanentError
 from airflow_chat_alerts.utils import parse_utc
 
-AnswerKind = Literal["reply", "reaction", "button"]
+AnswerKind = Literal["reply", "reaction", "button", "choice"]
 
 # Message metadata event type that marks a question posted by ChatAskSensor.
 ASK_EVENT_TYPE = "airflow_chat_alerts_ask"
@@ -99,9 +99,12 @@ class MessageRef:
 class Answer:
     """One thing a person (or bot) did in answer to a question.
 
-    :param kind: ``reply`` (a thread reply), ``reaction`` (an emoji on the question) or ``button``.
+    :param kind: ``reply`` (a thread reply), ``reaction`` (an emoji on the question), ``button`` (an
+        Approve / Reject click) or ``choice`` (a Human-in-the-loop request answered with its buttons, menus
+        or form, as recorded by the app).
     :param user: the user id who answered.
-    :param text: the reply text, the reaction's emoji name, or the button's verdict (``approve``/``reject``).
+    :param text: the reply text, the reaction's emoji name, the button's verdict (``approve``/``reject``),
+        or for a ``choice`` the recorded choice (:func:`airflow_chat_alerts.hitl.records.encode_choice`).
     :param ts: the reply's ts, or the click's ``action_ts``; for a reaction the ``event_ts`` of its
         ``reaction_added`` event when it came as a pushed event, else ``""`` (a read does not say when it
         was added).
@@ -347,3 +350,40 @@ class QuestionRecord:
     def posted_by_try(self, try_number: int) -> bool:
         """Whether try ``try_number`` posted it (else an earlier try did, and it may be answered already)."""
         return self.payload.get("try_number") == try_number
+
+
+# -- contracts between the Human-in-the-loop operators (worker) and ChatHITLTrigger (triggerer) ----
+
+
+class HITLUserDict(TypedDict):
+    """An Airflow user as Airflow's ``HITLUser`` names one."""
+
+    id: str
+    name: str
+
+
+class HITLAnsweredEvent(TypedDict):
+    """The request was answered: in Slack (written to Airflow by the trigger) or in Airflow (read from
+    its row). The first answer wins wherever it was given."""
+
+    status: Literal["answered"]
+    source: Literal["slack", "airflow"]
+    chosen_options: list[str]
+    params_input: dict[str, Any]
+    responded_at: str  # ISO-8601 UTC
+    responded_by_user: HITLUserDict | None  # Slack: the mapped Airflow user (or "slack:U…"); Airflow: its responder
+    slack_user: str | None  # the Slack-verified person (source "slack")
+    comment: str | None  # a reply's comment
+
+
+class HITLTimedOutEvent(TypedDict):
+    """A complete read at or after the deadline shows no answer: the defaults were written (``chosen_options``),
+    or there are none (empty: the task fails as Airflow's does)."""
+
+    status: Literal["timed_out"]
+    chosen_options: list[str]
+    params_input: dict[str, Any]
+    responded_at: str | None
+
+
+HITLEvent = HITLAnsweredEvent | HITLTimedOutEvent | RemindEvent | ErrorEvent

@@ -7,12 +7,13 @@ Airflow imports. Only concrete alerters under `alerters/` talk to a chat service
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError
 from airflow_chat_alerts.model import (
+    ASK_EVENT_TYPE,
     Answer,
     Message,
     MessageRef,
@@ -116,10 +117,20 @@ class BaseAlerter(ABC):
         oldest: str | None = None,
         timeout: float | None = None,
         clock_skew: float = 0.0,
+        event_type: str = ASK_EVENT_TYPE,
     ) -> PostedQuestion | None:
         """Find the newest undecided question this app posted whose metadata payload contains all of
         ``match`` (and, when ``timeout`` is given, whose deadline lies within ``timeout`` + ``clock_skew``
-        of its post); other messages are ignored. The lookup is bounded (pages, rate)."""
+        of its post); other messages are ignored. The lookup is bounded (pages, rate).
+
+        :param event_type: the metadata event type of the questions looked for (an ask's, or a
+            Human-in-the-loop request's)."""
+        self._require("ask")
+        raise NotImplementedError
+
+    def open_conversation(self, people: Sequence[str]) -> str:
+        """The direct conversation with these people (one: a direct message; several: a group one),
+        opened if need be; returns its channel id."""
         self._require("ask")
         raise NotImplementedError
 

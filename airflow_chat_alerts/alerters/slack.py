@@ -20,11 +20,12 @@ how long to wait) is decided by ``slack_errors`` alone.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,7 @@ from airflow_chat_alerts.exceptions import (
     ChatQuestionDeletedError,
     ChatTransientError,
 )
+from airflow_chat_alerts.hitl.records import ChoiceRecord, records_from_reply
 from airflow_chat_alerts.model import (
     ASK_EVENT_TYPE,
     Answer,
@@ -492,20 +494,47 @@ class SlackAlerter(BaseAlerter):
         """Delete one of the app's own messages (a click record that must not count)."""
         await self._acall("chat.delete", channel=channel, ts=ts)
 
-    async def aclick_records(self, channel: str, thread_ts: str) -> list[tuple[str, list[Click]]]:
-        """The app's click records in a thread, each with the clicks it carries (recorded in time)."""
+    async def aclick_records(self, channel: str, thread_ts: str) -> list[tuple[str, list[Click | ChoiceRecord]]]:
+        """The app's click records in a thread (Approve / Reject clicks, and answers to Human-in-the-loop
+        requests), each with what it carries (recorded in time)."""
         listed = await self._arun(self._pages_of(
             Call.of("conversations.replies", channel=channel, ts=thread_ts, include_all_metadata=True), "messages"
         ))
         messages = self._checked(lambda items: shapes.messages({"messages": items}), listed,
                                  "conversations.replies", channel)
         user_id, bot_id = await self.app_identity()
-        found = []
+        found: list[tuple[str, list[Click | ChoiceRecord]]] = []
         for msg in messages:
-            clicks = clicks_from_record(msg, app_user_id=user_id or "", app_bot_id=bot_id, channel=channel)
+            clicks: list[Click | ChoiceRecord] = [
+                *clicks_from_record(msg, app_user_id=user_id or "", app_bot_id=bot_id, channel=channel),
+                *records_from_reply(msg, app_user_id=user_id or "", app_bot_id=bot_id, channel=channel),
+            ]
             if clicks:
                 found.append((msg["ts"], clicks))
         return found
+
+    async def amessage_metadata(self, channel: str, ts: str) -> Mapping[str, Any] | None:
+        """The metadata of one top-level message (a request's: its options and params), None without."""
+        data = await self._acall("conversations.history", channel=channel, latest=ts, oldest=ts, inclusive=True,
+                                 limit=1, include_all_metadata=True)
+        messages = self._checked(shapes.messages, data, "conversations.history", channel)
+        found = next((msg for msg in messages if msg.get("ts") == ts), None)
+        metadata = found.get("metadata") if found is not None else None
+        return metadata if isinstance(metadata, Mapping) else None
+
+    async def aopen_view(self, trigger_id: str, view: Mapping[str, Any]) -> None:
+        """Open a modal for the person whose interaction issued ``trigger_id`` (good once, for 3 s)."""
+        await self._acall("views.open", trigger_id=trigger_id, view=json.dumps(dict(view)))
+
+    def open_conversation(self, people: Sequence[str]) -> str:
+        """The direct message with one person, or the group direct message with 2 to 8 (opened if need
+        be: ``im:write`` / ``mpim:write``); returns its channel id."""
+        data = self._call("conversations.open", users=",".join(people))
+        channel = (data.get("channel") or {}).get("id") if isinstance(data.get("channel"), Mapping) else None
+        if not isinstance(channel, str) or not channel:
+            raise ChatTransientError("malformed_response: conversations.open gave no channel",
+                                     conn_id=self.conn_id, code="malformed_response")
+        return channel
 
     def _pages_of(self, call: Call, key: str) -> Operation[list[Any]]:
         return (yield Pages(call, key))
@@ -561,6 +590,7 @@ class SlackAlerter(BaseAlerter):
         oldest: str | None = None,
         timeout: float | None = None,
         clock_skew: float = 0.0,
+        event_type: str = ASK_EVENT_TYPE,
     ) -> PostedQuestion | None:
         """The newest undecided question this app posted whose metadata payload contains ``match``.
 
@@ -581,7 +611,7 @@ class SlackAlerter(BaseAlerter):
                 metadata = msg.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if (
-                    metadata.get("event_type") != ASK_EVENT_TYPE
+                    metadata.get("event_type") != event_type
                     or "outcome" in payload
                     or not all(payload.get(key) == value for key, value in match.items())
                 ):
@@ -681,11 +711,14 @@ class SlackAlerter(BaseAlerter):
         self_id = auth.get("user_id")
         # Click records our own app posted count as their clicker's answer (clicks.py): each for the
         # question it names, which is this one only when the record was posted in this question's thread.
-        clicks: dict[int, list[Click]] = {}
+        # Human-in-the-loop answers given with buttons, menus or the form are recorded the same way
+        # (hitl/records.py).
+        clicks: dict[int, list[Click | ChoiceRecord]] = {}
         for msg in replies:
-            recorded = clicks_from_record(
-                msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel
-            )
+            recorded: list[Click | ChoiceRecord] = [
+                *clicks_from_record(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel),
+                *records_from_reply(msg, app_user_id=self_id or "", app_bot_id=auth.get("bot_id"), channel=channel),
+            ]
             if recorded:
                 here = question_ts == msg.get("thread_ts")
                 clicks[id(msg)] = [click for click in recorded if here and click.question_ts == question_ts]

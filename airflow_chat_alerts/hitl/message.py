@@ -20,10 +20,12 @@ Pure: no I/O, no Airflow or slack_sdk imports.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.formatting import (
     MAX_BLOCKS,
     MAX_MARKDOWN_BLOCK_TEXT,
@@ -290,16 +292,48 @@ def already_answered_text(line: str) -> str:
     return f"This request is already answered: {line}. Your answer changed nothing."
 
 
-def request_metadata(identity: Mapping[str, Any], *, deadline: datetime | None, try_number: int) -> dict[str, Any]:
+def request_metadata(
+    identity: Mapping[str, Any],
+    *,
+    deadline: datetime | None,
+    try_number: int,
+    request: HITLRequest | None = None,
+    approval: bool = False,
+) -> dict[str, Any]:
     """The message metadata of a request: the task instance, the try that posted it, and its deadline
-    (ISO-8601 UTC; absent without one), so a retry finds the request it posted and a trigger knows it.
+    (ISO-8601 UTC; absent without one), so a retry finds the request it posted and a trigger knows it;
+    with ``request``, its options and params too (JSON text: Slack's metadata takes no null values), so
+    that whichever triggerer receives an interaction can build the form and read the choice
+    (:func:`request_of_metadata`).
 
     :param identity: ``dag_id``, ``run_id``, ``task_id``, ``map_index``.
     :param deadline: the request's deadline, or None.
     :param try_number: the try posting it.
+    :param request: the request (its body is left out: the message shows it).
+    :param approval: the request is an approval (Approve / Reject).
     """
     payload = {key: identity[key] for key in ("dag_id", "run_id", "task_id", "map_index") if key in identity}
     payload["try_number"] = try_number
     if deadline is not None:  # Slack's metadata takes no null values: no deadline is no key
         payload["deadline"] = deadline.astimezone(timezone.utc).isoformat()
+    if request is not None:
+        data = {**request.to_dict(), "body": None}
+        payload["request"] = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        payload["approval"] = approval
     return {"event_type": HITL_EVENT_TYPE, "event_payload": payload}
+
+
+def request_of_metadata(metadata: Any) -> tuple[HITLRequest, bool] | None:
+    """``(request, approval)`` of a request message's metadata (:func:`request_metadata`); None when the
+    metadata is not a request's, or cannot be read."""
+    if not isinstance(metadata, Mapping) or metadata.get("event_type") != HITL_EVENT_TYPE:
+        return None
+    payload = metadata.get("event_payload")
+    raw = payload.get("request") if isinstance(payload, Mapping) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        request = HITLRequest.from_dict(json.loads(raw))
+    except (ValueError, ChatConfigError):
+        return None
+    return request, isinstance(payload, Mapping) and payload.get("approval") is True

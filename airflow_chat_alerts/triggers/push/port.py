@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from airflow_chat_alerts.clicks import Click
+from airflow_chat_alerts.hitl.records import ChoiceRecord
 from airflow_chat_alerts.model import Answer, AnswerKind, Message
 
 
@@ -31,8 +32,15 @@ class PushPort(Protocol):
     async def adelete(self, channel: str, ts: str) -> None:
         """Delete one of the app's own messages."""
 
-    async def aclick_records(self, channel: str, thread_ts: str) -> list[tuple[str, list[Click]]]:
-        """The app's click records in a thread, each with the clicks it carries."""
+    async def aclick_records(self, channel: str, thread_ts: str) -> list[tuple[str, list[Click | ChoiceRecord]]]:
+        """The app's click records in a thread (clicks and Human-in-the-loop answers), each with what it
+        carries."""
+
+    async def amessage_metadata(self, channel: str, ts: str) -> Mapping[str, Any] | None:
+        """The metadata of one top-level message (None without)."""
+
+    async def aopen_view(self, trigger_id: str, view: Mapping[str, Any]) -> None:
+        """Open a form (a modal) for the person whose interaction issued ``trigger_id``."""
 
     async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
         """Show a message to one person only."""

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -113,13 +113,17 @@ class SlackSocket:
             lifetime=float(lifetime) if isinstance(lifetime, (int, float)) else None,
         )
 
-    async def ack(self, envelope_id: str) -> bool:
-        """Acknowledge an envelope; False when the socket is gone (Slack then does not count the ack)."""
+    async def ack(self, envelope_id: str, payload: Mapping[str, Any] | None = None) -> bool:
+        """Acknowledge an envelope, with a response ``payload`` if given (a modal's ``response_action``);
+        False when the socket is gone (Slack then does not count the ack)."""
         ws = self._ws
         if ws is None or ws.closed:
             return False
+        message: dict[str, Any] = {"envelope_id": envelope_id}
+        if payload is not None:
+            message["payload"] = dict(payload)
         try:
-            await ws.send_str(json.dumps({"envelope_id": envelope_id}))
+            await ws.send_str(json.dumps(message))
         except (ConnectionError, RuntimeError, OSError) as err:
             log.warning("Could not acknowledge a Socket Mode envelope (%s)", type(err).__name__)
             return False

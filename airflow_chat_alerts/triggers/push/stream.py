@@ -14,8 +14,9 @@ socket that is closing between two asks. It
   only then may pushed events alone decide an ask, and only then do reads slow to reconciliation;
 * keeps a short buffer of each channel's recent events while that holds, so an ask that joins after its
   question was posted starts from what the events said (:meth:`join`);
-* hands each envelope to :mod:`.events` (replies, reactions: applied in order, per channel) or
-  :mod:`.clickdesk` (clicks).
+* hands each envelope to :mod:`.events` (replies, reactions: applied in order, per channel),
+  :mod:`.clickdesk` (Approve / Reject clicks) or :mod:`.hitldesk` (answers to Human-in-the-loop
+  requests: their buttons, menus and forms).
 
 The asks a stream serves are the watches that joined it; the loop's runtime owns them, and the stream
 reaches the rest of the runtime only through :class:`Directory`.
@@ -47,6 +48,7 @@ from airflow_chat_alerts.triggers.polling.connection import DEFAULT_TIMEOUT_SECO
 from airflow_chat_alerts.triggers.polling.rate_budget import backoff_delay
 from airflow_chat_alerts.triggers.push import events
 from airflow_chat_alerts.triggers.push.clickdesk import ClickDesk
+from airflow_chat_alerts.triggers.push.hitldesk import HITLDesk
 from airflow_chat_alerts.triggers.push.port import PushPort
 from airflow_chat_alerts.triggers.push.socket import Opened, SlackSocket, SocketRefused
 
@@ -143,6 +145,7 @@ class PushStream:
         self._closing: asyncio.Task[None] | None = None
         self._socket_session: aiohttp.ClientSession | None = None
         self.desk = ClickDesk(self)
+        self.requests = HITLDesk(self)  # answers to Human-in-the-loop requests (buttons, menus, forms)
         self._closed = False
         self.opens = 0  # sockets opened (a figure for tests and benchmarks)
 
@@ -221,10 +224,11 @@ class PushStream:
     def noticed(self, watch: QuestionWatch, read: QuestionRead) -> None:
         """A changed read reached an ask: clicks on it recorded by another triggerer (see ClickDesk)."""
         self.desk.noticed(watch, read)
+        self.requests.noticed(watch, read)
 
     def vetted(self, watch: QuestionWatch, read: QuestionRead) -> QuestionRead:
         """``read`` without the clicks this process refused to acknowledge (see ClickDesk)."""
-        return self.desk.vetted(watch, read)
+        return self.requests.vetted(watch, self.desk.vetted(watch, read))
 
     # -- what the stream knows ----------------------------------------------------------------------
     @property
@@ -272,7 +276,10 @@ class PushStream:
         payload = request.payload if isinstance(request.payload, Mapping) else {}
         log.debug("Socket Mode envelope %s (%s)", request.type, payload.get("type"))
         if request.type == "interactive":
-            handled = await self.desk.handle(socket, request.envelope_id, payload, received=time.monotonic())
+            received = time.monotonic()
+            handled = await self.desk.handle(socket, request.envelope_id, payload, received=received)
+            if not handled:
+                handled = await self.requests.handle(socket, request.envelope_id, payload, received=received)
             if not handled:
                 await socket.ack(request.envelope_id)  # not one of our buttons
             return
@@ -517,6 +524,7 @@ class PushStream:
             if lane.worker is not None and lane.worker is not asyncio.current_task():
                 lane.worker.cancel()
         await self.desk.aclose()
+        await self.requests.aclose()
         await self._on_closed(self)
 
 
