@@ -53,6 +53,14 @@ with DAG("hitl_branch", schedule=None, start_date=START) as branch_dag:
         **FAST,
     ) >> [EmptyOperator(task_id=t) for t in TARGETS.values()]
 
+# Airflow's execute_complete writes the answer into the operator's own params, so a DAG object run twice in
+# one process starts its second run with the first one's answer as defaults: each test has its own DAG.
+with DAG("hitl_branch_button", schedule=None, start_date=START) as branch_button_dag:
+    ChatHITLBranchOperator(
+        task_id="ask", subject="Where should model v2 go?", options=list(TARGETS), options_mapping=TARGETS,
+        params={"reason": Param(None, type=["null", "string"], minLength=3, title="Reason")}, **FAST,
+    ) >> [EmptyOperator(task_id=t) for t in TARGETS.values()]
+
 with DAG("hitl_entry", schedule=None, start_date=START) as entry_dag:
     ChatHITLEntryOperator(task_id="ask", subject="Batch size?", params={"size": Param(32, type="integer", minimum=1)},
                           **FAST)
@@ -145,7 +153,14 @@ def run(dag, script=None):
 
 
 def xcom(dag_run, key="return_value", task_id="ask"):
-    return dag_run.get_task_instance(task_id).xcom_pull(task_ids=task_id, key=key)
+    """The XCom this run's task pushed (read by run id: no other run's)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        found = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id,
+                                                   key=key)).first()
+        return XComModel.deserialize_value(found) if found is not None else None
 
 
 def row(dag_run) -> Any:
@@ -228,7 +243,7 @@ def test_a_branch_button_answers_with_the_fields_defaults(served, slack_emulator
         request = open_request(emu, sockets=True)
         emu.act_as("alice").click(CHANNEL, request["ts"], f"{OPTION_ACTION_PREFIX}0")  # Staging
 
-    dag_run, states = run(branch_dag, alice)
+    dag_run, states = run(branch_button_dag, alice)
     assert states["deploy_staging"] == "success" and states["deploy_canary"] == "skipped"
     assert xcom(dag_run, "decision")["params_input"] == {"reason": None}
 

@@ -138,13 +138,6 @@ def test_a_param_without_a_default_is_refused_because_airflow_could_not_send_it(
         frame.as_bytes()
 
 
-@pytest.mark.parametrize(("ours", "airflows", "required"), PAIRS)
-def test_execute_is_not_wired_yet_and_says_so(ours, airflows, required):
-    op = ours(task_id="t", subject="s", **required)
-    with pytest.raises(NotImplementedError, match=f"not wired yet.*Airflow's {airflows.__name__}"):
-        op.execute({})
-
-
 def test_dags_with_them_serialize(airflow_db):
     from airflow_chat_alerts.testing import save_dags
 
