@@ -19,11 +19,20 @@ _EXPORTS = {
     "send_chat_notification": "airflow_chat_alerts.notifications.chat",
     "ChatAskSensor": "airflow_chat_alerts.sensors.ask",
     "SlackAlerter": "airflow_chat_alerts.alerters.slack",
+    # Human-in-the-loop (Airflow 3.1+ with apache-airflow-providers-standard 1.12.2+; imported on first use)
+    "ChatHITLOperator": "airflow_chat_alerts.operators.hitl",
+    "ChatApprovalOperator": "airflow_chat_alerts.operators.hitl",
+    "ChatHITLBranchOperator": "airflow_chat_alerts.operators.hitl",
+    "ChatHITLEntryOperator": "airflow_chat_alerts.operators.hitl",
 }
 
 __all__ = [
     "ChatAlerterHook",
+    "ChatApprovalOperator",
     "ChatAskSensor",
+    "ChatHITLBranchOperator",
+    "ChatHITLEntryOperator",
+    "ChatHITLOperator",
     "ChatNotifier",
     "ChatPostOperator",
     "SlackAlerter",
@@ -35,6 +44,12 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.alerters.slack import SlackAlerter
     from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
     from airflow_chat_alerts.notifications.chat import ChatNotifier, send_chat_notification
+    from airflow_chat_alerts.operators.hitl import (
+        ChatApprovalOperator,
+        ChatHITLBranchOperator,
+        ChatHITLEntryOperator,
+        ChatHITLOperator,
+    )
     from airflow_chat_alerts.operators.post import ChatPostOperator
     from airflow_chat_alerts.sensors.ask import ChatAskSensor
 

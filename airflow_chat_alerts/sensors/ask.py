@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, BranchMixIn
 
+from airflow_chat_alerts.chat_wait import Destination
 from airflow_chat_alerts.decisions import (
     DEFAULT_APPROVE_KEYWORDS,
     DEFAULT_APPROVE_REACTIONS,
@@ -80,7 +81,9 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
     permalink).
 
     :param message: the question (mrkdwn; templated).
-    :param channel: the channel (id or name); default: the connection's ``channel`` extra (templated).
+    :param channel: where to ask (templated): a channel id or name (default: the connection's ``channel``
+        extra), a Slack user id (``U…``: a direct message) or a list of 2 to 8 of them (a group direct
+        message), opened with ``conversations.open``.
     :param blocks: extra Block Kit blocks shown under the question (templated).
     :param approve_keywords: first words of a thread reply that approve.
     :param reject_keywords: first words of a thread reply that reject; must not overlap the approve ones.
@@ -118,7 +121,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         self,
         *,
         message: str,
-        channel: str | None = None,
+        channel: str | Sequence[str] | None = None,
         blocks: list[dict[str, Any]] | str | None = None,
         approve_keywords: Collection[str] = DEFAULT_APPROVE_KEYWORDS,
         reject_keywords: Collection[str] = DEFAULT_REJECT_KEYWORDS,
@@ -163,6 +166,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
             "required_approvals": required_approvals,
             "allow_guests": allow_guests,
         }
+        Destination.of(channel)  # a bad list of people fails when the DAG is parsed
         policy = AskPolicy(**policy_args)  # validates (overlapping keywords, unknown ids, quorum)
         branch_map = ask_outcome.branch_map(branches)
         if kwargs.get("mode", "poke") != "poke":
@@ -190,7 +194,9 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         event = None
         settings = self._settings()
         with self._alerter(settings) as alerter:
-            channel = alerter.channel_for(self.channel)
+            destination = Destination.of(self.channel)  # rendered: a template may name people
+            channel = (alerter.open_conversation(destination.people) if destination.direct
+                       else alerter.channel_for(destination.channel))
             # Only an earlier try of this task instance can have posted its question.
             found = self._find_question(alerter, channel, context, now) if ti.try_number > 1 else None
             if found is not None:

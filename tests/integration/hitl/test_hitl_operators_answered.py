@@ -29,6 +29,7 @@ from airflow_chat_alerts.operators.hitl import (
     ChatHITLEntryOperator,
     ChatHITLOperator,
 )
+from airflow_chat_alerts.sensors.ask import ChatAskSensor
 from airflow_chat_alerts.testing import asks
 
 from .test_airflow_hitl_paths import answer_through_rest
@@ -60,6 +61,13 @@ with DAG("hitl_branch_button", schedule=None, start_date=START) as branch_button
         task_id="ask", subject="Where should model v2 go?", options=list(TARGETS), options_mapping=TARGETS,
         params={"reason": Param(None, type=["null", "string"], minLength=3, title="Reason")}, **FAST,
     ) >> [EmptyOperator(task_id=t) for t in TARGETS.values()]
+
+with DAG("hitl_group_dm", schedule=None, start_date=START) as group_dm_dag:
+    ChatHITLOperator(task_id="ask", subject="Which?", options=["A", "B"], channel=["U0ALICE", "U0BOB"], **FAST)
+
+with DAG("ask_in_a_dm", schedule=None, start_date=START) as ask_dm_dag:
+    ChatAskSensor(task_id="ask", message="Deploy?", channel="U0ALICE", poll_interval=0.2, reconcile_interval=0.2,
+                  timeout=timedelta(seconds=90))
 
 with DAG("hitl_entry", schedule=None, start_date=START) as entry_dag:
     ChatHITLEntryOperator(task_id="ask", subject="Batch size?", params={"size": Param(32, type="integer", minimum=1)},
@@ -336,3 +344,40 @@ def test_assigned_users_refuse_slack_people_not_mapped_to_them(served, slack_emu
     dag_run, _ = run(assigned_dag, people)
     assert xcom(dag_run)["chosen_options"] == ["B"]
     assert xcom(dag_run)["responded_by_user"] == {"id": "alice", "name": "Alice"}
+
+
+def conversation_of(emu, *people: str) -> str:
+    """The direct conversation of the app with these people (what conversations.open gives the app)."""
+    ids = ",".join(emu.user_id(p) for p in people)
+    return emu.client().conversations_open(users=ids)["channel"]["id"]
+
+
+def test_a_request_asked_in_a_group_dm_is_answered_there(served, slack_emulator, hitl_conn):
+    emu = slack_emulator
+
+    def bob():
+        group = conversation_of(emu, "alice", "bob")
+        asked = asks.wait_until(lambda: [m for m in emu.messages(group) if m.get("metadata")] or None,
+                                what="the request in the group DM")
+        emu.act_as("bob").reply(group, asked[-1]["ts"], "B")
+
+    dag_run, states = run(group_dm_dag, bob)
+    assert states == {"ask": "success"}
+    assert xcom(dag_run)["chosen_options"] == ["B"]
+    assert xcom(dag_run, "decision")["channel"].startswith("G")
+    assert requests(emu) == []  # nothing in the channel
+
+
+def test_an_ask_sensor_asks_one_person_in_a_dm(served, slack_emulator, hitl_conn):
+    emu = slack_emulator
+
+    def alice():
+        dm = conversation_of(emu, "alice")
+        asked = asks.wait_until(lambda: [m for m in emu.messages(dm) if m.get("metadata")] or None,
+                                what="the question in the DM")
+        emu.act_as("alice").reply(dm, asked[-1]["ts"], "approve")
+
+    dag_run, states = run(ask_dm_dag, alice)
+    assert states == {"ask": "success"}
+    assert xcom(dag_run, "decision")["by"] == ["U0ALICE"]
+    assert xcom(dag_run, "decision")["channel"].startswith("D")
