@@ -1,5 +1,4 @@
-"""DRAFT, NOT WIRED YET (the operators' ``execute`` raises until the Human-in-the-loop trigger lands; no
-test runs this DAG): the slack_alert example with Airflow's own approval, asked in Slack.
+"""The slack_alert example with Airflow's own approval, asked in Slack.
 
 Train a small model, then ``ChatApprovalOperator`` (Airflow's ``ApprovalOperator``) asks whether to deploy
 it: in Slack (the Approve / Reject buttons, ``approve`` / ``reject - reason`` replies, ✅ / ❌ reactions)
@@ -9,7 +8,8 @@ Airflow's operator skips ``deploy``; ``record_outcome`` says who decided and how
 
 Set up the ``slack_api_default`` connection (see the README) with a default ``channel`` extra, or set
 ``CHAT_ALERTS_CHANNEL``; ``CHAT_ALERTS_APPROVERS`` (comma-separated Slack user or group ids) limits who may
-answer in Slack; ``CHAT_ALERTS_ASK_TIMEOUT`` (seconds, 4 hours by default) shortens the wait.
+answer in Slack; ``CHAT_ALERTS_ASK_TIMEOUT`` (seconds, 4 hours by default) shortens the wait;
+``CHAT_ALERTS_POLL_INTERVAL`` (seconds, 10 by default) sets how often Slack and the request are read.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_chat_alerts.operators.hitl import ChatApprovalOperator
+from airflow_chat_alerts import ChatApprovalOperator
 
 CHANNEL = os.environ.get("CHAT_ALERTS_CHANNEL")  # None: the connection's default channel
 APPROVERS = [a.strip() for a in os.environ.get("CHAT_ALERTS_APPROVERS", "").split(",") if a.strip()] or None
 ASK_TIMEOUT = timedelta(seconds=float(os.environ.get("CHAT_ALERTS_ASK_TIMEOUT", 4 * 60 * 60)))
+POLL_INTERVAL = float(os.environ.get("CHAT_ALERTS_POLL_INTERVAL", 10))
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False,
@@ -55,6 +56,7 @@ def slack_alert_hitl_approval():
         channel=CHANNEL,
         approvers=APPROVERS,
         remind_after=timedelta(hours=1),
+        poll_interval=POLL_INTERVAL,
     )
 
     @task

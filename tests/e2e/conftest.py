@@ -16,7 +16,8 @@ from .deployment import AirflowDeployment, PostgresCluster, slack_connection_jso
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_SOURCES = (REPO / "dags_examples", REPO / "tests" / "e2e" / "dags")
-TEST_DAGS = ("e2e_ask", "e2e_ask_pooled", "e2e_ask_worker_dies", "e2e_filler", "slack_alert_ask")
+TEST_DAGS = ("e2e_ask", "e2e_ask_pooled", "e2e_ask_worker_dies", "e2e_filler", "slack_alert_ask",
+             "slack_alert_hitl_approval", "slack_alert_hitl_branch")
 CHANNEL = "ml-alerts"
 E2E_DIR = Path(__file__).resolve().parent
 

@@ -185,7 +185,7 @@ def test_importing_the_package_never_imports_them():
     assert out.strip() == "False"
 
 
-def test_the_draft_examples_parse(load_dag):
+def test_the_examples_parse(load_dag):
     from pathlib import Path
 
     examples = Path(__file__).resolve().parents[3] / "dags_examples"
