@@ -41,7 +41,7 @@ test-stress: install
 
 # INTERACTIVE=1: you answer in the web view (within TIMEOUT seconds, default 300) instead of alice.
 demo: install
-	$(BIN)/python scripts/demo.py $(if $(INTERACTIVE),--interactive) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	$(BIN)/python scripts/demo.py $(if $(INTERACTIVE),--interactive) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(DEMO),--dag $(DEMO))
 
 # The web view in headless Chromium (under a minute), then a real Airflow deployment (PostgreSQL,
 # LocalExecutor, triggerers) per session (about 3-5 minutes).

@@ -14,6 +14,11 @@ While it runs, the emulator's web view shows the channel live (its address is pr
 page yourself, as alice or another person, within ``--timeout`` seconds (``TIMEOUT=…``, default 300);
 after that the ask times out, and the demo says what happened.
 
+With ``--dag hitl`` (``make demo DEMO=hitl``) step 3 runs dags_examples/slack_alert_hitl_approval.py
+instead: Airflow's own Human-in-the-loop approval (``ChatApprovalOperator``), asked in Slack as well as
+under Required actions; alice clicks its Approve button, the trigger writes her answer to Airflow and the
+DAG deploys.
+
 Airflow's own log goes to a file (its path is printed) so the output reads as a conversation.
 """
 
@@ -90,19 +95,28 @@ def connect_to(emu) -> None:
     )
 
 
-def approver(emu, answered: dict) -> None:
+def approver(emu, answered: dict, *, hitl: bool = False) -> None:
     """Alice: waits for the question, reads it for a few seconds, then clicks Approve."""
     from airflow_chat_alerts.clicks import APPROVE_ACTION
-    from airflow_chat_alerts.testing import wait_for_question
+    from airflow_chat_alerts.hitl.choices import OPTION_ACTION_PREFIX
+    from airflow_chat_alerts.hitl.message import HITL_EVENT_TYPE
+    from airflow_chat_alerts.testing import wait_for_question, wait_until
 
-    question = wait_for_question(emu, CHANNEL, timeout=ASK_TIMEOUT_SECONDS)
+    if hitl:
+        def asked():
+            found = [m for m in emu.messages(CHANNEL) if (m.get("metadata") or {}).get("event_type") == HITL_EVENT_TYPE]
+            return found[-1] if found else None
+
+        question = wait_until(asked, what="the request", timeout=ASK_TIMEOUT_SECONDS)
+    else:
+        question = wait_for_question(emu, CHANNEL, timeout=ASK_TIMEOUT_SECONDS)
     answered["asked"] = emu.transcript(CHANNEL)
     say(f"   … {APPROVER} sees the question and thinks for {THINKING_SECONDS:.0f} s")
     time.sleep(THINKING_SECONDS)
     # The waiting trigger holds the app's Socket Mode connection: that is where Slack sends the click.
     emu.wait_for_sockets(1, timeout=60)
     answered["at"] = time.monotonic()
-    emu.act_as(APPROVER).click(CHANNEL, question["ts"], APPROVE_ACTION)
+    emu.act_as(APPROVER).click(CHANNEL, question["ts"], f"{OPTION_ACTION_PREFIX}0" if hitl else APPROVE_ACTION)
     say(f"   … {APPROVER} clicked Approve")
 
 
@@ -158,6 +172,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the example DAGs against the embedded Slack emulator.")
     parser.add_argument("--interactive", action="store_true",
                         help="you press Approve or Reject in the web view; nobody is simulated")
+    parser.add_argument("--dag", choices=("ask", "hitl"), default="ask",
+                        help="ask: ChatAskSensor (slack_alert_ask, the default); hitl: Airflow's own approval asked "
+                             "in Slack (slack_alert_hitl_approval)")
     parser.add_argument("--timeout", type=float, default=ASK_TIMEOUT_SECONDS,
                         help=f"seconds the question waits for an answer (default {ASK_TIMEOUT_SECONDS})")
     args = parser.parse_args(argv)
@@ -194,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             post_run = run_dag("slack_alert_post.py")
             say(f"   run {post_run.state}")
 
+            if args.dag == "hitl":
+                return finish_hitl(emu, args, post_run, home, view)
             say("\n2. slack_alert_ask: train, ask 'Deploy?', wait in a trigger, then branch")
             answered: dict = {}
             person = threading.Thread(target=approver, args=(emu, answered), daemon=True)
@@ -235,6 +254,41 @@ def main(argv: list[str] | None = None) -> int:
     if ok and not os.environ.get("CHAT_ALERTS_KEEP_DEMO_HOME"):
         shutil.rmtree(home, ignore_errors=True)
     else:
+        say(f"Airflow's log and home are kept in {home}")
+    return 0 if ok else 1
+
+
+def finish_hitl(emu, args: argparse.Namespace, post_run, home: Path, view) -> int:
+    """Step 2 of ``--dag hitl``: Airflow's own approval, asked in Slack, answered by alice's click."""
+    from airflow_chat_alerts.testing.hitl import serve_hitl_in_dag_test
+
+    say("\n2. slack_alert_hitl_approval: train, write Airflow's approval request, ask it in Slack, wait")
+    answered: dict = {}
+    person = threading.Thread(target=approver, args=(emu, answered), kwargs={"hitl": True}, daemon=True)
+    if not args.interactive:
+        person.start()
+    # dag.test() runs the trigger in process: let it read and write the request as a triggerer does.
+    with serve_hitl_in_dag_test():
+        run = run_dag("slack_alert_hitl_approval.py")
+    if not args.interactive:
+        person.join(timeout=5)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    decision = xcom(run, "approve_deploy", "decision")
+    say(f"   run {run.state}")
+    say(f"\n── #{CHANNEL} at the end " + "─" * 53)
+    say(emu.transcript(CHANNEL))
+    say("─" * 78)
+    say(f"Decision (XCom 'decision'): {json.dumps(decision, ensure_ascii=False)}")
+    say("Tasks of slack_alert_hitl_approval:")
+    for task_id in ("train", "format_accuracy", "approve_deploy", "deploy", "record_outcome"):
+        say(f"  {task_id:<18} {states.get(task_id)}")
+    if args.interactive and sys.stdin.isatty():
+        say(f"The page stays up at {view.url}: press Enter to stop.")
+        with contextlib.suppress(EOFError, KeyboardInterrupt):
+            input()
+    decided = states.get("deploy") == "success" or (args.interactive and states.get("approve_deploy") == "success")
+    ok = post_run.state == "success" and run.state == "success" and decided
+    if not ok:
         say(f"Airflow's log and home are kept in {home}")
     return 0 if ok else 1
 

@@ -526,6 +526,19 @@ class SlackAlerter(BaseAlerter):
         """Open a modal for the person whose interaction issued ``trigger_id`` (good once, for 3 s)."""
         await self._acall("views.open", trigger_id=trigger_id, view=json.dumps(dict(view)))
 
+    async def aperson_email(self, user: str) -> str | None:
+        """A person's Slack profile e-mail (``users:read.email``), for ``airflow_users_by_email``; None when
+        Slack does not show it."""
+        try:
+            data = await self._acall("users.info", user=user)
+        except ChatPermanentError as err:
+            if err.code not in UNKNOWN_USER_ERRORS:
+                raise
+            return None
+        profile = self._checked(shapes.user, data, "users.info", None).get("profile")
+        email = profile.get("email") if isinstance(profile, Mapping) else None
+        return email if isinstance(email, str) and email else None
+
     def open_conversation(self, people: Sequence[str]) -> str:
         """The direct message with one person, or the group direct message with 2 to 8 (opened if need
         be: ``im:write`` / ``mpim:write``); returns its channel id."""

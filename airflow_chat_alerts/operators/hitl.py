@@ -37,7 +37,6 @@ from airflow_chat_alerts.hitl.message import (
     answered_message,
     request_message,
     request_metadata,
-    request_of_metadata,
 )
 from airflow_chat_alerts.hitl.request import HITLRequest
 from airflow_chat_alerts.model import DECISION_XCOM_KEY, QUESTION_XCOM_KEY, Message, PipelineContext
@@ -251,7 +250,7 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
                 channel=record.channel,
                 ts=record.ts,
                 ti_id=str(ti_id),
-                request=self.request_for(record).to_dict(),
+                request=self._request().to_dict(),  # rendered (templates are rendered on resume too)
                 policy=self.policy.to_dict(),
                 deadline=record.deadline,
                 poll_interval=self.wait.poll_interval,
@@ -262,11 +261,6 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
             method_name="execute_complete",
             timeout=None if deadline is None else max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,
         )
-
-    def request_for(self, record: RequestRecord) -> HITLRequest:
-        """The request as the message carries it (rendered when it was posted)."""
-        found = request_of_metadata({"event_type": HITL_EVENT_TYPE, "event_payload": dict(record.payload)})
-        return found[0] if found is not None else self._request()
 
     @property
     def reminders(self) -> ReminderSchedule:
@@ -291,7 +285,7 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
         """Show the outcome on the request's message (its choices removed); best effort."""
         try:
             settings = self._settings()
-            request = self.request_for(record)
+            request = self._request()
             payload = {**record.payload, "outcome": "answered"}  # no later try reuses it
             posted = self._message(context, request, payload, settings.interactive)
             with self._alerter(settings) as alerter:

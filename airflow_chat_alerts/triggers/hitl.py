@@ -111,6 +111,7 @@ class ChatHITLTrigger(BaseTrigger):
         self.reconcile_interval = reconcile_interval
         self.remind_at = remind_at
         self.approval = approval
+        self._emails_known: dict[str, str | None] = {}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -208,18 +209,34 @@ class ChatHITLTrigger(BaseTrigger):
     async def _judge(self, read: QuestionRead, request: HITLRequest, policy: Any, users: Any,
                      deadline: datetime | None, watch: QuestionWatch) -> HITLJudgement:
         groups = groups_to_read(read, policy)
+        emails = await self._emails(read, users)
         judgement = judge_request(read, request, policy, users, approval=self.approval, question_ts=self.ts,
                                   deadline=deadline, group_members=await watch.group_members(groups),
-                                  groups_fresh=False)
+                                  groups_fresh=False, emails=emails)
         if judgement.needs == "fresh_groups":
             members = await watch.group_members(groups, fresh=True)
             judgement = judge_request(read, request, policy, users, approval=self.approval, question_ts=self.ts,
-                                      deadline=deadline, group_members=members, groups_fresh=True)
+                                      deadline=deadline, group_members=members, groups_fresh=True, emails=emails)
         return judgement
+
+    async def _emails(self, read: QuestionRead, users: Any) -> dict[str, str]:
+        """Slack e-mails of the people who answered and are not listed, when the connection maps people
+        by e-mail (``airflow_users_by_email``); kept for the trigger's life."""
+        if not users.needs_email:
+            return {}
+        connection = Runtime.current().connections.get(self.conn_id)
+        lookup = getattr(connection.alerter if connection else None, "aperson_email", None)
+        if lookup is None:
+            return {}
+        for answer in read.answers:
+            user = answer.user
+            if not answer.is_bot and user and user not in users.by_slack_id and user not in self._emails_known:
+                self._emails_known[user] = await lookup(user)
+        return {user: email for user, email in self._emails_known.items() if email}
 
     async def _answered_in_slack(self, decision: HITLDecision, users: Any, watch: QuestionWatch) -> HITLEvent:
         """Write the Slack answer to Airflow (first wins); Airflow's answer when it came first."""
-        mapped = users.airflow_user(decision.user)
+        mapped = users.airflow_user(decision.user, email=self._emails_known.get(decision.user))
         responder = slack_responder(decision.user, None if mapped is None else mapped.to_dict())
         try:
             written = await hitl_row.write_answer(self.ti_id, list(decision.chosen), dict(decision.params_input))

@@ -23,6 +23,7 @@ CHOOSE = HITLRequest.of(subject="Where?", options=["EU", "US"], params={"why": {
                                                                           "schema": {"type": "string"}}})
 REQUIRED = HITLRequest.of(subject="Where?", options=["EU", "US"],
                           params={"why": {"value": "", "description": None, "schema": {"minLength": 3}}})
+ANYONE = AskPolicy()
 USERS = AirflowUserMap(by_slack_id={ALICE: AirflowUser("alice", "Alice")})
 
 
@@ -37,7 +38,7 @@ def choice(user: str, chosen: list[str], ts: str, params=None, via="click") -> A
     return ChoiceRecord(user, tuple(chosen), ts, "C0ML", Q, params, via).answer()
 
 
-def judged(request, *answers, approval=False, policy=AskPolicy(), users=USERS, at=1700000100.0):
+def judged(request, *answers, approval=False, policy=ANYONE, users=USERS, at=1700000100.0):
     return judge_request(read(*answers, read_at=at), request, policy, users, approval=approval, question_ts=Q,
                          deadline=DEADLINE, group_members={}, groups_fresh=True)
 
