@@ -20,9 +20,11 @@ import pendulum
 import pytest
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
+from slack_sdk import WebClient
 
 from airflow_chat_alerts.hitl.choices import FORM_ACTION, OPTION_ACTION_PREFIX
 from airflow_chat_alerts.hitl.message import HITL_EVENT_TYPE
+from airflow_chat_alerts.hitl.records import ChoiceRecord
 from airflow_chat_alerts.operators.hitl import (
     ChatApprovalOperator,
     ChatHITLBranchOperator,
@@ -31,6 +33,7 @@ from airflow_chat_alerts.operators.hitl import (
 )
 from airflow_chat_alerts.sensors.ask import ChatAskSensor
 from airflow_chat_alerts.testing import asks
+from airflow_chat_alerts.triggers.push.hitldesk import not_allowed_text
 
 from .test_airflow_hitl_paths import answer_through_rest
 
@@ -381,3 +384,43 @@ def test_an_ask_sensor_asks_one_person_in_a_dm(served, slack_emulator, hitl_conn
     assert states == {"ask": "success"}
     assert xcom(dag_run, "decision")["by"] == ["U0ALICE"]
     assert xcom(dag_run, "decision")["channel"].startswith("D")
+
+
+with DAG("hitl_assigned_buttons", schedule=None, start_date=START) as assigned_buttons_dag:
+    ChatHITLOperator(task_id="ask", subject="Which?", options=["A", "B"],
+                     assigned_users=[{"id": "alice", "name": "Alice"}], **FAST)
+
+
+def test_a_click_by_someone_not_assigned_is_refused_and_told(served, slack_emulator, hitl_conn):
+    hitl_conn["interactive"](True)
+    emu = slack_emulator
+
+    def people():
+        request = open_request(emu, sockets=True)
+        emu.act_as("bob").click(CHANNEL, request["ts"], f"{OPTION_ACTION_PREFIX}0")  # acknowledged, not counted
+        told = emu.ephemeral_messages("bob", CHANNEL)
+        assert [m["text"] for m in told] == [not_allowed_text()]
+        assert len(emu.thread(CHANNEL, request["ts"])) == 1  # nothing recorded
+        emu.act_as("alice").click(CHANNEL, request["ts"], f"{OPTION_ACTION_PREFIX}1")
+
+    dag_run, _ = run(assigned_buttons_dag, people)
+    assert xcom(dag_run)["chosen_options"] == ["B"]
+    assert xcom(dag_run)["responded_by_user"] == {"id": "alice", "name": "Alice"}
+
+
+def test_an_answer_record_posted_by_another_app_decides_nothing(served, slack_emulator, hitl_conn):
+    emu = slack_emulator
+
+    def people():
+        request = open_request(emu)
+        forged = ChoiceRecord(user=emu.user_id("alice"), chosen=("Deploy EU",),
+                              action_ts=f"{emu.state.clock.now():.6f}", channel=emu.channel_id(CHANNEL),
+                              question_ts=request["ts"]).message()
+        other_app = WebClient(token=emu.workspace.user("ci-bot").token, base_url=emu.base_url)
+        other_app.chat_postMessage(channel=emu.channel_id(CHANNEL), thread_ts=request["ts"], text=forged.text,
+                                   metadata=forged.metadata)
+        asks.wait_until(lambda: emu.journal.calls("conversations.replies")[3:] or None, what="reads of the thread")
+        emu.act_as("bob").reply(CHANNEL, request["ts"], "Deploy US")
+
+    dag_run, _ = run(choose_dag, people)
+    assert xcom(dag_run)["chosen_options"] == ["Deploy US"]
