@@ -424,3 +424,24 @@ def test_an_answer_record_posted_by_another_app_decides_nothing(served, slack_em
 
     dag_run, _ = run(choose_dag, people)
     assert xcom(dag_run)["chosen_options"] == ["Deploy US"]
+
+
+with DAG("hitl_reminded", schedule=None, start_date=START) as reminded_dag:
+    ChatHITLOperator(task_id="ask", subject="Which?", options=["A", "B"], remind_after=timedelta(seconds=1),
+                     max_reminders=1, **FAST)
+
+
+def test_a_reminder_is_posted_in_the_thread_then_the_request_waits_on(served, slack_emulator, hitl_conn):
+    emu = slack_emulator
+
+    def bob():
+        request = open_request(emu)
+        reminders = asks.wait_until(
+            lambda: [m for m in emu.thread(CHANNEL, request["ts"])[1:] if ":bell:" in m["text"]] or None,
+            what="the reminder")
+        assert "Last reminder." in reminders[0]["text"]
+        emu.act_as("bob").reply(CHANNEL, request["ts"], "A")
+
+    dag_run, states = run(reminded_dag, bob)
+    assert states == {"ask": "success"}
+    assert xcom(dag_run)["chosen_options"] == ["A"]
