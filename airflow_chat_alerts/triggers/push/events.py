@@ -39,6 +39,21 @@ class Stream(Protocol):
     def answers(self) -> PushPort: ...
 
 
+def question_of(event: Mapping[str, Any]) -> str | None:
+    """The ts of the top-level message an event concerns: the message itself, the thread it is a reply
+    in, the message a reaction is on (for a buffer of events by question)."""
+    if str(event.get("type", "")).startswith("reaction_"):
+        item = event.get("item")
+        return str(item.get("ts")) if isinstance(item, Mapping) and item.get("ts") else None
+    if event.get("subtype") == "message_deleted":
+        previous = event.get("previous_message") or {}
+        return str(previous.get("thread_ts") or event.get("deleted_ts") or "") or None
+    message = event.get("message") if event.get("subtype") == "message_changed" else event
+    if not isinstance(message, Mapping):
+        return None
+    return str(message.get("thread_ts") or message.get("ts") or "") or None
+
+
 def channel_of(event: Mapping[str, Any]) -> str | None:
     """The channel an event happened in (a message's ``channel``, a reaction's ``item.channel``)."""
     item = event.get("item") if event.get("type", "").startswith("reaction_") else event

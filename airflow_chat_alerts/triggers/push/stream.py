@@ -97,11 +97,34 @@ class _Buffered:
 
 @dataclass
 class _Channel:
-    """One channel's pushed events: the recent ones, and the queue applying them in order."""
+    """One channel's pushed events: the recent ones (by the question they concern), and the queue
+    applying them in order."""
 
-    recent: collections.deque[_Buffered] = field(default_factory=lambda: collections.deque(maxlen=BUFFER_EVENTS))
+    recent: collections.deque[tuple[str, _Buffered]] = field(default_factory=collections.deque)
+    by_question: dict[str, collections.deque[_Buffered]] = field(default_factory=dict)
     jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
+
+    def keep(self, question: str, item: _Buffered) -> None:
+        self.recent.append((question, item))
+        self.by_question.setdefault(question, collections.deque()).append(item)
+        while len(self.recent) > BUFFER_EVENTS or (self.recent and item.at - self.recent[0][1].at > BUFFER_SECONDS):
+            self._forget_oldest()
+
+    def of(self, question: str, before: int) -> list[Mapping[str, Any]]:
+        """The kept events about ``question`` that came before event number ``before``."""
+        return [item.event for item in self.by_question.get(question, ()) if item.seq < before]
+
+    def clear(self) -> None:
+        self.recent.clear()
+        self.by_question.clear()
+
+    def _forget_oldest(self) -> None:
+        question, _ = self.recent.popleft()
+        kept = self.by_question[question]
+        kept.popleft()
+        if not kept:
+            del self.by_question[question]
 
 
 class PushStream:
@@ -168,9 +191,8 @@ class PushStream:
                 return  # the ask left before its turn came
             try:
                 self._watches.setdefault((watch.channel, watch.ts), set()).add(watch)
-                buffered = [item.event for item in self._channel(watch.channel).recent if item.seq < mark]
                 if self.complete:
-                    await events.replay(self, watch, buffered)
+                    await events.replay(self, watch, self._channel(watch.channel).of(watch.ts, mark))
             finally:
                 if not done.done():
                     done.set_result(None)
@@ -284,8 +306,9 @@ class PushStream:
         if channel is None:
             return
         lane = self._channel(channel)
-        if self.complete:
-            lane.recent.append(_Buffered(next(self._seq), time.monotonic(), event))
+        question = events.question_of(event)
+        if self.complete and question is not None:
+            lane.keep(question, _Buffered(next(self._seq), time.monotonic(), event))
         lane.jobs.put_nowait(lambda: events.apply(self, event))
         self._ensure_worker(channel)
 
@@ -293,9 +316,6 @@ class PushStream:
         lane = self._channels.get(channel)
         if lane is None:
             lane = self._channels[channel] = _Channel()
-        now = time.monotonic()
-        while lane.recent and now - lane.recent[0].at > BUFFER_SECONDS:
-            lane.recent.popleft()
         return lane
 
     def _ensure_worker(self, channel: str) -> None:
@@ -468,7 +488,7 @@ class PushStream:
         """Events may have gone elsewhere: nothing buffered is trusted, and asks known from events alone
         wait for a read."""
         for lane in self._channels.values():
-            lane.recent.clear()
+            lane.clear()
         for watch in self.all_watches():
             watch.forget_pushed()
         self._pace()
