@@ -49,6 +49,7 @@ from airflow_chat_alerts.triggers.push import events
 from airflow_chat_alerts.triggers.push.clickdesk import ClickDesk
 from airflow_chat_alerts.triggers.push.port import PushPort
 from airflow_chat_alerts.triggers.push.socket import Opened, SlackSocket, SocketRefused
+from airflow_chat_alerts.utils import ts_key
 
 if TYPE_CHECKING:
     import aiohttp
@@ -65,9 +66,12 @@ BUFFER_EVENTS = 5_000
 BUFFER_SECONDS = 3_600.0
 # While alone, a socket is replaced this often to read Slack's count of the app's sockets again: a
 # triggerer that connected later is seen within this time.
-ALONE_RECHECK_SECONDS = 600.0
+ALONE_RECHECK_SECONDS = 300.0
 # Slack sends `warning` about 10 s before it refreshes a socket: time to open the next one first.
 OPEN_TIMEOUT_SECONDS = 15.0
+# A question's post is looked for among the events only when it is this much inside the complete stretch
+# (events take a moment to arrive).
+PROBE_MARGIN_SECONDS = 2.0
 _TICKET = re.compile(r"(ticket=)[^&\s\"']+")
 
 
@@ -191,8 +195,9 @@ class PushStream:
                 return  # the ask left before its turn came
             try:
                 self._watches.setdefault((watch.channel, watch.ts), set()).add(watch)
-                if self.complete:
-                    await events.replay(self, watch, self._channel(watch.channel).of(watch.ts, mark))
+                buffered = self._channel(watch.channel).of(watch.ts, mark)
+                if self.complete and not await events.replay(self, watch, buffered):
+                    self._probe(watch)
             finally:
                 if not done.done():
                     done.set_result(None)
@@ -275,6 +280,14 @@ class PushStream:
         """Whether the pollers may read at the reconciliation interval: connected, and alone (a click
         another triggerer receives for an ask held here reaches it only through a read)."""
         return self.connected and self.alone
+
+    def _probe(self, watch: QuestionWatch) -> None:
+        """A question posted while every event of the app reached this stream, whose post's own event did
+        not: it went to another socket of the app."""
+        since, now = self.complete_since, time.time()
+        posted = float(ts_key(watch.ts))
+        if since is not None and since + PROBE_MARGIN_SECONDS < posted < now - PROBE_MARGIN_SECONDS:
+            self.not_alone(f"the post of question {watch.ts} reached another socket of the app")
 
     def not_alone(self, why: str) -> None:
         """Another triggerer holds a socket of the app: events may go to it, so events alone decide
