@@ -30,7 +30,10 @@ def reply(user: str, text: str, ts: str = "1714557700.000100") -> Answer:
     return Answer("reply", user, text, ts)
 
 
-def verdict(r: QuestionRead, policy: AskPolicy = AskPolicy(), *, members=None, fresh=True) -> Judgement:
+ANYONE = AskPolicy()
+
+
+def verdict(r: QuestionRead, policy: AskPolicy = ANYONE, *, members=None, fresh=True) -> Judgement:
     return judge(r, policy, question_ts=Q, deadline=DEADLINE, group_members=members or {}, groups_fresh=fresh)
 
 
