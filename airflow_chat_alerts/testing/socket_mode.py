@@ -347,6 +347,7 @@ class SocketHub:
             "type": delivery.kind,
             "payload_type": _payload_type(delivery.payload),
             "retry_attempt": delivery.attempt,
+            **({"message_ts": ts} if (ts := _message_ts(delivery.payload)) else {}),
         })
         self.loop.create_task(conn.send(json.dumps(envelope)))
         return True
@@ -429,6 +430,12 @@ def _accepts_response(payload: dict[str, Any]) -> bool:
     """Whether the app may answer in its ack (Socket Mode's ``accepts_response_payload``): a modal's
     submission takes a ``response_action``; a click or an event takes nothing."""
     return payload.get("type") == "view_submission"
+
+
+def _message_ts(payload: dict[str, Any]) -> str | None:
+    """The message an interaction was made on (a click's container), for the journal."""
+    container = payload.get("container")
+    return container.get("message_ts") if isinstance(container, dict) else None
 
 
 def _payload_type(payload: dict[str, Any]) -> str:

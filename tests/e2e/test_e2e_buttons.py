@@ -225,3 +225,41 @@ def test_triggerer_killed_right_after_recording_a_click_the_click_decides_once(a
     held = "the holder" if airflow_e2e.triggerer_jobs[victim] == holders[target] else "not the holder"
     print(f"\nkilled {victim} ({held} of the ask) right after it recorded the click; the click was "
           f"{'acknowledged' if isinstance(clicking.outcome, people.Clicked) else 'not acknowledged'}")
+
+
+@pytest.mark.timeout(1800)
+def test_two_hundred_clicks_with_two_triggerers_while_asks_start_and_end_none_fails(airflow_e2e, chat, chat_channel):
+    """Asks trickle in four at a time over two triggerers, so each triggerer keeps running out of asks
+    and getting new ones; every question is clicked as soon as it is posted (often before its ask has
+    started on a triggerer). A triggerer keeps its socket for a grace period after its last ask, so no
+    click meets a closing socket: none fails, and each decides its ask, once."""
+    airflow_e2e.use_triggerers({"triggerer": None, "triggerer-2": None})
+    total, in_flight = 200, 4
+    plan = click_plan([f"{i:04d}" for i in range(total)])
+    kinds = [plan[f"{i:04d}"] for i in range(total)]
+    expected: dict[str, tuple[str, str]] = {}
+    failed: list[str] = []
+    pending: list[str] = []
+    started = time.monotonic()
+    while len(expected) < total or pending:
+        while len(pending) < in_flight and len(expected) + len(pending) < total:
+            pending += trigger_runs(airflow_e2e, DAG_ID, 1)
+        asked = people.questions(chat, chat_channel, DAG_ID)
+        if not expected and asked:  # the very first click needs a socket: the first ask opens it
+            wait_until(lambda: chat.open_sockets(), timeout=120, what="the first triggerer's socket")
+        for run_id in [r for r in pending if r in asked]:
+            how = kinds[len(expected)]
+            try:
+                clicked = people.click(chat, chat_channel, asked[run_id].ts, how)
+            except ClickFailed as failure:
+                failed.append(f"{run_id}: {failure.reason}")
+                clicked, _ = people.click_until_taken(chat, chat_channel, asked[run_id].ts, how)
+            expected[run_id] = (clicked.outcome, clicked.user)
+            pending.remove(run_id)
+        time.sleep(0.05)
+    asked = wait_questions(chat, chat_channel, DAG_ID, list(expected))
+    assert_resolved(airflow_e2e, chat, DAG_ID, expected, asked, timeout=600)
+    assert_one_record_per_click(chat, chat_channel, asked, list(expected))
+    print(f"\n{total} clicks over two triggerers in {time.monotonic() - started:.0f} s; failed in Slack: "
+          f"{len(failed)}")
+    assert failed == [], f"clicks that failed in Slack: {failed}"

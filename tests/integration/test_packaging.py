@@ -57,7 +57,8 @@ def wheel_env(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     run(UV, "venv", "--quiet", "--python", sys.executable, venv)
     python = venv / "bin" / "python"
     constraints = REPO / "constraints.txt"
-    run(UV, "pip", "install", "--quiet", "--offline", "--python", python, "-c", constraints, dist["wheel"], "pytest")
+    run(UV, "pip", "install", "--quiet", "--offline", "--python", python, "-c", constraints,
+        f"{dist['wheel']}[testing]", "pytest")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
     # The environment's own AIRFLOW_HOME; bytecode written on first import so the second process is quicker.
     env["AIRFLOW_HOME"] = str(root / "airflow-home")
@@ -93,7 +94,7 @@ def test_wheel_metadata_declares_the_license_and_the_entry_points(dist: dict[str
     assert dict(entry_points["apache_airflow_provider"]) == {
         "provider_info": f"{PACKAGE}.get_provider_info:get_provider_info"
     }
-    assert dict(entry_points["pytest11"]) == {PACKAGE: f"{PACKAGE}.testing.pytest_plugin"}
+    assert "pytest11" not in entry_points, "the test kit must load only where a conftest.py asks for it"
     assert dict(entry_points["console_scripts"]) == {
         "chat-alerts-slack-emulator": f"{PACKAGE}.testing.slack_emulator:main",
         "chat-alerts-discord-emulator": f"{PACKAGE}.testing.discord.cli:main",
@@ -145,6 +146,18 @@ def test_a_users_test_gets_the_emulator_fixtures_from_the_installed_wheel(wheel_
         )
     )
     python = wheel_env["python"]
+    # Installed but not asked for: another suite gets no fixture of ours and its environment untouched.
+    other = wheel_env["cwd"] / "other_suite"
+    other.mkdir()
+    (other / "test_other.py").write_text(
+        "import os\n\ndef test_untouched():\n    assert 'AIRFLOW_HOME' not in os.environ\n"
+    )
+    bare = {k: v for k, v in wheel_env["env"].items() if k != "AIRFLOW_HOME"}
+    fixtures = run(python, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures", cwd=other, env=bare)
+    assert "slack_emulator" not in fixtures, fixtures
+    assert "1 passed" in run(python, "-m", "pytest", "-p", "no:cacheprovider", "-q", cwd=other, env=bare)
+    # One line in the suite's conftest.py loads the test kit (as the README says).
+    (user_tests / "conftest.py").write_text('pytest_plugins = ["airflow_chat_alerts.testing.pytest_plugin"]\n')
     fixtures = run(python, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures", cwd=user_tests, env=wheel_env["env"])
     assert "slack_emulator" in fixtures and "pytest_plugin.py" in fixtures, fixtures
     out = run(python, "-m", "pytest", "-p", "no:cacheprovider", "-q", cwd=user_tests, env=wheel_env["env"])

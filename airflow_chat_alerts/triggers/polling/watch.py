@@ -90,12 +90,13 @@ class QuestionWatch:
         :raises ChatPermanentError: credentials, channel or question gone; waiting will not help. An
             error in the package's own code is raised as it is, with its traceback.
         """
-        await self._news.wait()
-        if self._error is not None:
-            raise copy.copy(self._error)
-        self._news.clear()
-        assert self._read is not None
-        return self._read
+        while True:
+            await self._news.wait()
+            if self._error is not None:
+                raise copy.copy(self._error)
+            self._news.clear()
+            if self._read is not None:  # None: a read known from pushed events was withdrawn meanwhile
+                return self._read
 
     async def group_members(self, group_ids: Iterable[str], *, fresh: bool = False) -> dict[str, frozenset[str]]:
         """Members of each user group (the connection shares the reads).
@@ -167,6 +168,7 @@ class QuestionWatch:
         can no longer decide, so the next real read is waited for (and asked for)."""
         if self._read is not None and self._read.read_at == 0:
             self._read = None
+            self._news.clear()
             self.refresh()
 
     def note_error(self, error: Exception) -> None:

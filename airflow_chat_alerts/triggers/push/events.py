@@ -36,7 +36,25 @@ class Stream(Protocol):
     def patchable(self, watch: QuestionWatch) -> bool: ...
 
     @property
+    def complete(self) -> bool: ...
+
+    @property
     def answers(self) -> PushPort: ...
+
+
+def question_of(event: Mapping[str, Any]) -> str | None:
+    """The ts of the top-level message an event concerns: the message itself, the thread it is a reply
+    in, the message a reaction is on (for a buffer of events by question)."""
+    if str(event.get("type", "")).startswith("reaction_"):
+        item = event.get("item")
+        return str(item.get("ts")) if isinstance(item, Mapping) and item.get("ts") else None
+    if event.get("subtype") == "message_deleted":
+        previous = event.get("previous_message") or {}
+        return str(previous.get("thread_ts") or event.get("deleted_ts") or "") or None
+    message = event.get("message") if event.get("subtype") == "message_changed" else event
+    if not isinstance(message, Mapping):
+        return None
+    return str(message.get("thread_ts") or message.get("ts") or "") or None
 
 
 def channel_of(event: Mapping[str, Any]) -> str | None:
@@ -91,10 +109,16 @@ async def apply(stream: Stream, event: Mapping[str, Any], targets: list[Question
     if not isinstance(message, Mapping) or (subtype != "message_changed" and subtype not in REPLY_SUBTYPES):
         return
     thread_ts, ts = str(message.get("thread_ts") or ""), str(message.get("ts") or "")
-    if watches := held(channel, ts):  # the question itself changed (or this is its own post)
+    if watches := held(channel, ts):  # the question itself changed, or this is its own post
         if message.get("subtype") == "tombstone":
             for watch in watches:
                 watch.refresh()
+        elif subtype != "message_changed" and stream.complete:
+            # An ask that joined before its question's own event came: it starts from the events now.
+            app_user, app_bot = await stream.answers.app_identity()
+            for watch in watches:
+                if watch.latest is None and app_user and _is_post_of(event, watch, app_user, app_bot):
+                    watch.deliver(_posted(watch, event, app_user))
         return
     watches = held(channel, thread_ts) if thread_ts else []
     if not watches:
@@ -119,11 +143,16 @@ async def replay(stream: Stream, watch: QuestionWatch, buffered: Iterable[Mappin
     posted = next((event for event in events if _is_post_of(event, watch, app_user, app_bot)), None)
     if posted is None or not app_user:
         return False
-    snapshot = MessageSnapshot(ts=watch.ts, user=app_user, text=str(posted.get("text") or ""), is_bot=True)
-    watch.deliver(QuestionRead(snapshot, (), read_at=0.0, replies_read_at=0.0, app_user_id=app_user))
+    watch.deliver(_posted(watch, posted, app_user))
     for event in events[events.index(posted) + 1 :]:
         await apply(stream, event, targets=[watch])
     return True
+
+
+def _posted(watch: QuestionWatch, posted: Mapping[str, Any], app_user: str) -> QuestionRead:
+    """The question as its own post's event shows it: no reply, no reaction yet, and no read time."""
+    snapshot = MessageSnapshot(ts=watch.ts, user=app_user, text=str(posted.get("text") or ""), is_bot=True)
+    return QuestionRead(snapshot, (), read_at=0.0, replies_read_at=0.0, app_user_id=app_user)
 
 
 def _is_post_of(event: Mapping[str, Any], watch: QuestionWatch, app_user: str | None, app_bot: str | None) -> bool:

@@ -51,6 +51,7 @@ from airflow_chat_alerts.triggers.push.clickdesk import ClickDesk
 from airflow_chat_alerts.triggers.push.hitldesk import HITLDesk
 from airflow_chat_alerts.triggers.push.port import PushPort
 from airflow_chat_alerts.triggers.push.socket import Opened, SlackSocket, SocketRefused
+from airflow_chat_alerts.utils import ts_key
 
 if TYPE_CHECKING:
     import aiohttp
@@ -67,9 +68,12 @@ BUFFER_EVENTS = 5_000
 BUFFER_SECONDS = 3_600.0
 # While alone, a socket is replaced this often to read Slack's count of the app's sockets again: a
 # triggerer that connected later is seen within this time.
-ALONE_RECHECK_SECONDS = 600.0
+ALONE_RECHECK_SECONDS = 300.0
 # Slack sends `warning` about 10 s before it refreshes a socket: time to open the next one first.
 OPEN_TIMEOUT_SECONDS = 15.0
+# A question's post is looked for among the events only when it is this much inside the complete stretch
+# (events take a moment to arrive).
+PROBE_MARGIN_SECONDS = 2.0
 _TICKET = re.compile(r"(ticket=)[^&\s\"']+")
 
 
@@ -99,11 +103,34 @@ class _Buffered:
 
 @dataclass
 class _Channel:
-    """One channel's pushed events: the recent ones, and the queue applying them in order."""
+    """One channel's pushed events: the recent ones (by the question they concern), and the queue
+    applying them in order."""
 
-    recent: collections.deque[_Buffered] = field(default_factory=lambda: collections.deque(maxlen=BUFFER_EVENTS))
+    recent: collections.deque[tuple[str, _Buffered]] = field(default_factory=collections.deque)
+    by_question: dict[str, collections.deque[_Buffered]] = field(default_factory=dict)
     jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
+
+    def keep(self, question: str, item: _Buffered) -> None:
+        self.recent.append((question, item))
+        self.by_question.setdefault(question, collections.deque()).append(item)
+        while len(self.recent) > BUFFER_EVENTS or (self.recent and item.at - self.recent[0][1].at > BUFFER_SECONDS):
+            self._forget_oldest()
+
+    def of(self, question: str, before: int) -> list[Mapping[str, Any]]:
+        """The kept events about ``question`` that came before event number ``before``."""
+        return [item.event for item in self.by_question.get(question, ()) if item.seq < before]
+
+    def clear(self) -> None:
+        self.recent.clear()
+        self.by_question.clear()
+
+    def _forget_oldest(self) -> None:
+        question, _ = self.recent.popleft()
+        kept = self.by_question[question]
+        kept.popleft()
+        if not kept:
+            del self.by_question[question]
 
 
 class PushStream:
@@ -171,9 +198,9 @@ class PushStream:
                 return  # the ask left before its turn came
             try:
                 self._watches.setdefault((watch.channel, watch.ts), set()).add(watch)
-                buffered = [item.event for item in self._channel(watch.channel).recent if item.seq < mark]
-                if self.complete:
-                    await events.replay(self, watch, buffered)
+                buffered = self._channel(watch.channel).of(watch.ts, mark)
+                if self.complete and not await events.replay(self, watch, buffered):
+                    self._probe(watch)
             finally:
                 if not done.done():
                     done.set_result(None)
@@ -258,6 +285,14 @@ class PushStream:
         another triggerer receives for an ask held here reaches it only through a read)."""
         return self.connected and self.alone
 
+    def _probe(self, watch: QuestionWatch) -> None:
+        """A question posted while every event of the app reached this stream, whose post's own event did
+        not: it went to another socket of the app."""
+        since, now = self.complete_since, time.time()
+        posted = float(ts_key(watch.ts))
+        if since is not None and since + PROBE_MARGIN_SECONDS < posted < now - PROBE_MARGIN_SECONDS:
+            self.not_alone(f"the post of question {watch.ts} reached another socket of the app")
+
     def not_alone(self, why: str) -> None:
         """Another triggerer holds a socket of the app: events may go to it, so events alone decide
         nothing from now on, and reads go back to the poll interval."""
@@ -291,8 +326,9 @@ class PushStream:
         if channel is None:
             return
         lane = self._channel(channel)
-        if self.complete:
-            lane.recent.append(_Buffered(next(self._seq), time.monotonic(), event))
+        question = events.question_of(event)
+        if self.complete and question is not None:
+            lane.keep(question, _Buffered(next(self._seq), time.monotonic(), event))
         lane.jobs.put_nowait(lambda: events.apply(self, event))
         self._ensure_worker(channel)
 
@@ -300,9 +336,6 @@ class PushStream:
         lane = self._channels.get(channel)
         if lane is None:
             lane = self._channels[channel] = _Channel()
-        now = time.monotonic()
-        while lane.recent and now - lane.recent[0].at > BUFFER_SECONDS:
-            lane.recent.popleft()
         return lane
 
     def _ensure_worker(self, channel: str) -> None:
@@ -475,7 +508,7 @@ class PushStream:
         """Events may have gone elsewhere: nothing buffered is trusted, and asks known from events alone
         wait for a read."""
         for lane in self._channels.values():
-            lane.recent.clear()
+            lane.clear()
         for watch in self.all_watches():
             watch.forget_pushed()
         self._pace()

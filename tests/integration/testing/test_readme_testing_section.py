@@ -16,14 +16,23 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 SECTION = "## Testing your own DAGs with the emulator"
 
 
+def readme_section() -> str:
+    return README.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+
+
 def readme_snippet() -> str:
-    section = README.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
-    [code] = re.findall(r"```python\n(.*?)```", section, re.S)
+    [code] = re.findall(r"```python\n(.*?)```", readme_section(), re.S)
+    return code
+
+
+def readme_conftest() -> str:
+    [code] = re.findall(r"```\n(# conftest.py\n.*?)```", readme_section(), re.S)
     return code
 
 
 def test_the_readme_snippet_passes_in_a_fresh_project(tmp_path):
     (tmp_path / "test_my_dag.py").write_text(readme_snippet())
+    (tmp_path / "conftest.py").write_text(readme_conftest())
     # Nothing of this session's Airflow set-up (AIRFLOW_HOME, bundles, connections) leaks in.
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AIRFLOW", "PYTEST_"))}
 

@@ -214,3 +214,49 @@ def test_within_times_out_and_returns_results():
             await within(asyncio.sleep(5), 0.05)
 
     asyncio.run(main())
+
+
+# -- bugs fail loudly; only Slack's garbled answers are retried ---------------------------------------
+
+
+def test_an_error_in_the_packages_own_code_fails_the_ask_at_once_with_its_traceback(
+    slack_emulator, question, monkeypatch
+):
+    """A bug in reading a well-formed answer (here: in reading a reactor's profile) must not pass for a
+    garbled answer from Slack, to be retried until the deadline: the trigger fails with the bug itself."""
+    from airflow_chat_alerts.alerters import slack
+
+    def broken(user, team):
+        raise KeyError("is_restricted")
+
+    monkeypatch.setattr(slack, "_profile", broken)
+    slack_emulator.act_as("alice").react(CHANNEL, question, "white_check_mark")
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(600))
+    with pytest.raises(KeyError, match="is_restricted"):
+        first_event(trigger, within=60)
+
+
+def test_an_answer_slack_garbled_is_retried_and_the_ask_goes_on(slack_emulator, question):
+    slack_emulator.faults.add("conversations.replies", "truncated", count=2)
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "approve")
+    event = first_event(make_trigger(slack_emulator, question, deadline=iso_in(600)))
+    assert event["status"] == "approved"
+    assert slack_emulator.journal.count("conversations.replies") >= 3  # two garbled, then read
+
+
+def test_a_round_under_way_as_the_last_ask_leaves_ends_quietly(slack_emulator, question, caplog):
+    """The channel's poller is in the middle of a read when its last ask leaves: the round ends without
+    an error (it once computed the oldest of no questions, and logged a failure)."""
+    slack_emulator.faults.add("conversations.replies", "stall", delay=1.0)
+    slack_emulator.faults.add("conversations.history", "stall", delay=1.0)
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(600))
+
+    async def main():
+        task = asyncio.ensure_future(anext(trigger.run()))
+        await asyncio.sleep(0.4)  # the first round is waiting for Slack
+        task.cancel()
+        await asyncio.wait({task})
+        await asyncio.sleep(1.5)  # the stalled answers come back
+
+    asyncio.run(main())
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") or "unexpectedly" in r.getMessage()]

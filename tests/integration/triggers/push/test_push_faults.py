@@ -281,3 +281,4 @@ def test_no_log_line_carries_a_token_a_socket_ticket_or_the_verification_token(s
     tickets = [c.args for c in slack_emulator.journal.calls("apps.connections.open")]
     assert "ticket=" not in text.replace("ticket=***", "")  # ...without the socket URLs' tickets
     assert VERIFICATION_TOKEN not in text, tickets
+

@@ -25,6 +25,7 @@ from airflow_chat_alerts.clicks import (
 from airflow_chat_alerts.decisions import AskPolicy
 from airflow_chat_alerts.exceptions import ChatConfigError
 from airflow_chat_alerts.formatting import outcome_line
+from airflow_chat_alerts.sensors.ask import ChatAskSensor
 from airflow_chat_alerts.testing import ClickFailed
 from airflow_chat_alerts.triggers.ask import ChatAskTrigger
 from airflow_chat_alerts.triggers.polling.channel import ChannelPoller
@@ -499,8 +500,6 @@ def test_reconcile_interval_is_in_the_trigger_kwargs_and_no_secret_is(slack_emul
 
 
 def test_reconcile_interval_below_the_poll_interval_is_refused() -> None:
-    from airflow_chat_alerts.sensors.ask import ChatAskSensor
-
     with pytest.raises(ChatConfigError, match="reconcile_interval .* must be at least poll_interval"):
         ChatAskSensor(task_id="gate", message="Deploy?", channel="#ml-alerts", poll_interval=60, reconcile_interval=30)
     sensor = ChatAskSensor(task_id="gate", message="Deploy?", channel="#ml-alerts", poll_interval=60)
