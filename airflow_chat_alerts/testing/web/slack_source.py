@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from airflow_chat_alerts.testing.events import ButtonNotFound
 from airflow_chat_alerts.testing.journal import Call, Journal
+from airflow_chat_alerts.testing.selections import MenuNotFound
 from airflow_chat_alerts.testing.socket_mode import ClickFailed
 from airflow_chat_alerts.testing.state import ChannelState, Message, State
 from airflow_chat_alerts.testing.web.acts import Act
@@ -289,6 +290,8 @@ class SlackSource:
             return {"ok": False, "error": failed.reason, "message": CLICK_FAILED.get(failed.reason, str(failed))}
         except ButtonNotFound as missing:
             return {"ok": False, "error": "button_not_found", "message": f"{missing} (the message changed?)"}
+        except MenuNotFound as missing:
+            return {"ok": False, "error": "menu_not_found", "message": f"{missing} (the message changed?)"}
         except (KeyError, PermissionError) as unseen:
             return {"ok": False, "error": "not_visible", "message": str(unseen).strip("'\"")}
         except SlackApiError as err:
@@ -317,8 +320,20 @@ class SlackSource:
             select = getattr(actor, "select", None)
             if not callable(select):
                 raise Unsupported("This emulator does not send menu choices to the app yet.")
+            values = list(act.values)
+            many = getattr(actor, "select_many", None)
             try:
-                select(channel, ts, act.action_id or "", list(act.values))
+                if len(values) == 1:  # a static select takes one option; a multi-select answers "use select_many"
+                    try:
+                        select(channel, ts, act.action_id or "", values[0])
+                    except MenuNotFound as err:
+                        if many is None or "select_many" not in str(err):
+                            raise
+                        many(channel, ts, act.action_id or "", values)
+                elif callable(many):
+                    many(channel, ts, act.action_id or "", values)
+                else:
+                    raise Unsupported("This emulator does not send several menu choices to the app yet.")
             except TypeError as err:  # an emulator whose menu path takes other arguments
                 raise Unsupported(f"The emulator's menu path takes other arguments: {err}") from err
         return {}
@@ -342,6 +357,8 @@ def summarize(args: dict[str, Any], directory: Directory, limit: int = 160) -> s
     """A call's arguments in one line: channels by name, long texts cut, blocks counted."""
     parts = []
     for key, value in args.items():
+        if key == "client_msg_id":  # a person's client names each message it sends: noise in one line
+            continue
         if key in _SUMMARY_SKIP:
             parts.append(f"{key}[{len(value) if isinstance(value, (list, dict)) else '…'}]")
             continue
