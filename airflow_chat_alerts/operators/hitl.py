@@ -214,8 +214,8 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
             self._remind(record, now)
             self._defer(record, now, context["task_instance"].id)
         if status == "error":
-            self._mark(context, record, "⚠️ Answers can no longer be taken here: waiting for them failed "
-                                        f"({event.get('code') or 'error'}). Answer under Required actions in Airflow.")
+            self._mark(context, record, "⚠️ This request can no longer be answered: waiting for answers failed "
+                                        f"({event.get('code') or 'error'}), so the task failed.")
             raise ChatPermanentError(
                 f"Waiting for answers to the request {record.label} in {record.channel} failed: {event.get('message')}",
                 conn_id=self.chat_conn_id, channel=record.channel, code=event.get("code"),
