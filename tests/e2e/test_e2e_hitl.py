@@ -32,6 +32,9 @@ def asked(airflow: AirflowDeployment, chat, channel: str, dag_id: str, task_id: 
     """Trigger a run; wait until its request is deferred, listed among Required actions and in Slack."""
     run_id = airflow.trigger(dag_id)
     airflow.wait_ti_count(dag_id, task_id, "deferred", 1, timeout=240, run_ids=[run_id])
+    # An answer that resumes the task before the executor has reported its deferring workload finished makes
+    # Airflow's scheduler fail the task ("finished with state success, but ... queued"): people are slower.
+    airflow.wait_workloads_released(dag_id)
     wait_until(lambda: pending(airflow, dag_id, run_id), timeout=30, what="the Required action")
     question = wait_until(lambda: people.questions(chat, channel, dag_id).get(run_id), timeout=60,
                           what="the request in Slack")
