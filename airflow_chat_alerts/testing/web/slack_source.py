@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from airflow_chat_alerts.testing.events import ButtonNotFound
 from airflow_chat_alerts.testing.journal import Call, Journal
+from airflow_chat_alerts.testing.selections import MenuNotFound
 from airflow_chat_alerts.testing.socket_mode import ClickFailed
 from airflow_chat_alerts.testing.state import ChannelState, Message, State
 from airflow_chat_alerts.testing.web.acts import Act
@@ -34,6 +35,8 @@ from airflow_chat_alerts.testing.workspace import Workspace
 
 JOURNAL_SHOWN = 500  # the most recent calls sent to a page that has none yet
 _SUMMARY_SKIP = {"blocks", "metadata", "attachments", "payload", "files"}
+# Arguments a person's client adds to every message (an opaque id): nothing to read in a summary.
+_SUMMARY_OMIT = {"client_msg_id"}
 
 CLICK_FAILED = {
     "no_connection": "The app did not answer: no Socket Mode connection of the app is open "
@@ -289,6 +292,8 @@ class SlackSource:
             return {"ok": False, "error": failed.reason, "message": CLICK_FAILED.get(failed.reason, str(failed))}
         except ButtonNotFound as missing:
             return {"ok": False, "error": "button_not_found", "message": f"{missing} (the message changed?)"}
+        except MenuNotFound as missing:
+            return {"ok": False, "error": "menu_not_found", "message": f"{missing} (the message changed?)"}
         except (KeyError, PermissionError) as unseen:
             return {"ok": False, "error": "not_visible", "message": str(unseen).strip("'\"")}
         except SlackApiError as err:
@@ -317,10 +322,14 @@ class SlackSource:
             select = getattr(actor, "select", None)
             if not callable(select):
                 raise Unsupported("This emulator does not send menu choices to the app yet.")
-            try:
-                select(channel, ts, act.action_id or "", list(act.values))
-            except TypeError as err:  # an emulator whose menu path takes other arguments
-                raise Unsupported(f"The emulator's menu path takes other arguments: {err}") from err
+            values = list(act.values)
+            if len(values) == 1:  # a single choice, in a select or a multi-select
+                try:
+                    select(channel, ts, act.action_id or "", values[0])
+                    return {}
+                except MenuNotFound:
+                    pass
+            actor.select_many(channel, ts, act.action_id or "", values)
         return {}
 
 
@@ -342,6 +351,8 @@ def summarize(args: dict[str, Any], directory: Directory, limit: int = 160) -> s
     """A call's arguments in one line: channels by name, long texts cut, blocks counted."""
     parts = []
     for key, value in args.items():
+        if key in _SUMMARY_OMIT:
+            continue
         if key in _SUMMARY_SKIP:
             parts.append(f"{key}[{len(value) if isinstance(value, (list, dict)) else '…'}]")
             continue

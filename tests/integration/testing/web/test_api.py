@@ -93,7 +93,7 @@ def test_the_journal_names_who_called_and_marks_429s(page, slack_emulator):
     entries = page.get("api/slack/journal")["entries"]
     limited, ok = entries[-2:]
     assert (limited["kind"], limited["status"], limited["method"]) == ("limited", 429, "chat.postMessage")
-    assert (ok["kind"], ok["who"], ok["summary"]) == ("call", "alice", "channel=#ops text=hello")
+    assert (ok["kind"], ok["who"], ok["summary"]) == ("call", "alice", "channel=#ops text=hello blocks[1]")
     later = page.get(f"api/slack/journal?since={len(entries)}&epoch={page.get('api/slack/journal')['epoch']}")
     assert later["entries"] == []
 
