@@ -64,6 +64,10 @@ class _Person(Protocol):
     def click(self, channel: str, message_ts: str, action_id: str, *, value: str | None = None) -> dict[str, Any]:
         ...
 
+    def select(self, channel: str, message_ts: str, action_id: str, value: str) -> dict[str, Any]: ...
+
+    def select_many(self, channel: str, message_ts: str, action_id: str, values: list[str]) -> dict[str, Any]: ...
+
 
 class _Emulator(Protocol):
     """What the source reads of a `SlackEmulator`."""
@@ -191,7 +195,7 @@ class SlackSource:
             "channels": channels,
             "default_channel": channels[0]["id"] if channels else None,
             "app": {"id": ws.app_id, "bot": ws.bot.id},
-            "can_select": callable(getattr(self._emulator.act_as(ws.bot.name), "select", None)),
+            "can_select": True,
         }
 
     def _view(self, state: State, ch: ChannelState, msg: Message) -> dict[str, Any]:
@@ -319,13 +323,10 @@ class SlackSource:
         elif act.kind == "click":
             actor.click(channel, ts, act.action_id or "", value=act.value)
         elif act.kind == "select":
-            select = getattr(actor, "select", None)
-            if not callable(select):
-                raise Unsupported("This emulator does not send menu choices to the app yet.")
             values = list(act.values)
             if len(values) == 1:  # a single choice, in a select or a multi-select
                 try:
-                    select(channel, ts, act.action_id or "", values[0])
+                    actor.select(channel, ts, act.action_id or "", values[0])
                     return {}
                 except MenuNotFound:
                     pass
