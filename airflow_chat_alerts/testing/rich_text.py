@@ -95,8 +95,11 @@ def _element(match: re.Match[str]) -> dict[str, Any] | None:
 
 
 def _markup(inner: str) -> dict[str, Any]:
-    """``<…>`` markup: ``@U…``, ``#C…``, ``!subteam^S…``, ``!here``, a link (each maybe ``|label``)."""
+    """``<…>`` markup: ``@U…``, ``#C…``, ``!subteam^S…``, ``!here``, a link (each maybe ``|label``);
+    anything else (``<script>``) is the text it is."""
     target, _, label = inner.partition("|")
+    if not re.match(r"[@#!]|[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+        return _text(f"<{inner}>")
     if target.startswith("@"):
         return {"type": "user", "user_id": target[1:]}
     if target.startswith("#"):

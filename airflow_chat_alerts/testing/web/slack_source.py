@@ -35,6 +35,8 @@ from airflow_chat_alerts.testing.workspace import Workspace
 
 JOURNAL_SHOWN = 500  # the most recent calls sent to a page that has none yet
 _SUMMARY_SKIP = {"blocks", "metadata", "attachments", "payload", "files"}
+# Arguments a person's client adds to every message (an opaque id): nothing to read in a summary.
+_SUMMARY_OMIT = {"client_msg_id"}
 
 CLICK_FAILED = {
     "no_connection": "The app did not answer: no Socket Mode connection of the app is open "
@@ -61,6 +63,10 @@ class _Person(Protocol):
 
     def click(self, channel: str, message_ts: str, action_id: str, *, value: str | None = None) -> dict[str, Any]:
         ...
+
+    def select(self, channel: str, message_ts: str, action_id: str, value: str) -> dict[str, Any]: ...
+
+    def select_many(self, channel: str, message_ts: str, action_id: str, values: list[str]) -> dict[str, Any]: ...
 
 
 class _Emulator(Protocol):
@@ -189,7 +195,7 @@ class SlackSource:
             "channels": channels,
             "default_channel": channels[0]["id"] if channels else None,
             "app": {"id": ws.app_id, "bot": ws.bot.id},
-            "can_select": callable(getattr(self._emulator.act_as(ws.bot.name), "select", None)),
+            "can_select": True,
         }
 
     def _view(self, state: State, ch: ChannelState, msg: Message) -> dict[str, Any]:
@@ -317,25 +323,14 @@ class SlackSource:
         elif act.kind == "click":
             actor.click(channel, ts, act.action_id or "", value=act.value)
         elif act.kind == "select":
-            select = getattr(actor, "select", None)
-            if not callable(select):
-                raise Unsupported("This emulator does not send menu choices to the app yet.")
             values = list(act.values)
-            many = getattr(actor, "select_many", None)
-            try:
-                if len(values) == 1:  # a static select takes one option; a multi-select answers "use select_many"
-                    try:
-                        select(channel, ts, act.action_id or "", values[0])
-                    except MenuNotFound as err:
-                        if many is None or "select_many" not in str(err):
-                            raise
-                        many(channel, ts, act.action_id or "", values)
-                elif callable(many):
-                    many(channel, ts, act.action_id or "", values)
-                else:
-                    raise Unsupported("This emulator does not send several menu choices to the app yet.")
-            except TypeError as err:  # an emulator whose menu path takes other arguments
-                raise Unsupported(f"The emulator's menu path takes other arguments: {err}") from err
+            if len(values) == 1:  # a single choice, in a select or a multi-select
+                try:
+                    actor.select(channel, ts, act.action_id or "", values[0])
+                    return {}
+                except MenuNotFound:
+                    pass
+            actor.select_many(channel, ts, act.action_id or "", values)
         return {}
 
 
@@ -357,7 +352,7 @@ def summarize(args: dict[str, Any], directory: Directory, limit: int = 160) -> s
     """A call's arguments in one line: channels by name, long texts cut, blocks counted."""
     parts = []
     for key, value in args.items():
-        if key == "client_msg_id":  # a person's client names each message it sends: noise in one line
+        if key in _SUMMARY_OMIT:
             continue
         if key in _SUMMARY_SKIP:
             parts.append(f"{key}[{len(value) if isinstance(value, (list, dict)) else '…'}]")

@@ -127,3 +127,12 @@ def test_the_rich_text_a_client_sends_for_typed_text(text, elements):
 
 def test_empty_text_has_no_rich_text():
     assert rich_text_block("") is None
+
+
+def test_angle_brackets_that_are_no_markup_stay_text_in_the_rich_text():
+    from airflow_chat_alerts.testing.rich_text import inline_elements
+
+    assert inline_elements("<script>x</script> <https://a.example|a>") == [
+        {"type": "text", "text": "<script>x</script> "},
+        {"type": "link", "url": "https://a.example", "text": "a"},
+    ]
