@@ -40,7 +40,9 @@ _DISCORD_ID = re.compile(r"[1-9][0-9]{5,19}")
 _DATE = re.compile(r"date\^([0-9]+)\^[^|]*(?:\|.*)?")
 # Characters Discord reads as markdown: each is shown as itself with a backslash before it.
 _SPECIAL = re.compile(r"([\\*_~`|\[\]<>])")
-_LINE_START_MARKUP = re.compile(r"(?m)^(\s*)(#|-#|-\s|\d+\.\s)")
+_LINE_START_MARKUP = re.compile(r"(?m)^(\s*)(#{1,3}\s|-#\s|[-*+]\s|\d+\.\s)")
+# Inside code Discord shows markup as written; a code span the text closes early must not free a mention.
+_CODE_MARKUP = re.compile(r"<(?=[@#:/a-z])|@(?=everyone|here)", re.IGNORECASE)
 _BROADCAST = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
 _ZWSP = "\u200b"
 SAFE_SCHEMES = ("http", "https", "mailto")
@@ -151,9 +153,8 @@ def _entity(body: str, pieces: _Pieces) -> str:
 
 def _code(match: re.Match[str]) -> str:
     block, inline = match.group(1), match.group(2)
-    if block is not None:
-        return f"```{_unescape(block)}```"
-    return f"`{_unescape(inline)}`"
+    inert = _CODE_MARKUP.sub(lambda m: m.group(0) + _ZWSP, _unescape(block if block is not None else inline))
+    return f"```{inert}```" if block is not None else f"`{inert}`"
 
 
 def _span(match: re.Match[str]) -> str:

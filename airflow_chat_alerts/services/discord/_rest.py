@@ -111,8 +111,10 @@ class RestClients:
 
     def _app(self) -> Any:
         import hikari
+
         from hikari.impl import HTTPSettings, HTTPTimeoutSettings, ProxySettings
 
+        scrub_hikari_logs()
         return hikari.RESTApp(
             url=self.base_url,
             http_settings=HTTPSettings(timeouts=HTTPTimeoutSettings(total=self._timeout)),
@@ -280,7 +282,7 @@ def error_of(err: BaseException, *, conn_id: str, operation: str, channel: str |
         discord_code = int(err.code or 0)
         code, meaning = DISCORD_CODES.get(discord_code, (None, err.message or ""))
         label = f"{discord_code} {meaning}" if discord_code else f"HTTP {status} {err.message or ''}".rstrip()
-        if status == 401:
+        if status == 401 and discord_code != 50027:  # 50027: a webhook's token, said below
             return ChatCredentialsRefusedError(
                 f"invalid_auth: Discord refused the bot token (HTTP 401); put the bot's current token in the "
                 f"connection's password {where}", conn_id=conn_id, channel=channel, code="invalid_auth",
@@ -323,11 +325,30 @@ def _form_errors(err: Any) -> str:
     return "; ".join(found) or str(getattr(err, "message", "") or "")
 
 
-_TOKENISH = re.compile(r"(/interactions/[0-9]+/|/webhooks/[0-9]+/|\"token\"\s*:\s*\")[A-Za-z0-9_\-.]+")
+# A token after its route's id (``/webhooks/{id}/``, ``/interactions/{id}/``, a bucket's ``{id}:``) or its JSON key.
+_TOKENISH = re.compile(
+    r"(/interactions/[0-9]+/|/webhooks/[0-9]+/|\b[0-9]{15,21}:|\"token\"\s*:\s*\")[A-Za-z0-9_\-.]{20,}"
+)
+
+
+# hikari's loggers whose lines may quote a route or a payload (a filter on a logger applies to its own records
+# only, so each shard's logger is named).
+HIKARI_LOGGERS = ("hikari.rest", "hikari.ratelimits", "hikari.bot", "hikari.event_manager", "hikari.gateway",
+                  *(f"hikari.gateway.{shard}" for shard in range(16)))
+
+
+def scrub_hikari_logs() -> None:
+    """Give hikari's loggers the :class:`TokenScrubber` (once): no log line shows a webhook's or an
+    interaction's token, at any level."""
+    for name in HIKARI_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, TokenScrubber) for existing in logger.filters):
+            logger.addFilter(TokenScrubber())
 
 
 class TokenScrubber(logging.Filter):
-    """Hides interaction and webhook tokens in hikari's TRACE lines (it hides the bot token itself)."""
+    """Hides webhook and interaction tokens in hikari's log lines (routes at DEBUG, payloads at TRACE;
+    hikari hides the bot token itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

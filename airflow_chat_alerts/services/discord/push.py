@@ -48,7 +48,7 @@ from airflow_chat_alerts.services.discord import _patches as patches
 from airflow_chat_alerts.services.discord._clicks import ClickAction, parse_custom_id, record_text
 from airflow_chat_alerts.services.discord._ids import id_of, ts_of
 from airflow_chat_alerts.services.discord._reading import Seen, click_of_record, posted_by_bot, question_of
-from airflow_chat_alerts.services.discord._rest import TokenScrubber, seen_of
+from airflow_chat_alerts.services.discord._rest import scrub_hikari_logs, seen_of
 from airflow_chat_alerts.services.discord.alerter import DiscordAlerter, Profile, profile_of
 from airflow_chat_alerts.services.discord.connection import DiscordOptions
 
@@ -65,8 +65,6 @@ NOT_HELD_DELAY = 1.0
 # Events kept per question, and for how long, for asks that join after their question was posted.
 BUFFER_EVENTS = 5_000
 BUFFER_SECONDS = 3_600.0
-# Gateway events hikari logs at TRACE carry interaction tokens: these loggers get a scrubber.
-_SCRUBBED_LOGGERS = ("hikari.rest", "hikari.gateway", "hikari.gateway.0", "hikari.event_manager")
 
 Edit = Callable[[QuestionRead], QuestionRead]
 
@@ -252,10 +250,7 @@ class DiscordPushStream:
         intents = hikari.Intents.GUILDS | hikari.Intents.GUILD_MESSAGES | hikari.Intents.GUILD_MESSAGE_REACTIONS
         if self._options.message_content:
             intents |= hikari.Intents.MESSAGE_CONTENT
-        for name in _SCRUBBED_LOGGERS:
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, TokenScrubber) for f in logger.filters):
-                logger.addFilter(TokenScrubber())
+        scrub_hikari_logs()
         from hikari.impl import CacheSettings, HTTPSettings, HTTPTimeoutSettings, ProxySettings
 
         bot = hikari.GatewayBot(
