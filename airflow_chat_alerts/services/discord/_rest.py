@@ -111,7 +111,6 @@ class RestClients:
 
     def _app(self) -> Any:
         import hikari
-
         from hikari.impl import HTTPSettings, HTTPTimeoutSettings, ProxySettings
 
         scrub_hikari_logs()
