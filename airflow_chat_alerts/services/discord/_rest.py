@@ -141,6 +141,10 @@ class RestClients:
         self._open = (loop, app, self._acquire(app))
         return self._open[2]
 
+    def serves_running_loop(self) -> bool:
+        """Whether this holds the running loop's client (the triggerer's), not a worker's one-off one."""
+        return self._open is not None and self._open[0] is asyncio.get_running_loop()
+
     async def once(self, operation: Callable[[RESTClientImpl], Awaitable[T]]) -> T:
         """Run ``operation`` with a client of its own, closed after (a worker's call)."""
         app = self._app()

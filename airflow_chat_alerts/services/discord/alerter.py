@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,10 +78,35 @@ T = TypeVar("T")
 MAX_LOOKUP_MESSAGES = 500
 # How long a person's profile (bot? guest? roles) is trusted before it is read again.
 PROFILE_TTL_SECONDS = 600.0
+# Discord's largest page of messages or of a reaction's users: a request each.
+PAGE = 100
 # Member lookups at once (a burst of new answerers).
 LOOKUP_CONCURRENCY = 4
 # Where Discord's own links to messages start.
 PERMALINK_BASE = "https://discord.com/channels"
+# The triggerer's requests go at most this often: under Discord's global 50 a second per bot, with room for
+# the workers' posts and the Gateway's own calls.
+GLOBAL_PER_SECOND = 40.0
+
+
+class _Gate:
+    """What keeps the triggerer's requests within Discord's limits before hikari's own bookkeeping: one request
+    at a time per route and channel (hikari learns a bucket from each answer, and two in flight would let a
+    late answer tell it more room than is left), and an even pace across all routes under the global limit.
+    One per event loop (its locks belong to the loop)."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[tuple[str, str | None], asyncio.Lock] = {}
+        self._next = 0.0
+
+    async def __call__(self, operation: str, channel: str | None) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self._next)
+        self._next = start + 1.0 / GLOBAL_PER_SECOND
+        if start > now:
+            await asyncio.sleep(start - now)
+        return self._lanes.setdefault((operation, channel), asyncio.Lock())
 
 
 @dataclass(frozen=True)
@@ -134,6 +160,7 @@ class DiscordAlerter(BaseAlerter):
         self._guild_id = guild_id
         self._worker = RestClients(token=token, base_url=base_url, timeout=timeout, proxy=proxy, max_retries=0)
         self._clients = RestClients(token=token, base_url=base_url, timeout=timeout, proxy=proxy, max_retries=3)
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gate] = weakref.WeakKeyDictionary()
         self._bot_id: int | None = None
         self._guilds: dict[int, int] = {}  # channel -> its guild
         self._profiles: dict[int, tuple[float, Profile | None]] = {}  # user -> (read at, profile)
@@ -158,8 +185,24 @@ class DiscordAlerter(BaseAlerter):
         return await self._clients.client()
 
     async def _call(self, call: Awaitable[T], operation: str, channel: Any = None, question: str | None = None) -> T:
-        """Await one hikari call; its failure as the package's error."""
+        """Await one hikari call (the triggerer's through its loop's :class:`_Gate`); its failure as the
+        package's error."""
+        where = str(channel) if channel is not None else None
         try:
+            if self._clients.serves_running_loop():
+                loop = asyncio.get_running_loop()
+                gate = self._gates.get(loop) or self._gates.setdefault(loop, _Gate())
+                try:
+                    lane = await gate(operation, where)
+                    await lane.acquire()
+                except BaseException:  # cancelled while waiting its turn: the call is never made
+                    if asyncio.iscoroutine(call):
+                        call.close()
+                    raise
+                try:
+                    return await call
+                finally:
+                    lane.release()
             return await call
         except Exception as err:
             raise error_of(err, conn_id=self.conn_id, operation=operation,
@@ -313,31 +356,22 @@ class DiscordAlerter(BaseAlerter):
         floor = first_id_at(oldest) if oldest else 0
 
         async def look(rest: RESTClientImpl) -> PostedQuestion | None:
-            bot = await self._bot(rest)
+            await self._bot(rest)  # who the bot is, before its messages are told from others'
             read = 0
-            history = rest.fetch_messages(target)
-            while True:
+            pages = rest.fetch_messages(target).chunk(PAGE)
+            while read < MAX_LOOKUP_MESSAGES:
                 try:
-                    found = await self._call(history.__anext__(), "list_messages", target)
+                    page = await self._call(pages.__anext__(), "list_messages", target)
                 except StopAsyncIteration:
                     return None
-                message = seen_of(found)
-                if message.id < floor:
-                    return None
-                read += 1
-                if read > MAX_LOOKUP_MESSAGES:
-                    break
-                parsed = [p for p in map(parse_custom_id, message.custom_ids) if p is not None]
-                if not parsed or parsed[0][1].digest != wanted:
-                    continue
-                identity = question_identity(message, bot)
-                why_not = self._not_our_question(message, identity, timeout=timeout, clock_skew=clock_skew)
-                if why_not or identity is None:
-                    log.warning("Ignoring message %s in %s as this task's question: %s", message.id, target, why_not)
-                    continue
-                ref = MessageRef(channel=str(target), ts=message.ts,
-                                 permalink=await self._permalink(rest, target, message.id))
-                return PostedQuestion(ref=ref, payload=identity.payload(match))
+                for found in page:
+                    message = seen_of(found)
+                    if message.id < floor:
+                        return None
+                    read += 1
+                    posted = await self._ours(rest, message, wanted, match, timeout, clock_skew, target)
+                    if posted is not None:
+                        return posted
             raise ChatTransientError(
                 f"lookup_incomplete: more than {MAX_LOOKUP_MESSAGES} messages in channel {target} since "
                 f"{oldest or 'the start'}; the question an earlier try may have posted was not found in them "
@@ -346,6 +380,21 @@ class DiscordAlerter(BaseAlerter):
             )
 
         return self._sync(look)
+
+    async def _ours(self, rest: RESTClientImpl, message: Seen, wanted: str, match: Mapping[str, Any],
+                    timeout: float | None, clock_skew: float, channel: int) -> PostedQuestion | None:
+        """``message`` as the question of the ask ``match`` names, when it is one the bot posted in time."""
+        parsed = [p for p in map(parse_custom_id, message.custom_ids) if p is not None]
+        if not parsed or parsed[0][1].digest != wanted:
+            return None
+        identity = question_identity(message, await self._bot(rest))
+        why_not = self._not_our_question(message, identity, timeout=timeout, clock_skew=clock_skew)
+        if why_not or identity is None:
+            log.warning("Ignoring message %s in %s as this task's question: %s", message.id, channel, why_not)
+            return None
+        permalink = await self._permalink(rest, channel, message.id)
+        ref = MessageRef(channel=str(channel), ts=message.ts, permalink=permalink)
+        return PostedQuestion(ref=ref, payload=identity.payload(match))
 
     def _not_our_question(self, message: Seen, identity: Any, *, timeout: float | None,
                           clock_skew: float) -> str | None:
@@ -411,14 +460,14 @@ class DiscordAlerter(BaseAlerter):
 
     async def _history(self, rest: RESTClientImpl, channel: int, *, after: int) -> list[Seen]:
         """Every message of a channel (or thread) after ``after``, oldest first."""
-        history = rest.fetch_messages(channel, after=max(after, 0))
+        pages = rest.fetch_messages(channel, after=max(after, 0)).chunk(PAGE)
         messages: list[Seen] = []
-        while True:
+        while True:  # a page at a time: one request each
             try:
-                found = await self._call(history.__anext__(), "list_messages", channel)
+                page = await self._call(pages.__anext__(), "list_messages", channel)
             except StopAsyncIteration:
                 return messages
-            messages.append(seen_of(found))
+            messages.extend(seen_of(found) for found in page)
 
     async def read_channel(
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None
@@ -456,13 +505,13 @@ class DiscordAlerter(BaseAlerter):
         for reaction in message.reactions:
             if reaction.count <= int(reaction.me):
                 continue  # only the bot's own
-            reactors = rest.fetch_reactions_for_emoji(channel, message.id, reaction.path)
+            pages = rest.fetch_reactions_for_emoji(channel, message.id, reaction.path).chunk(PAGE)
             while True:
                 try:
-                    reactor = await self._call(reactors.__anext__(), "list_reactions", channel)
+                    page = await self._call(pages.__anext__(), "list_reactions", channel)
                 except StopAsyncIteration:
                     break
-                found.append((reaction.name, int(reactor.id), bool(reactor.is_bot)))
+                found.extend((reaction.name, int(reactor.id), bool(reactor.is_bot)) for reactor in page)
         profiles = await self._people(rest, channel, {user for _, user, is_bot in found if not is_bot})
         answers = []
         for name, user, is_bot in found:
