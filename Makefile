@@ -40,8 +40,14 @@ test-stress: install
 	scripts/test_stress.sh
 
 # INTERACTIVE=1: you answer in the web view (within TIMEOUT seconds, default 300) instead of alice.
+# DEMO=hitl: an Airflow Human-in-the-loop request answered in Slack instead of the ask.
+# CHAT=discord: the same DAGs on the Discord emulator, only the connection changed (scripts/demo_discord.py).
 demo: install
+ifeq ($(CHAT),discord)
+	$(BIN)/python scripts/demo_discord.py
+else
 	$(BIN)/python scripts/demo.py $(if $(INTERACTIVE),--interactive) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(DEMO),--dag $(DEMO))
+endif
 
 # The web view in headless Chromium (under a minute), then a real Airflow deployment (PostgreSQL,
 # LocalExecutor, triggerers) per session (about 3-5 minutes).

@@ -77,8 +77,22 @@ DEFAULT_REJECT_REACTIONS = ("x", "-1", "no_entry")
 
 # Slack reports 👍/👎 as +1/-1, but people (and other chat services) also call them this.
 REACTION_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1"}
+# Emoji as characters (Discord's reactions, or a policy written with them) by Slack's name for them, so that
+# ``✅`` and ``white_check_mark`` are one reaction wherever it comes from. Other characters stay as they are.
+EMOJI_NAMES = {
+    "✅": "white_check_mark", "✔": "heavy_check_mark", "☑": "ballot_box_with_check", "👍": "+1", "👎": "-1",
+    "❌": "x", "⛔": "no_entry", "🚫": "no_entry_sign", "❎": "negative_squared_cross_mark", "🛑": "octagonal_sign",
+    "🚀": "rocket", "🎉": "tada", "👌": "ok_hand", "🙅": "no_good", "👀": "eyes", "⏳": "hourglass_flowing_sand",
+    "🟢": "large_green_circle", "🔴": "red_circle",
+}
+# Skin tones and the emoji presentation selector do not change which reaction it is.
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
 
-_APPROVER_ID = re.compile(r"[UWS][A-Z0-9]+")
+# Slack: user ids (U…/W…) and user group ids (S…). Discord: user ids and role ids (``&`` + the id, as in
+# Discord's role mention ``<@&id>``), snowflakes of 17 to 20 digits today.
+_APPROVER_ID = re.compile(r"[UWS][A-Z0-9]+|&?[1-9][0-9]{5,19}")
+# Discord's mention markup, accepted as an approver: <@id>, <@!id> (a user), <@&id> (a role).
+_DISCORD_MENTION = re.compile(r"<@([!&]?)([0-9]+)>")
 
 # Words that, opening an approval's comment, make it a reservation or a condition rather than an
 # approval ("yes, but wait", "approve - if the rerun passes"): such a reply does not count.
@@ -259,9 +273,10 @@ def _parse_reply(
 def normalise_reaction(name: str) -> str:
     """A reaction name as compared with the policy: no colons, lowercase, no skin tone, aliases resolved.
 
-    ``":ThumbsUp::skin-tone-3:"`` → ``"+1"``.
+    ``":ThumbsUp::skin-tone-3:"`` → ``"+1"``; ``"👍🏽"`` → ``"+1"``; ``"✅"`` → ``"white_check_mark"``.
     """
     name = name.strip().strip(":").lower().split("::skin-tone-")[0].strip(":")
+    name = EMOJI_NAMES.get(_EMOJI_MODIFIERS.sub("", name), name)
     return REACTION_ALIASES.get(name, name)
 
 
@@ -281,6 +296,15 @@ def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
     return items
 
 
+def _approver_id(value: str) -> str:
+    """An approver as the policy keeps it: Discord's mention markup becomes the id (``&`` + id for a role)."""
+    text = value.strip()
+    match = _DISCORD_MENTION.fullmatch(text)
+    if match:
+        return ("&" if match.group(1) == "&" else "") + match.group(2)
+    return text
+
+
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
@@ -297,8 +321,9 @@ class AskPolicy:
     :param reject_keywords: first words of a reply that reject.
     :param approve_reactions: emoji names (without colons) that approve.
     :param reject_reactions: emoji names that reject.
-    :param approvers: Slack user ids (``U…``/``W…``) and user group ids (``S…``) whose answers count;
-        None means any human in the channel.
+    :param approvers: Slack user ids (``U…``/``W…``) and user group ids (``S…``), or Discord user ids and
+        role ids (``&…``; ``<@…>`` and ``<@&…>`` are read as these), whose answers count; None means any
+        human in the channel.
     :param required_approvals: how many DISTINCT people must approve.
     :param allow_guests: with ``approvers=None``, let guests and members of other organisations (Slack
         Connect) answer too; by default only members of the workspace do. Named approvers always count.
@@ -347,14 +372,14 @@ class AskPolicy:
                 )
 
         if self.approvers is not None:
-            approvers = _unique(a.strip() for a in _as_tuple(self.approvers, "approvers"))
+            approvers = _unique(_approver_id(a) for a in _as_tuple(self.approvers, "approvers"))
             if not approvers:
                 raise ChatConfigError("approvers is empty: name Slack user/group ids, or use None to let anyone answer")
             bad = [a for a in approvers if not _APPROVER_ID.fullmatch(a)]
             if bad:
                 raise ChatConfigError(
                     f"approvers has {', '.join(map(repr, bad))}: expected Slack user ids (U…/W…) or user group "
-                    f"ids (S…), not names or handles"
+                    f"ids (S…), or Discord user ids and role ids (&…), not names or handles"
                 )
             set_(self, "approvers", approvers)
 
@@ -372,12 +397,12 @@ class AskPolicy:
     @property
     def users(self) -> frozenset[str]:
         """The individual approvers named (empty when anyone may answer)."""
-        return frozenset(a for a in self.approvers or () if a[0] in "UW")
+        return frozenset(a for a in self.approvers or () if a[0] in "UW" or a[0].isdigit())
 
     @property
     def groups(self) -> frozenset[str]:
-        """The user groups named as approvers."""
-        return frozenset(a for a in self.approvers or () if a[0] == "S")
+        """The user groups (Slack) or roles (Discord, ``&…``) named as approvers."""
+        return frozenset(a for a in self.approvers or () if a[0] in "S&")
 
     def reaction_verdict(self, name: str) -> Verdict | None:
         """What a reaction with this emoji means under this policy."""

@@ -163,17 +163,21 @@ def slack_escape(value: Any) -> str:
 
 
 def mention(user_or_group_id: str) -> str:
-    """Slack mention markup: ``<@U…>`` for a user (U…/W…), ``<!subteam^S…>`` for a user group.
+    """Mention markup: ``<@U…>`` for a Slack user (U…/W…), ``<!subteam^S…>`` for a user group; ``<@id>`` for a
+    Discord user and ``<@&id>`` for a Discord role (``&id``), which the Discord service posts as mentions.
 
-    :param user_or_group_id: a Slack user or user group id.
+    :param user_or_group_id: a Slack user or user group id, or a Discord user or role id.
     """
     ident = user_or_group_id.strip()
     if re.fullmatch(r"[UW][A-Z0-9]+", ident):
         return f"<@{ident}>"
     if re.fullmatch(r"S[A-Z0-9]+", ident):
         return f"<!subteam^{ident}>"
+    if re.fullmatch(r"&?[1-9][0-9]{5,19}", ident):  # a Discord user or role (&id): Discord's own markup
+        return f"<@{ident}>"
     raise ChatConfigError(
-        f"cannot mention {user_or_group_id!r}: expected a Slack user id (U…/W…) or user group id (S…)"
+        f"cannot mention {user_or_group_id!r}: expected a Slack user id (U…/W…) or user group id (S…), or a "
+        f"Discord user id or role id (&…)"
     )
 
 

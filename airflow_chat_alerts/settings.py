@@ -17,8 +17,11 @@ from typing import Any, Literal
 from airflow_chat_alerts.airflow_users import AirflowUserMap
 from airflow_chat_alerts.exceptions import ChatConfigError
 
-ConnType = Literal["slack", "slackwebhook"]
+ConnType = Literal["slack", "slackwebhook", "discord_bot", "discord"]
 SUPPORTED_CONN_TYPES: tuple[ConnType, ...] = ("slack", "slackwebhook")
+# Read by the Discord service (services/discord), which builds these settings itself: a bot connection (its
+# own type, as the Discord provider's ``discord`` type is a webhook) and the provider's webhook connection.
+DISCORD_CONN_TYPES: tuple[ConnType, ...] = ("discord_bot", "discord")
 Strategy = Literal["auto", "channel", "per_ask"]
 READ_STRATEGIES: tuple[Strategy, ...] = ("auto", "channel", "per_ask")
 # Slack's largest page of history (999; replies allow 1,000): the fewer pages, the fewer rationed calls.
@@ -133,6 +136,8 @@ class ChatConnectionSettings:
         of this app ended (extra ``socket_grace``), so a click in the gap between asks lands on a socket.
     :param airflow_users: who Slack people are in Airflow (extras ``airflow_users`` and
         ``airflow_users_by_email``), for Human-in-the-loop requests.
+    :param extras: the connection's extras as read, for what only its chat service's package reads (the
+        Discord service's ``guild_id``, ``application_id``...).
     """
 
     conn_id: str
@@ -148,12 +153,13 @@ class ChatConnectionSettings:
     app_token: str | None = field(default=None, repr=False)
     socket_grace: float = DEFAULT_SOCKET_GRACE
     airflow_users: AirflowUserMap = field(default_factory=AirflowUserMap)
+    extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def interactive(self) -> bool:
-        """Whether people can answer with buttons: a Slack API connection with an app-level token (an
-        incoming webhook cannot read answers at all)."""
-        return self.conn_type == "slack" and bool(self.app_token)
+        """Whether people can answer with buttons: a Slack API connection with an app-level token, or a
+        Discord bot (its token opens the Gateway itself); an incoming webhook cannot read answers at all."""
+        return (self.conn_type == "slack" and bool(self.app_token)) or self.conn_type == "discord_bot"
 
     @property
     def fingerprint(self) -> str:
@@ -180,7 +186,8 @@ class ChatConnectionSettings:
         if conn.conn_type not in SUPPORTED_CONN_TYPES:
             raise ChatConfigError(
                 f"Connection {conn_id!r} has type {conn.conn_type!r}; airflow-chat-alerts needs a 'slack' "
-                f"connection (Slack API, bot token) or a 'slackwebhook' one (incoming webhook, post only).",
+                f"connection (Slack API, bot token) or a 'slackwebhook' one (incoming webhook, post only), or for "
+                f"Discord a 'discord_bot' connection (bot token) or a 'discord' one (webhook, post only).",
                 conn_id=conn_id,
             )
         webhook = conn.conn_type == "slackwebhook"

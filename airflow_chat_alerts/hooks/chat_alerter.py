@@ -4,8 +4,14 @@ Connection types (both defined by apache-airflow-providers-slack, whose hooks pa
 
 - ``slack``: a bot token in the password; extras ``base_url``, ``timeout``, ``proxy`` → SlackAlerter.
 - ``slackwebhook``: an incoming webhook → WebhookAlerter (post only).
+- ``discord_bot``: a Discord bot token in the password → the Discord service's DiscordAlerter.
+- ``discord``: the Discord provider's webhook connection → DiscordWebhookAlerter (post only).
 
-Our own optional extra, for either type: ``channel`` (or ``extra__slack__channel``), the default channel.
+Our own optional extra, for every type: ``channel`` (or ``extra__slack__channel``), the default channel.
+
+This hook is the one place outside a chat service's package that imports it (``services/``): it picks the
+service by the connection's type, and builds the service's push stream for the triggerer's runtime
+(:meth:`ChatAlerterHook.push_stream`), so nothing else needs to know which services exist.
 
 Every alerter built here redacts what it posts through Airflow's secrets masker (``airflow.sdk.log.redact``):
 text Airflow shows as ``***`` in task logs is posted as ``***``.
@@ -20,9 +26,11 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_chat_alerts.exceptions import ChatConfigError
-from airflow_chat_alerts.settings import ChatConnectionSettings
+from airflow_chat_alerts.settings import DISCORD_CONN_TYPES, ChatConnectionSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     import aiohttp
     from airflow.sdk import Connection
 
@@ -32,10 +40,12 @@ __all__ = ["ChatAlerterHook"]
 
 
 class ChatAlerterHook(BaseHook):
-    """Builds an alerter (SlackAlerter or WebhookAlerter) from an Airflow connection.
+    """Builds an alerter from an Airflow connection, by its type: Slack (``slack``, ``slackwebhook``) or
+    Discord (``discord_bot``, ``discord``).
 
-    :param chat_conn_id: the Airflow connection: type ``slack`` (Slack API, bot token) or
-        ``slackwebhook`` (incoming webhook, post only).
+    :param chat_conn_id: the Airflow connection: type ``slack`` (Slack API, bot token), ``slackwebhook``
+        (incoming webhook, post only), ``discord_bot`` (Discord bot token) or ``discord`` (Discord webhook,
+        post only).
     """
 
     conn_name_attr = "chat_conn_id"
@@ -75,13 +85,13 @@ class ChatAlerterHook(BaseHook):
 
         :raises ChatConfigError: the connection is not defined, or cannot be used as it is.
         """
-        return ChatConnectionSettings.from_connection(self._connection(), self.chat_conn_id)
+        return _settings_of(self._connection(), self.chat_conn_id)
 
     async def asettings(self) -> ChatConnectionSettings:
         """The connection, read once, without blocking the event loop (the triggerer)."""
         conn = await self.aget_connection(self.chat_conn_id)
         # Reading the extras may go through the secrets masker synchronously: in a thread.
-        return await asyncio.to_thread(ChatConnectionSettings.from_connection, conn, self.chat_conn_id)
+        return await asyncio.to_thread(_settings_of, conn, self.chat_conn_id)
 
     async def aget_alerter(self, *, session: aiohttp.ClientSession | None = None) -> BaseAlerter:
         """The alerter for this connection, built without blocking the event loop (the triggerer).
@@ -96,6 +106,8 @@ class ChatAlerterHook(BaseHook):
 
         :param session: an aiohttp session the alerter's async client shares (not closed by it).
         """
+        if settings.conn_type in DISCORD_CONN_TYPES:
+            return _discord_alerter(settings)
         if settings.conn_type == "slackwebhook":
             from airflow_chat_alerts.alerters.webhook import WebhookAlerter
 
@@ -122,11 +134,54 @@ class ChatAlerterHook(BaseHook):
             redact=_redact,
         )
 
+    @staticmethod
+    def push_key(settings: ChatConnectionSettings) -> str | None:
+        """What names the push stream of a connection built by :meth:`push_stream` (connections sharing it share
+        the stream): for a Discord bot, a digest of its token (never the token); None for a connection whose
+        stream the runtime builds itself (Slack's Socket Mode, keyed by its app-level token)."""
+        if settings.conn_type == "discord_bot":
+            from airflow_chat_alerts.services.discord.push import stream_key
+
+            return stream_key(settings)
+        return None
+
+    @staticmethod
+    def push_stream(
+        settings: ChatConnectionSettings,
+        *,
+        directory: Any,
+        connection: Any,
+        on_closed: Callable[[Any], Awaitable[None]],
+    ) -> Any:
+        """The push stream of a connection whose chat service's package provides one (a Discord bot: its
+        Gateway session), or None. The triggerer's runtime builds one per :meth:`push_key` and event loop.
+
+        :param settings: the connection's settings.
+        :param directory: the runtime that owns the stream (the asks, their outcomes, the pace of reads).
+        :param connection: the shared connection the stream reads and answers clicks through.
+        :param on_closed: awaited once the stream has closed for good (its grace period ran out).
+        """
+        if settings.conn_type == "discord_bot":
+            from airflow_chat_alerts.services.discord.push import DiscordPushStream
+
+            return DiscordPushStream(settings, directory, connection, on_closed=on_closed)
+        return None
+
     def test_connection(self) -> tuple[bool, str]:
-        """Check the token with Slack's ``auth.test``; returns (ok, message)."""
+        """Check the token (Slack's ``auth.test``, Discord's ``GET /users/@me``); returns (ok, message)."""
         from airflow_chat_alerts.alerters.slack import SlackAlerter
 
         try:
+            settings = self.settings()
+            if settings.conn_type == "discord":
+                return False, (
+                    f"Connection {self.chat_conn_id!r} is a Discord webhook; it cannot be tested without posting "
+                    f"a message."
+                )
+            if settings.conn_type == "discord_bot":
+                me = self.alerter_for(settings).auth_test()  # type: ignore[attr-defined]
+                return True, (f"Connected to Discord as {me.get('user')!r} ({me.get('user_id')}) through "
+                              f"connection {self.chat_conn_id!r}.")
             alerter = self.get_alerter()
             if not isinstance(alerter, SlackAlerter):
                 return False, (
@@ -158,6 +213,36 @@ def _not_found(conn_id: str, err: Exception) -> Exception:
             conn_id=conn_id,
         )
     return err
+
+
+def _settings_of(conn: Connection, conn_id: str) -> ChatConnectionSettings:
+    """The connection read by its chat service's rules."""
+    if conn.conn_type in DISCORD_CONN_TYPES:
+        from airflow_chat_alerts.services.discord.connection import settings_of
+
+        return settings_of(conn, conn_id)
+    return ChatConnectionSettings.from_connection(conn, conn_id)
+
+
+def _discord_alerter(settings: ChatConnectionSettings) -> BaseAlerter:
+    if settings.conn_type == "discord":
+        from airflow_chat_alerts.services.discord.webhook import DiscordWebhookAlerter
+
+        return DiscordWebhookAlerter(conn_id=settings.conn_id, url=settings.secret, timeout=settings.timeout,
+                                     proxy=settings.proxy, default_channel=settings.channel, redact=_redact)
+    from airflow_chat_alerts.services.discord.alerter import DiscordAlerter
+    from airflow_chat_alerts.services.discord.connection import DiscordOptions
+
+    return DiscordAlerter(
+        conn_id=settings.conn_id,
+        token=settings.secret,
+        base_url=settings.base_url or "",
+        timeout=settings.timeout,
+        proxy=settings.proxy,
+        default_channel=settings.channel,
+        guild_id=DiscordOptions.of(settings).guild_id,
+        redact=_redact,
+    )
 
 
 def _redact(text: str) -> str:

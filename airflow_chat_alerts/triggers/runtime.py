@@ -2,7 +2,9 @@
 
 :class:`Runtime` owns the loop's connections (one :class:`~.polling.connection.SharedConnection` per
 Airflow connection: alerter, HTTP session, rate budget), its rate budgets, its channel pollers (one per
-connection and channel) and its push streams (one Socket Mode stream per app-level token). An ask joins
+connection and channel) and its push streams (one per token: Slack's Socket Mode per app-level token, or the
+one a chat service's package provides, built through :meth:`ChatAlerterHook.push_stream`: a Discord bot's
+Gateway session per bot token). An ask joins
 with :meth:`Runtime.watch` and leaves when the block ends; nothing else holds the asks.
 
 Push reaches the asks only through the small interface :class:`~.push.stream.Directory` (the asks
@@ -24,10 +26,13 @@ import weakref
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from airflow_chat_alerts.decisions import AskPolicy
+from airflow_chat_alerts.exceptions import ChatPermanentError
+from airflow_chat_alerts.hooks.chat_alerter import ChatAlerterHook
 from airflow_chat_alerts.model import QuestionRead
+from airflow_chat_alerts.settings import ChatConnectionSettings
 from airflow_chat_alerts.triggers.polling.channel import ChannelPoller
 from airflow_chat_alerts.triggers.polling.connection import SharedConnection
 from airflow_chat_alerts.triggers.polling.rate_budget import RateBudgets
@@ -38,6 +43,39 @@ log = logging.getLogger(__name__)
 
 # Decided questions remembered, so that a click after the decision is told so.
 DECIDED_MEMORY = 10_000
+
+
+class Stream(Protocol):
+    """What the runtime uses of a push stream: Slack's Socket Mode :class:`PushStream`, or the one a chat
+    service's package provides through :meth:`ChatAlerterHook.push_stream` (a Discord bot's Gateway)."""
+
+    key: str
+    error: ChatPermanentError | None
+
+    @property
+    def connection(self) -> Any: ...
+
+    @property
+    def slows_reads(self) -> bool: ...
+
+    def serve(self, conn_id: str) -> None: ...
+
+    async def join(self, watch: Any) -> None: ...
+
+    def leave(self, watch: Any) -> None: ...
+
+    def noticed(self, watch: Any, read: QuestionRead) -> None: ...
+
+    def vetted(self, watch: Any, read: QuestionRead) -> QuestionRead: ...
+
+    async def aclose(self) -> None: ...
+
+
+def push_key(settings: ChatConnectionSettings | None) -> str | None:
+    """What names a connection's push stream: the chat service's own key, else Slack's app-level token's."""
+    if settings is None:
+        return None
+    return ChatAlerterHook.push_key(settings) or app_key(settings)
 
 
 @dataclass
@@ -66,7 +104,7 @@ class Runtime:
         self.budgets = budgets or RateBudgets()
         self._leases: dict[str, _Lease] = {}
         self._pollers: dict[tuple[str, str], ChannelPoller] = {}
-        self._streams: dict[str, PushStream] = {}
+        self._streams: dict[str, Stream] = {}
         self._decided: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
         self._keeper: asyncio.Task[None] | None = None
         self.closed = False
@@ -108,8 +146,8 @@ class Runtime:
         return {conn_id: connection for conn_id, connection in opened.items() if connection is not None}
 
     @property
-    def streams(self) -> Mapping[str, PushStream]:
-        """The push streams, by app-level token (its digest)."""
+    def streams(self) -> Mapping[str, Stream]:
+        """The push streams, by token (its digest)."""
         return dict(self._streams)
 
     @property
@@ -218,7 +256,7 @@ class Runtime:
                 strategy=connection.settings.read_strategy,
                 fail_connection=lambda error: self.fail_connection(connection.conn_id, error),
             )
-            app = app_key(connection.settings)
+            app = push_key(connection.settings)
             stream = self._streams.get(app) if app is not None else None
             poller.set_pushed(stream is not None and stream.slows_reads)
         return poller
@@ -230,21 +268,23 @@ class Runtime:
             await poller.aclose()
 
     # -- push streams ----------------------------------------------------------------------------
-    def _stream_for(self, connection: SharedConnection) -> PushStream | None:
-        key = app_key(connection.settings)
+    def _stream_for(self, connection: SharedConnection) -> Stream | None:
+        key = push_key(connection.settings)
         if key is None or self.closed:
             return None
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = PushStream(
-                connection.settings, self, self.retain(connection.conn_id), on_closed=self._stream_closed
-            )
+            held = self.retain(connection.conn_id)
+            stream = ChatAlerterHook.push_stream(  # a chat service's own (Discord's Gateway), else Slack's
+                connection.settings, directory=self, connection=held, on_closed=self._stream_closed
+            ) or PushStream(connection.settings, self, held, on_closed=self._stream_closed)
+            self._streams[key] = stream
         if stream.error is not None:
             raise copy.copy(stream.error)
         stream.serve(connection.conn_id)
         return stream
 
-    async def _stream_closed(self, stream: PushStream) -> None:
+    async def _stream_closed(self, stream: Stream) -> None:
         """A stream lingered without asks for its grace period and closed: drop it, release its connection."""
         if self._streams.get(stream.key) is stream:
             del self._streams[stream.key]
@@ -296,8 +336,8 @@ class Runtime:
         stream = self._stream_of(watch.conn_id)
         return stream.vetted(watch, read) if stream is not None else read
 
-    def _stream_of(self, conn_id: str) -> PushStream | None:
+    def _stream_of(self, conn_id: str) -> Stream | None:
         lease = self._leases.get(conn_id)
         connection = lease.opened() if lease is not None else None
-        key = app_key(connection.settings) if connection is not None else None
+        key = push_key(connection.settings) if connection is not None else None
         return self._streams.get(key) if key is not None else None

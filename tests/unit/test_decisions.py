@@ -721,3 +721,45 @@ def test_guests_count_for_anyone_only_when_allowed_but_always_when_named():
     assert AskPolicy.from_dict(allowed.to_dict()) == allowed
     with pytest.raises(ChatConfigError, match="allow_guests"):
         AskPolicy(allow_guests="yes")
+
+
+# -- Discord: user and role ids, emoji as characters --------------------------------------------------------
+DISCORD_ALICE, DISCORD_LEADS = "1191168914227200007", "1191168914227200004"
+
+
+@pytest.mark.parametrize(
+    ("given", "users", "groups"),
+    [
+        ([DISCORD_ALICE, f"&{DISCORD_LEADS}"], {DISCORD_ALICE}, {f"&{DISCORD_LEADS}"}),
+        ([f"<@{DISCORD_ALICE}>", f"<@!{DISCORD_ALICE}>", f"<@&{DISCORD_LEADS}>"], {DISCORD_ALICE}, {f"&{DISCORD_LEADS}"}),
+        (["U0ALICE", "S0MLLEADS"], {"U0ALICE"}, {"S0MLLEADS"}),
+    ],
+)
+def test_discord_user_and_role_ids_are_approvers(given, users, groups):
+    policy = AskPolicy(approvers=given)
+    assert policy.users == users and policy.groups == groups
+
+
+@pytest.mark.parametrize("bad", ["alice", "@alice", "&", "&abc", "12345"])
+def test_names_and_short_numbers_are_not_discord_ids(bad):
+    with pytest.raises(ChatConfigError, match="Discord user ids and role ids"):
+        AskPolicy(approvers=[bad])
+
+
+def test_a_role_member_counts_through_the_role():
+    policy = AskPolicy(approvers=[f"&{DISCORD_LEADS}"])
+    carol = Answer(kind="reply", user="1191168914227200009", text="approve", ts="1800000000.1000000000")
+
+    decided = evaluate([carol], policy, question_ts="1700000000.0000000000",
+                       group_members={f"&{DISCORD_LEADS}": frozenset({"1191168914227200009"})})
+    assert decided.outcome == "approved"
+    nobody = evaluate([carol], policy, question_ts="1700000000.0000000000",
+                      group_members={f"&{DISCORD_LEADS}": frozenset()})
+    assert nobody.outcome == "pending"
+
+
+@pytest.mark.parametrize(("emoji", "name"), [("✅", "white_check_mark"), ("✔️", "heavy_check_mark"), ("👍🏽", "+1"),
+                                             ("👎", "-1"), ("❌", "x"), ("⛔", "no_entry"), ("🦄", "🦄")])
+def test_emoji_characters_are_the_reactions_slack_names(emoji, name):
+    assert normalise_reaction(emoji) == name
+    assert AskPolicy(approve_reactions=[emoji], reject_reactions=["no_good"]).approve_reactions == (name,)

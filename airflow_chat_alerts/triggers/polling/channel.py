@@ -337,6 +337,7 @@ class ChannelPoller:
             return
         self._archive_checked = now
         self._deadline_due = False
+        started = time.time()  # an alerter whose calls the session does not trace: its look began then
         try:
             with counting_calls() as count:
                 archived = await self.connection.alerter.is_archived(self.channel)
@@ -347,7 +348,7 @@ class ChannelPoller:
             log.warning("Cannot tell whether channel %s gets archived (%s); add channels:read", self.channel, err)
             return
         if not archived:
-            self._open_since = max(self._open_since, count.first_sent or 0.0)
+            self._open_since = max(self._open_since, count.first_sent or started)
             return
         raise ChatChannelArchivedError.of(conn_id=self.connection.conn_id, channel=self.channel)
 
@@ -367,6 +368,7 @@ class ChannelPoller:
 
     async def _read_question(self, ts: str) -> None:
         """One per-message read: the question, its reactions and its thread."""
+        started = time.time()  # an alerter whose calls the session does not trace: its read began then
         try:
             with counting_calls() as count:
                 snapshot, replies = await self.connection.alerter.read_thread(MessageRef(channel=self.channel, ts=ts))
@@ -376,7 +378,7 @@ class ChannelPoller:
             self._threads.pop(ts, None)
             return
         self._queue.pop(ts, None)
-        read_at = count.first_sent or time.time()  # sent then: everything read was true from then on
+        read_at = count.first_sent or started  # sent then: everything read was true from then on
         self._threads[ts] = ThreadState.of(snapshot, replies, read_at)
         self._deliver(ts, snapshot, read_at)
 
@@ -388,12 +390,13 @@ class ChannelPoller:
         oldest = min(self._watches, key=ts_key)
         seen: list[str] = []
         moved = 0
+        started = time.time()  # an alerter whose calls the session does not trace: its read began then
         with counting_calls() as count:
             pages = self.connection.alerter.read_channel_pages(
                 self.channel, oldest=oldest, questions=set(self._watches)
             )
             async for page in pages:
-                read_at = count.first_sent or time.time()  # sent then: the page was true from then on
+                read_at = count.first_sent or started  # sent then: the page was true from then on
                 for snapshot in page:
                     seen.append(snapshot.ts)
                     if snapshot.ts in self._watches:

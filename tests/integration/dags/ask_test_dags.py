@@ -173,3 +173,37 @@ with DAG("ask_escaped", schedule=None, start_date=START, catchup=False, params={
 # Blocks templated to JSON text, as a Jinja template renders them; and text that is not JSON.
 ask_dag("ask_blocks_as_json", blocks='[{"type": "section", "text": {"type": "mrkdwn", "text": "run {{ run_id }}"}}]')
 ask_dag("ask_blocks_not_json", blocks="[{'type': 'divider'}]", timeout=2)
+
+
+# -- the scenario table's DAGs (tests/integration/scenarios): one per case and chat service ------------------
+# A case names people and groups; each service's DAG names them by that service's ids (the emulators' seeds),
+# and only the connection differs between the two.
+def _discord_ids():
+    from airflow_chat_alerts.testing.discord.guild import Guild
+
+    guild = Guild.default()
+    return {name: guild.member(name).id for name in ("alice", "bob", "carol")} | {
+        "@ml-leads": "&" + guild.role("ml-leads").id
+    }
+
+
+SCENARIO_SERVICES = {
+    "slack": ("slack_api_default", {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "@ml-leads": "S0MLLEADS"}),
+    "discord": ("discord_bot_default", _discord_ids()),
+}
+SCENARIO_CASES = {
+    "anyone": {},
+    "alice": {"approvers": ["alice"]},
+    "alice_or_leads": {"approvers": ["alice", "@ml-leads"]},
+    "quorum": {"required_approvals": 2},
+    "timeout": {"timeout": 2, "on_timeout": "reject"},
+    "retry": {"sensor": CrashAfterPostingAskSensor, "retries": 1, "retry_delay": timedelta(0)},
+    "forged": {"sensor": FailsBeforeAskingAskSensor, "retries": 1, "retry_delay": timedelta(0), "approvers": ["alice"]},
+    "branches": {"branches": BRANCHES, "downstream": tuple(BRANCHES.values())},
+}
+for _service, (_conn_id, _ids) in SCENARIO_SERVICES.items():
+    for _case, _kwargs in SCENARIO_CASES.items():
+        _named = dict(_kwargs)
+        if "approvers" in _named:
+            _named["approvers"] = [_ids[person] for person in _named["approvers"]]
+        ask_dag(f"scenario_{_case}__{_service}", chat_conn_id=_conn_id, **_named)
