@@ -33,6 +33,7 @@ class Capabilities:
     buttons: bool = False
     files: bool = False
     post_ephemeral: bool = False
+    hitl: bool = False  # answers Airflow's Human-in-the-loop requests (forms, menus)
 
 
 class BaseAlerter(ABC):
@@ -81,12 +82,12 @@ class BaseAlerter(ABC):
         :param user: the user id of the person who sees it.
         :param text: the text (mrkdwn).
         """
-        self._require("post_ephemeral")
+        self.require("post_ephemeral")
         raise NotImplementedError
 
     async def apost_ephemeral(self, channel: str, user: str, text: str) -> str:
         """:meth:`post_ephemeral` without blocking the event loop (the triggerer)."""
-        self._require("post_ephemeral")
+        self.require("post_ephemeral")
         raise NotImplementedError
 
     def post_file(
@@ -100,13 +101,13 @@ class BaseAlerter(ABC):
         thread_ts: str | None = None,
     ) -> MessageRef:
         """Upload a file (a plot, a report) to a channel."""
-        self._require("files")
+        self.require("files")
         raise NotImplementedError
 
     # -- asking (workers post, the triggerer reads) ------------------------------------------
     def post_question(self, message: Message, *, channel: str | None = None) -> MessageRef:
         """Post a question; ``message.metadata`` identifies the asking task instance."""
-        self._require("ask")
+        self.require("ask")
         return self.post(message, channel=channel)
 
     def find_question(
@@ -125,13 +126,13 @@ class BaseAlerter(ABC):
 
         :param event_type: the metadata event type of the questions looked for (an ask's, or a
             Human-in-the-loop request's)."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     def open_conversation(self, people: Sequence[str]) -> str:
         """The direct conversation with these people (one: a direct message; several: a group one),
         opened if need be; returns its channel id."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     def read_question(self, ref: MessageRef, *, check_archived: bool = False) -> QuestionRead:
@@ -141,17 +142,17 @@ class BaseAlerter(ABC):
         :raises ChatQuestionDeletedError: the question is gone.
         :raises ChatChannelArchivedError: asked to check, and the channel is archived.
         """
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     def read_groups(self, groups: Collection[str]) -> dict[str, frozenset[str]]:
         """The members of each user group, read once from a worker."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     async def read_thread(self, ref: MessageRef, *, oldest: str | None = None) -> tuple[MessageSnapshot, list[Answer]]:
         """Read a question and its thread replies newer than ``oldest``."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     async def read_channel(
@@ -159,7 +160,7 @@ class BaseAlerter(ABC):
     ) -> list[MessageSnapshot]:
         """Read every top-level message of a channel from ``oldest`` (inclusive) on; the reactions of
         ``questions`` only (None: of every message)."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     async def read_answers(self, ref: MessageRef, *, since: str | None = None) -> list[Answer]:
@@ -171,12 +172,12 @@ class BaseAlerter(ABC):
         self, channel: str, *, oldest: str, questions: Collection[str] | None = None
     ) -> AsyncIterator[list[MessageSnapshot]]:
         """:meth:`read_channel` a page at a time, as the chat service returns them."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         """The user ids in a user group (for approvers given as a group)."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     async def aself_user_id(self) -> str | None:
@@ -185,7 +186,7 @@ class BaseAlerter(ABC):
 
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel no longer takes answers."""
-        self._require("ask")
+        self.require("ask")
         raise NotImplementedError
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -195,10 +196,16 @@ class BaseAlerter(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional, as close()
         """Release async resources (HTTP sessions)."""
 
-    def _require(self, capability: str) -> None:
+    def require(self, capability: str) -> None:
+        """Fail clearly, before anything is posted or written, when this connection cannot do ``capability``
+        (a field of :class:`Capabilities`).
+
+        :raises ChatCapabilityError: it cannot.
+        """
         if not getattr(self.capabilities, capability):
+            what = "answer Human-in-the-loop requests" if capability == "hitl" else capability.replace("_", " ")
             raise ChatCapabilityError(
-                f"Connection {self.conn_id!r} ({type(self).__name__}) cannot {capability.replace('_', ' ')}: "
+                f"Connection {self.conn_id!r} ({type(self).__name__}) cannot {what}: "
                 f"use a connection type that supports it (for Slack: a 'slack' API connection with a bot token).",
                 conn_id=self.conn_id,
             )

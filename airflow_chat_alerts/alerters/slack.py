@@ -158,7 +158,7 @@ class SlackAlerter(BaseAlerter):
     """
 
     capabilities = Capabilities(
-        ask=True, threads=True, reactions=True, buttons=False, files=True, post_ephemeral=True
+        ask=True, threads=True, reactions=True, buttons=True, files=True, post_ephemeral=True, hitl=True
     )
 
     def __init__(

@@ -78,7 +78,7 @@ class WebhookAlerter(BaseAlerter):
 
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
         if thread_ts:
-            self._require("threads")
+            self.require("threads")
         body = message_payload(message, conn_id=self.conn_id, redact=self._redact, metadata=False)
         if channel and self.default_channel and channel != self.default_channel:
             log.warning(
@@ -117,9 +117,9 @@ class WebhookAlerter(BaseAlerter):
         return MessageRef(channel=self.default_channel or "", ts="")
 
     def update(self, ref: MessageRef, message: Message) -> None:
-        self._require("update")
+        self.require("update")
 
-    def _require(self, capability: str) -> None:
+    def require(self, capability: str) -> None:
         if capability == "update" or not getattr(self.capabilities, capability, False):
             raise ChatCapabilityError(
                 f"Connection {self.conn_id!r} is a Slack incoming webhook (slackwebhook): it can only post, "

@@ -177,6 +177,7 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
         now = datetime.now(timezone.utc)
         settings = self._settings()
         with self._alerter(settings) as alerter:
+            alerter.require("hitl")  # before Airflow's record: a request no one could answer in chat
             destination = Destination.of(self.channel)  # rendered: a template may name a person
             channel = (alerter.open_conversation(destination.people) if destination.direct
                        else alerter.channel_for(destination.channel))

@@ -43,6 +43,7 @@ from airflow_chat_alerts.exceptions import (
     ChatTransientError,
 )
 from airflow_chat_alerts.model import (
+    ASK_EVENT_TYPE,
     Answer,
     AnswerKind,
     Message,
@@ -343,6 +344,7 @@ class DiscordAlerter(BaseAlerter):
         oldest: str | None = None,
         timeout: float | None = None,
         clock_skew: float = 0.0,
+        event_type: str = ASK_EVENT_TYPE,
     ) -> PostedQuestion | None:
         """The newest undecided question the bot posted whose buttons name the task instance ``match``
         (dag_id, run_id, task_id, map_index), and whose deadline lies within ``timeout`` (+ ``clock_skew``)
@@ -351,6 +353,8 @@ class DiscordAlerter(BaseAlerter):
 
         :raises ChatTransientError: the lookup could not finish (``lookup_incomplete``).
         """
+        if event_type != ASK_EVENT_TYPE:
+            self.require("hitl")
         target = self._channel(channel)
         wanted = identity_digest(match)
         floor = first_id_at(oldest) if oldest else 0

@@ -62,7 +62,7 @@ class DiscordWebhookAlerter(BaseAlerter):
 
     def post(self, message: Message, *, channel: str | None = None, thread_ts: str | None = None) -> MessageRef:
         if thread_ts:
-            self._require("threads")
+            self.require("threads")
         redacted = Message(text=self._redact(message.text or ""), context=message.context,
                            blocks=redact_strings(list(message.blocks), self._redact) if message.blocks else None)
         rendered = render(redacted, conn_id=self.conn_id)
@@ -80,9 +80,9 @@ class DiscordWebhookAlerter(BaseAlerter):
         return run_blocking(lambda: self._clients.once(send))
 
     def update(self, ref: MessageRef, message: Message) -> None:
-        self._require("update")
+        self.require("update")
 
-    def _require(self, capability: str) -> None:
+    def require(self, capability: str) -> None:
         if capability == "update" or not getattr(self.capabilities, capability, False):
             raise ChatCapabilityError(
                 f"Connection {self.conn_id!r} is a Discord webhook (discord): it can only post, it cannot "
