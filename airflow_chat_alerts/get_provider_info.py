@@ -28,8 +28,28 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_chat_alerts.hooks.chat_alerter"]}],
-        "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_chat_alerts.operators.post"]}],
+        "operators": [{"integration-name": INTEGRATION, "python-modules": [
+            "airflow_chat_alerts.operators.post", "airflow_chat_alerts.operators.hitl"]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_chat_alerts.sensors.ask"]}],
-        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_chat_alerts.triggers.ask"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": [
+            "airflow_chat_alerts.triggers.ask", "airflow_chat_alerts.triggers.hitl"]}],
         "notifications": ["airflow_chat_alerts.notifications.chat.ChatNotifier"],
+        "config": {
+            "chat_alerts": {
+                "description": "Settings of airflow-chat-alerts read by workers (connection settings live in "
+                "each connection's extra).",
+                "options": {
+                    "deferral_settle_seconds": {
+                        "description": "How long after a deferral an ask's or a Human-in-the-loop request's "
+                        "trigger holds an answer it found before handing it back (0 to 60; 0 for none): "
+                        "Airflow 3.3's scheduler can fail a task resumed before it has processed the exit of "
+                        "the process that deferred it (apache/airflow#72716).",
+                        "version_added": None,
+                        "type": "float",
+                        "example": "10",
+                        "default": "10",
+                    },
+                },
+            },
+        },
     }

@@ -1,4 +1,5 @@
-"""Small helpers the worker and the triggerer share: times and limits. Pure, and cheap to import."""
+"""Small helpers the worker and the triggerer share: times and limits. Cheap to import (Airflow's
+configuration is read only by :func:`deferral_settled_at`, on the worker)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ T = TypeVar("T")
 # after the deadline; if none comes through (Slack down, rate-limited), the ask fails with an error
 # instead of applying on_timeout to a question nobody could read.
 LAST_READ_LIMIT = timedelta(minutes=15)
+
+# Airflow 3.3's scheduler can fail a deferred task whose trigger fires before it has processed the exit of
+# the process that deferred it (apache/airflow#72716). A trigger therefore hands its event back no earlier
+# than this long after the deferral: Airflow's [chat_alerts] deferral_settle_seconds, read by the worker.
+DEFERRAL_SETTLE_SECONDS = 10.0
 
 
 def parse_utc(value: str) -> datetime:
@@ -75,6 +81,34 @@ def as_slack_ts(moment: datetime) -> str:
     :param moment: an aware datetime.
     """
     return f"{moment.timestamp():.6f}"
+
+
+def deferral_settled_at(now: datetime) -> datetime:
+    """When a trigger deferred at ``now`` may hand back its event: ``now`` plus Airflow's
+    ``[chat_alerts] deferral_settle_seconds`` (default :data:`DEFERRAL_SETTLE_SECONDS`; 0 for none). Called
+    by the worker, where Airflow's configuration is loaded already.
+
+    :raises ChatConfigError: the setting is not a number of seconds from 0 to 60.
+    """
+    from airflow.configuration import conf
+
+    value = conf.get("chat_alerts", "deferral_settle_seconds", fallback=str(DEFERRAL_SETTLE_SECONDS))
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ChatConfigError(
+            f"[chat_alerts] deferral_settle_seconds must be a number of seconds, not {value!r}"
+        ) from None
+    if not 0 <= seconds <= 60:
+        raise ChatConfigError(f"[chat_alerts] deferral_settle_seconds must be from 0 to 60, not {seconds}")
+    return now + timedelta(seconds=seconds)
+
+
+async def sleep_until(moment: datetime) -> None:
+    """Sleep until the aware instant ``moment`` (at once if it has passed)."""
+    delay = (moment - datetime.now(timezone.utc)).total_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 async def within(awaitable: Awaitable[T], timeout: float) -> T:

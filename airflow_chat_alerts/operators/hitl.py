@@ -44,7 +44,7 @@ from airflow_chat_alerts.operators.hitl_outcome import HITLOutcome, RequestRecor
 from airflow_chat_alerts.sensors import ask_posting
 from airflow_chat_alerts.sensors.ask_reminders import ReminderSchedule
 from airflow_chat_alerts.templating import ChatTemplateFilters
-from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, parse_utc, utc_iso
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, as_slack_ts, deferral_settled_at, parse_utc, utc_iso
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -258,6 +258,7 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
                 reconcile_interval=self.wait.reconcile_interval,
                 remind_at=utc_iso(remind_at) if remind_at else None,
                 approval=self.approval,
+                settled_at=utc_iso(deferral_settled_at(datetime.now(timezone.utc))),
             ),
             method_name="execute_complete",
             timeout=None if deadline is None else max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,

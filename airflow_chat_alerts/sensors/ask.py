@@ -52,7 +52,7 @@ from airflow_chat_alerts.sensors.ask_check import decided_already
 from airflow_chat_alerts.sensors.ask_outcome import ON_TIMEOUT, AskOutcome
 from airflow_chat_alerts.sensors.ask_reminders import ReminderSchedule
 from airflow_chat_alerts.templating import ChatTemplateFilters
-from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, utc_iso
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, deferral_settled_at, parse_utc, utc_iso
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -262,6 +262,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
                 poll_interval=self.poll_interval,
                 reconcile_interval=self.reconcile_interval,
                 remind_at=utc_iso(remind_at) if remind_at else None,
+                settled_at=utc_iso(deferral_settled_at(datetime.now(timezone.utc))),
             ),
             method_name="execute_complete",
             timeout=max(deadline - now, timedelta(0)) + BACKSTOP_MARGIN,

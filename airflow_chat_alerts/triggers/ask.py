@@ -55,7 +55,7 @@ from airflow_chat_alerts.judge import Judgement, groups_to_read, judge
 from airflow_chat_alerts.model import AskEvent, ErrorEvent, QuestionRead
 from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
 from airflow_chat_alerts.triggers.runtime import Runtime
-from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, within
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, sleep_until, within
 
 # Before handing back for a reminder the trigger reads once, waiting a poll interval plus this long.
 REMINDER_READ_GRACE_SECONDS = 10.0
@@ -83,6 +83,8 @@ class ChatAskTrigger(BaseTrigger):
     :param reconcile_interval: seconds between reads while answers are pushed over Socket Mode (the
         connection has an ``app_token``); never below ``poll_interval``.
     :param remind_at: optional ISO-8601 UTC instant at which to hand back for a reminder.
+    :param settled_at: optional ISO-8601 UTC instant before which no event is handed back (see
+        :func:`~airflow_chat_alerts.utils.deferral_settled_at`): an answer found sooner waits until then.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class ChatAskTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         remind_at: str | None = None,
         reconcile_interval: float = 300.0,
+        settled_at: str | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -105,6 +108,7 @@ class ChatAskTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.remind_at = remind_at
         self.reconcile_interval = reconcile_interval
+        self.settled_at = settled_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -118,6 +122,7 @@ class ChatAskTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "remind_at": self.remind_at,
                 "reconcile_interval": self.reconcile_interval,
+                "settled_at": self.settled_at,
             },
         )
 
@@ -128,6 +133,8 @@ class ChatAskTrigger(BaseTrigger):
         except (ChatPermanentError, ChatConfigError) as err:  # transient errors are retried, never end it
             self.log.error("Ask %s in %s cannot go on: %s", self.ts, self.channel, err)
             event = {"status": "error", "message": str(err), "code": err.code}
+        if self.settled_at:
+            await sleep_until(parse_utc(self.settled_at))
         yield TriggerEvent(event)
 
     async def _wait(self) -> AskEvent:

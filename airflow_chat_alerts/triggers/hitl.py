@@ -55,7 +55,7 @@ from airflow_chat_alerts.triggers import hitl_row
 from airflow_chat_alerts.triggers.ask import REMINDER_READ_GRACE_SECONDS, shared_policy
 from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
 from airflow_chat_alerts.triggers.runtime import Runtime
-from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, within
+from airflow_chat_alerts.utils import LAST_READ_LIMIT, parse_utc, sleep_until, within
 
 # Without a deadline, the loop still wakes this often (nothing is due then but the row's read).
 _FAR = timedelta(days=3650)
@@ -82,6 +82,8 @@ class ChatHITLTrigger(BaseTrigger):
     :param reconcile_interval: seconds between Slack reads while answers are pushed (Socket Mode).
     :param remind_at: optional ISO-8601 UTC instant at which to hand back for a reminder.
     :param approval: an approval (Approve / Reject): reactions and approve / reject replies count.
+    :param settled_at: optional ISO-8601 UTC instant before which no event is handed back (see
+        :func:`~airflow_chat_alerts.utils.deferral_settled_at`).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class ChatHITLTrigger(BaseTrigger):
         reconcile_interval: float = 300.0,
         remind_at: str | None = None,
         approval: bool = False,
+        settled_at: str | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -111,6 +114,7 @@ class ChatHITLTrigger(BaseTrigger):
         self.reconcile_interval = reconcile_interval
         self.remind_at = remind_at
         self.approval = approval
+        self.settled_at = settled_at
         self._emails_known: dict[str, str | None] = {}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -128,6 +132,7 @@ class ChatHITLTrigger(BaseTrigger):
                 "reconcile_interval": self.reconcile_interval,
                 "remind_at": self.remind_at,
                 "approval": self.approval,
+                "settled_at": self.settled_at,
             },
         )
 
@@ -138,6 +143,8 @@ class ChatHITLTrigger(BaseTrigger):
         except (ChatPermanentError, ChatConfigError) as err:  # transient errors are retried, never end it
             self.log.error("Request %s in %s cannot go on: %s", self.ts, self.channel, err)
             event = {"status": "error", "message": str(err), "code": err.code}
+        if self.settled_at:
+            await sleep_until(parse_utc(self.settled_at))
         yield TriggerEvent(event)
 
     async def _wait(self) -> HITLEvent:

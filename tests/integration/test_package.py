@@ -59,6 +59,17 @@ def test_airflow_lists_the_provider_with_valid_metadata():
     assert data["slack_hook"] == "airflow.providers.slack.hooks.slack.SlackHook"
 
 
+def test_airflow_knows_the_providers_setting_and_its_default():
+    default = run_python(
+        "import os\n"
+        "os.environ.pop('AIRFLOW__CHAT_ALERTS__DEFERRAL_SETTLE_SECONDS', None)  # the suite sets it\n"
+        "from airflow.configuration import conf\n"
+        "conf.load_providers_configuration()\n"
+        "print(conf.get('chat_alerts', 'deferral_settle_seconds'))"
+    )
+    assert float(default) == 10
+
+
 @pytest.mark.parametrize("module", ["airflow_chat_alerts.alerters.redaction", "airflow_chat_alerts.templating"])
 def test_redaction_and_template_filters_import_nothing_heavy(module):
     loaded = run_python(

@@ -43,3 +43,24 @@ def test_parse_utc_reads_what_utc_iso_writes_and_takes_naive_as_utc():
     assert parse_utc("2026-11-29T14:00:00") == moment
     with pytest.raises(ChatConfigError, match="ISO-8601"):
         parse_utc("tomorrow")
+
+
+def test_deferral_settled_at_reads_airflows_configuration(monkeypatch):
+    from airflow_chat_alerts.utils import DEFERRAL_SETTLE_SECONDS, deferral_settled_at
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    monkeypatch.delenv("AIRFLOW__CHAT_ALERTS__DEFERRAL_SETTLE_SECONDS", raising=False)
+    assert (deferral_settled_at(now) - now).total_seconds() == DEFERRAL_SETTLE_SECONDS
+    monkeypatch.setenv("AIRFLOW__CHAT_ALERTS__DEFERRAL_SETTLE_SECONDS", "2.5")
+    assert (deferral_settled_at(now) - now).total_seconds() == 2.5
+    monkeypatch.setenv("AIRFLOW__CHAT_ALERTS__DEFERRAL_SETTLE_SECONDS", "0")
+    assert deferral_settled_at(now) == now
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "61", "nan"])
+def test_a_bad_deferral_settle_setting_is_a_clear_error(monkeypatch, bad):
+    from airflow_chat_alerts.utils import deferral_settled_at
+
+    monkeypatch.setenv("AIRFLOW__CHAT_ALERTS__DEFERRAL_SETTLE_SECONDS", bad)
+    with pytest.raises(ChatConfigError, match="deferral_settle_seconds"):
+        deferral_settled_at(datetime(2026, 1, 1, tzinfo=timezone.utc))

@@ -63,7 +63,8 @@ def test_serialize_carries_the_kwargs_and_no_secret(slack_emulator, question):
 
     assert classpath == "airflow_chat_alerts.triggers.ask.ChatAskTrigger"
     assert set(kwargs) == {
-        "conn_id", "channel", "ts", "policy", "deadline", "poll_interval", "remind_at", "reconcile_interval"
+        "conn_id", "channel", "ts", "policy", "deadline", "poll_interval", "remind_at", "reconcile_interval",
+        "settled_at",
     }
     assert ChatAskTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert json.loads(json.dumps(kwargs)) == kwargs  # plain JSON, as the triggerer stores it
@@ -95,6 +96,19 @@ def test_a_copy_rebuilt_from_serialize_finds_an_answer_given_while_none_ran(slac
     assert event["decision"]["comment"] == "ship it"
     # Neither copy posted anything: only the question itself and alice's reply exist.
     assert slack_emulator.journal.count("chat.postMessage") == 2
+
+
+def test_an_answer_found_at_once_is_handed_back_only_once_the_deferral_has_settled(slack_emulator, question):
+    """Airflow's scheduler can fail a task resumed before it processed the exit of the process that
+    deferred it: the answer waits until ``settled_at``, then decides as it would have."""
+    slack_emulator.act_as("alice").reply(CHANNEL, question, "approve")
+    settled_at = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+    trigger = make_trigger(slack_emulator, question, deadline=iso_in(60), settled_at=settled_at.isoformat())
+
+    event = first_event(trigger)
+
+    assert datetime.now(timezone.utc) >= settled_at
+    assert event["status"] == "approved" and event["decision"]["by"] == ["U0ALICE"]
 
 
 def test_a_copy_started_after_its_deadline_counts_a_reply_given_before_it(slack_emulator, question):
