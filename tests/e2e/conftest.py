@@ -1,11 +1,12 @@
-"""End-to-end fixtures: one real Airflow deployment (PostgreSQL, LocalExecutor) and one Slack emulator
-per session, shared by the tests, which each work on their own DAG runs.
+"""End-to-end fixtures: one real Airflow deployment (PostgreSQL, LocalExecutor), one Slack emulator and one
+Discord emulator per session, shared by the tests, which each work on their own DAG runs.
 
 Everything here is marked ``e2e``: `make e2e` runs it, `make test` leaves it out (``-m "not e2e"``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,8 @@ from .deployment import AirflowDeployment, PostgresCluster, slack_connection_jso
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_SOURCES = (REPO / "dags_examples", REPO / "tests" / "e2e" / "dags")
-TEST_DAGS = ("e2e_ask", "e2e_ask_pooled", "e2e_ask_worker_dies", "e2e_filler", "slack_alert_ask",
-             "slack_alert_hitl_approval", "slack_alert_hitl_branch")
+TEST_DAGS = ("e2e_ask", "e2e_ask_pooled", "e2e_ask_worker_dies", "e2e_ask_discord", "e2e_filler",
+             "slack_alert_ask", "slack_alert_hitl_approval", "slack_alert_hitl_branch")
 CHANNEL = "ml-alerts"
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -59,9 +60,22 @@ def chat_channel(chat) -> str:
 
 
 @pytest.fixture(scope="session")
-def airflow_e2e(tmp_path_factory: pytest.TempPathFactory, chat, chat_channel: str) -> Iterator[AirflowDeployment]:
-    """A running Airflow deployment whose `slack_api_default` connection points at the emulator, with
-    the app-level token (extra ``app_token``): questions carry buttons, triggerers hold sockets."""
+def discord_chat() -> Iterator:
+    """The Discord emulator (REST API and Gateway) on loopback, in this process."""
+    from airflow_chat_alerts.testing.discord import DiscordEmulator
+
+    with DiscordEmulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def airflow_e2e(tmp_path_factory: pytest.TempPathFactory, chat, chat_channel: str,
+                discord_chat) -> Iterator[AirflowDeployment]:
+    """A running Airflow deployment whose `slack_api_default` connection points at the Slack emulator, with
+    the app-level token (extra ``app_token``): questions carry buttons, triggerers hold sockets; and whose
+    `discord_e2e` connection (a `discord_bot`) points at the Discord emulator."""
+    from airflow_chat_alerts.testing.discord.emulator import discord_connection
+
     root = tmp_path_factory.mktemp("airflow-e2e")
     postgres = PostgresCluster()
     deployment = AirflowDeployment(
@@ -76,6 +90,9 @@ def airflow_e2e(tmp_path_factory: pytest.TempPathFactory, chat, chat_channel: st
             # The example DAG: answers read every 2 s; only the ml-leads group may approve.
             "CHAT_ALERTS_POLL_INTERVAL": "2",
             "CHAT_ALERTS_APPROVERS": chat.usergroup_id("ml-leads"),
+            # e2e_ask_discord: its connection, and only the ml-leads role may approve.
+            "AIRFLOW_CONN_DISCORD_E2E": json.dumps(discord_connection(discord_chat, CHANNEL)),
+            "E2E_DISCORD_APPROVERS": "&" + discord_chat.role_id("ml-leads"),
         },
     )
     try:

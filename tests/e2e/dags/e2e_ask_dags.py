@@ -1,4 +1,5 @@
-"""Test DAGs for the end-to-end suite: asks that branch, a pool filler, and a worker that dies mid-ask.
+"""Test DAGs for the end-to-end suite: asks that branch (on Slack, and one on Discord), a pool filler, and a
+worker that dies mid-ask.
 
 Every ask waits on the connection's default channel, polls every 2 s and branches to ``deploy`` on
 approval or ``discard`` otherwise; the question names its run so a person (the test) can tell them apart.
@@ -50,6 +51,9 @@ def ask_dag(dag_id: str, *, sensor: type[ChatAskSensor] = ChatAskSensor, **ask_k
 ask_dag("e2e_ask")
 ask_dag("e2e_ask_pooled", pool="one_slot")
 ask_dag("e2e_ask_worker_dies", sensor=DieBeforeDeferringAskSensor, retries=1, retry_delay=timedelta(seconds=1))
+# The same ask on Discord: only the connection differs (and approvers are a Discord role, given by the test).
+ask_dag("e2e_ask_discord", chat_conn_id="discord_e2e",
+        approvers=[os.environ["E2E_DISCORD_APPROVERS"]] if os.environ.get("E2E_DISCORD_APPROVERS") else None)
 
 with DAG("e2e_filler", schedule=None, start_date=START, catchup=False, max_active_runs=100, tags=["e2e"]):
 
