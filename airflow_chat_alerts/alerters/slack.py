@@ -157,9 +157,7 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(
-        ask=True, threads=True, reactions=True, buttons=True, files=True, post_ephemeral=True, hitl=True
-    )
+    capabilities = Capabilities(ask=True, threads=True, files=True, post_ephemeral=True, hitl=True)
 
     def __init__(
         self,

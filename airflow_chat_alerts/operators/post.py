@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_chat_alerts.exceptions import ChatAlertError, ChatCapabilityError, ChatConfigError
+from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError
 from airflow_chat_alerts.templating import ChatTemplateFilters
 
 if TYPE_CHECKING:
@@ -124,13 +124,10 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
 
     def _post(self, alerter: BaseAlerter, message, uploads: list[tuple[str, bytes]]):
         # Checked before posting so that nothing is half-posted.
-        for needed, wanted in (("threads", self.thread_ts), ("files", uploads)):
-            if wanted and not getattr(alerter.capabilities, needed):
-                raise ChatCapabilityError(
-                    f"Connection {self.chat_conn_id!r} ({type(alerter).__name__}) cannot post {needed}; "
-                    f"use a 'slack' API connection with a bot token",
-                    conn_id=self.chat_conn_id,
-                )
+        if self.thread_ts:
+            alerter.require("threads")
+        if uploads:
+            alerter.require("files")
         ref = alerter.post(message, channel=self.channel, thread_ts=self.thread_ts)
         for filename, content in uploads:
             alerter.post_file(content, filename=filename, channel=ref.channel, thread_ts=ref.thread_ts or ref.ts)
