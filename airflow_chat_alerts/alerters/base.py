@@ -207,6 +207,10 @@ class BaseAlerter(ABC):
         """The app's own user id on the chat service (its answers never count), if it has one."""
         return None
 
+    async def aperson_email(self, user: str) -> str | None:
+        """A person's e-mail address (for ``airflow_users_by_email``), when the service tells it."""
+        return None
+
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel no longer takes answers."""
         self.require("ask")

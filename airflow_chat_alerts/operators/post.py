@@ -14,7 +14,7 @@ from airflow_chat_alerts.templating import ChatTemplateFilters
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import Poster
 
 XCOM_MESSAGE_KEY = "message"
 
@@ -122,7 +122,7 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
                 raise ChatConfigError(f"{self.task_id}: cannot read file {path!r} to upload: {err}") from err
         return uploads
 
-    def _post(self, alerter: BaseAlerter, message, uploads: list[tuple[str, bytes]]):
+    def _post(self, alerter: Poster, message, uploads: list[tuple[str, bytes]]):
         # Checked before posting so that nothing is half-posted.
         if self.thread_ts:
             alerter.require("threads")
