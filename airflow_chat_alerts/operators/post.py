@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_chat_alerts.alerters.ports import Poster
+    from airflow_chat_alerts.model import Message, MessageRef
 
 XCOM_MESSAGE_KEY = "message"
 
@@ -96,7 +97,7 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
         self.log.info("Posted to %s at %s: %s", ref.channel, ref.ts, ref.permalink or "(no permalink)")
         return True
 
-    def _message(self, context: Context):
+    def _message(self, context: Context) -> Message:
         from airflow_chat_alerts import formatting
         from airflow_chat_alerts.model import Message, PipelineContext
 
@@ -122,7 +123,7 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
                 raise ChatConfigError(f"{self.task_id}: cannot read file {path!r} to upload: {err}") from err
         return uploads
 
-    def _post(self, alerter: Poster, message, uploads: list[tuple[str, bytes]]):
+    def _post(self, alerter: Poster, message: Message, uploads: list[tuple[str, bytes]]) -> MessageRef:
         # Checked before posting so that nothing is half-posted.
         if self.thread_ts:
             alerter.require("threads")

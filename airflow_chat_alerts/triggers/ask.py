@@ -96,7 +96,7 @@ class ChatAskTrigger(BaseTrigger):
         remind_at: str | None = None,
         reconcile_interval: float = 300.0,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__(**kwargs) is untyped
         self.conn_id = conn_id
         self.channel = channel
         self.ts = ts

@@ -99,7 +99,7 @@ class ChatHITLTrigger(BaseTrigger):
         remind_at: str | None = None,
         approval: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__(**kwargs) is untyped
         self.conn_id = conn_id
         self.channel = channel
         self.ts = ts
