@@ -79,8 +79,16 @@ class ChatTransientError(ChatAlertError):
     :param retry_after: seconds the service asked us to wait (HTTP ``Retry-After``), if it said.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        conn_id: str | None = None,
+        channel: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, conn_id=conn_id, channel=channel, code=code)
         self.retry_after = retry_after
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from airflow_chat_alerts.exceptions import ChatCapabilityError, ChatConfigError
@@ -23,17 +23,40 @@ from airflow_chat_alerts.model import (
 )
 
 
+def _can(what: str) -> Any:
+    """A capability: off unless an alerter declares it; ``what`` completes "cannot …" in its error."""
+    return field(default=False, metadata={"what": what})
+
+
 @dataclass(frozen=True)
 class Capabilities:
-    """What an alerter can do; operators check these and fail with a clear error instead of guessing."""
+    """What an alerter can do; each is checked (:meth:`BaseAlerter.require`) before anything is posted or
+    written, so that a connection that cannot fails with a clear error instead of half-doing it.
 
-    ask: bool = False
-    threads: bool = False
-    reactions: bool = False
-    buttons: bool = False
-    files: bool = False
-    post_ephemeral: bool = False
-    hitl: bool = False  # answers Airflow's Human-in-the-loop requests (forms, menus)
+    There is no flag for reading reactions or receiving button clicks: asking means reading replies *and*
+    reactions (an ask's policy always counts reactions), and whether people can click is a fact of the
+    connection, not of the service (a Slack connection with an app-level token, a Discord bot:
+    ``ChatConnectionSettings.interactive``), which decides whether a question carries buttons at all.
+    """
+
+    ask: bool = _can("ask questions and read their answers")
+    threads: bool = _can("post in a thread")
+    files: bool = _can("upload files")
+    post_ephemeral: bool = _can("show a message to one person only")
+    hitl: bool = _can("answer Human-in-the-loop requests")  # forms, menus: Slack only
+
+    @classmethod
+    def what(cls, capability: str) -> str:
+        """What ``capability`` lets an alerter do, in words ("post in a thread").
+
+        :raises ValueError: ``capability`` is not a field of :class:`Capabilities` (a programming error).
+        """
+        for known in fields(cls):
+            if known.name == capability:
+                return str(known.metadata["what"])
+        raise ValueError(
+            f"unknown capability {capability!r}: use one of {', '.join(f.name for f in fields(cls))}"
+        )
 
 
 class BaseAlerter(ABC):
@@ -184,6 +207,10 @@ class BaseAlerter(ABC):
         """The app's own user id on the chat service (its answers never count), if it has one."""
         return None
 
+    async def aperson_email(self, user: str) -> str | None:
+        """A person's e-mail address (for ``airflow_users_by_email``), when the service tells it."""
+        return None
+
     async def is_archived(self, channel: str) -> bool:
         """Whether the channel no longer takes answers."""
         self.require("ask")
@@ -201,9 +228,10 @@ class BaseAlerter(ABC):
         (a field of :class:`Capabilities`).
 
         :raises ChatCapabilityError: it cannot.
+        :raises ValueError: ``capability`` is not a field of :class:`Capabilities`.
         """
+        what = Capabilities.what(capability)
         if not getattr(self.capabilities, capability):
-            what = "answer Human-in-the-loop requests" if capability == "hitl" else capability.replace("_", " ")
             raise ChatCapabilityError(
                 f"Connection {self.conn_id!r} ({type(self).__name__}) cannot {what}: "
                 f"use a connection type that supports it (for Slack: a 'slack' API connection with a bot token).",

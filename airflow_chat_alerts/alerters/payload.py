@@ -30,4 +30,5 @@ def message_payload(message: Message, *, conn_id: str, redact: Redact, metadata:
         payload["blocks"] = formatting.fit_blocks(list(message.blocks))
     if metadata and message.metadata:
         payload["metadata"] = message.metadata
-    return redact_strings(payload, redact)
+    redacted: dict[str, Any] = redact_strings(payload, redact)
+    return redacted

@@ -70,7 +70,7 @@ class Scrubber:
         return text
 
 
-class ScrubbingLogger(logging.LoggerAdapter):
+class ScrubbingLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger for slack_sdk that writes through ``logger`` with the secrets scrubbed from each line.
 
     slack_sdk formats its log lines itself (f-strings), so the line is all there is to scrub; a

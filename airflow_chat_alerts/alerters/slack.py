@@ -68,7 +68,11 @@ from airflow_chat_alerts.utils import ts_key, ts_time
 if TYPE_CHECKING:
     import aiohttp
     from slack_sdk import WebClient
+    from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
+    from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+    from slack_sdk.web import SlackResponse
     from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +109,13 @@ class Profile:
     is_guest: bool
 
 
-def _no_resend_retry_handler():
+def _no_resend_retry_handler() -> RetryHandler:
     """slack_sdk's connection-error retry, except for methods that must not run twice (a post)."""
     from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
     class NoResendRetryHandler(ConnectionErrorRetryHandler):
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                       error: Exception | None = None) -> bool:
             if request.url.rstrip("/").endswith(NOT_RESENT_METHODS):
                 return False
             return super()._can_retry(state=state, request=request, response=response, error=error)
@@ -118,12 +123,13 @@ def _no_resend_retry_handler():
     return NoResendRetryHandler()
 
 
-def _no_resend_async_retry_handler():
+def _no_resend_async_retry_handler() -> AsyncRetryHandler:
     """The async twin of :func:`_no_resend_retry_handler` (the triggerer's client)."""
     from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
     class AsyncNoResendRetryHandler(AsyncConnectionErrorRetryHandler):
-        async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                                   response: HttpResponse | None = None, error: Exception | None = None) -> bool:
             if request.url.rstrip("/").endswith(NOT_RESENT_METHODS):
                 return False
             return await super()._can_retry_async(state=state, request=request, response=response, error=error)
@@ -157,9 +163,7 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(
-        ask=True, threads=True, reactions=True, buttons=True, files=True, post_ephemeral=True, hitl=True
-    )
+    capabilities = Capabilities(ask=True, threads=True, files=True, post_ephemeral=True, hitl=True)
 
     def __init__(
         self,
@@ -246,22 +250,32 @@ class SlackAlerter(BaseAlerter):
         self._async_client = None
 
     # -- executors: the only code that knows which client runs a call ---------------------------
-    def _send(self, call: Call) -> dict:
+    def _send(self, call: Call) -> dict[str, Any]:
         """Make one call on the sync client; failures become our exceptions."""
         try:
-            return getattr(self.client, call.method.replace(".", "_"))(**call.kwargs()).data
+            response: SlackResponse = getattr(self.client, call.method.replace(".", "_"))(**call.kwargs())
+            return self._json(response, call)
         except Exception as err:
             error = self._translate(err, call)
             if getattr(error, "code", None) in NAMEABLE_CHANNEL_ERRORS and self._learn_channel_name(call.channel):
                 error = self._translate(err, call)
             raise error from err
 
-    async def _asend(self, call: Call) -> dict:
+    async def _asend(self, call: Call) -> dict[str, Any]:
         """Make one call on the async client; failures become our exceptions."""
         try:
-            return (await getattr(self.async_client, call.method.replace(".", "_"))(**call.kwargs())).data
+            aresponse: AsyncSlackResponse = await getattr(self.async_client, call.method.replace(".", "_"))(
+                **call.kwargs()
+            )
+            return self._json(aresponse, call)
         except Exception as err:
             raise self._translate(err, call) from err
+
+    def _json(self, response: SlackResponse | AsyncSlackResponse, call: Call) -> dict[str, Any]:
+        """A Web API answer's JSON object (slack_sdk types a body as a dict or bytes: bytes only for downloads)."""
+        if not isinstance(response.data, dict):
+            raise self._malformed(call.method, call.channel, detail="no JSON object")
+        return response.data
 
     def _each_page(self, call: Call) -> Iterator[dict[str, Any]]:
         """Each page of a paginated read on the sync client, until the cursor runs out."""
@@ -291,8 +305,11 @@ class SlackAlerter(BaseAlerter):
         if isinstance(step, Call):
             return self._send(step)
         if isinstance(step, Pages):
-            return [item for data in self._each_page(step.call) for item in data.get(step.key) or []]
+            return self._page_items(step)
         return [self._run(operation) for operation in step.operations]
+
+    def _page_items(self, step: Pages) -> list[Any]:
+        return [item for data in self._each_page(step.call) for item in data.get(step.key) or []]
 
     async def _astep(self, step: Step) -> Any:
         if isinstance(step, Call):
@@ -311,14 +328,14 @@ class SlackAlerter(BaseAlerter):
         return list(await asyncio.gather(*(one(operation) for operation in step.operations)))
 
     # The same, written as the client method's keyword arguments (``channel=``, ``question=``, …).
-    def _call(self, method: str, **kwargs: Any) -> dict:
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         return self._send(Call.of(method, **kwargs))
 
-    async def _acall(self, method: str, **kwargs: Any) -> dict:
+    async def _acall(self, method: str, **kwargs: Any) -> dict[str, Any]:
         return await self._asend(Call.of(method, **kwargs))
 
-    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict]:
-        return self._step(Pages(Call.of(method, **kwargs), key))
+    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        return self._page_items(Pages(Call.of(method, **kwargs), key))
 
     # -- what Slack answers --------------------------------------------------------------------
     def _translate(self, err: Exception, call: Call) -> Exception:
@@ -443,7 +460,7 @@ class SlackAlerter(BaseAlerter):
         for conversation in conversations:
             self._channel_names.setdefault(conversation["id"], conversation["name"])
             if conversation["name"] == name:
-                return conversation["id"]
+                return str(conversation["id"])  # a string: the shape checked it
         raise ChatPermanentError(
             f"channel_not_found: no channel named #{name} is visible to connection {self.conn_id!r}; "
             "check the name, or give the channel id (C…)",
@@ -550,7 +567,8 @@ class SlackAlerter(BaseAlerter):
         return channel
 
     def _pages_of(self, call: Call, key: str) -> Operation[list[Any]]:
-        return (yield Pages(call, key))
+        items: list[Any] = yield Pages(call, key)
+        return items
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> str:
         data = self._call("chat.postEphemeral", channel=channel, user=user, **self._payload(Message(text=text)))

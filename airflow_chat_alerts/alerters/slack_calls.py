@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from airflow_chat_alerts.alerters import slack_shapes as shapes
 
@@ -77,7 +77,7 @@ def run(operation: Operation[T], execute: Callable[[Step], Any]) -> T:
         try:
             step = operation.send(answer) if error is None else operation.throw(error)
         except StopIteration as done:
-            return done.value
+            return cast(T, done.value)  # StopIteration carries the generator's return value untyped
         answer, error = None, None
         try:
             answer = execute(step)
@@ -93,7 +93,7 @@ async def arun(operation: Operation[T], execute: Callable[[Step], Awaitable[Any]
         try:
             step = operation.send(answer) if error is None else operation.throw(error)
         except StopIteration as done:
-            return done.value
+            return cast(T, done.value)  # StopIteration carries the generator's return value untyped
         answer, error = None, None
         try:
             answer = await execute(step)

@@ -117,12 +117,16 @@ class WebhookAlerter(BaseAlerter):
         return MessageRef(channel=self.default_channel or "", ts="")
 
     def update(self, ref: MessageRef, message: Message) -> None:
-        self.require("update")
+        raise self._post_only("edit a posted message")
 
     def require(self, capability: str) -> None:
-        if capability == "update" or not getattr(self.capabilities, capability, False):
-            raise ChatCapabilityError(
-                f"Connection {self.conn_id!r} is a Slack incoming webhook (slackwebhook): it can only post, "
-                f"it cannot {capability}; use a 'slack' API connection with a bot token for that.",
-                conn_id=self.conn_id,
-            )
+        what = Capabilities.what(capability)
+        if not getattr(self.capabilities, capability):
+            raise self._post_only(what)
+
+    def _post_only(self, what: str) -> ChatCapabilityError:
+        return ChatCapabilityError(
+            f"Connection {self.conn_id!r} is a Slack incoming webhook (slackwebhook): it can only post, "
+            f"it cannot {what}; use a 'slack' API connection with a bot token for that.",
+            conn_id=self.conn_id,
+        )

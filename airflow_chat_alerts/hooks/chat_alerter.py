@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.services.discord.alerter import DiscordAlerter
 
 __all__ = ["ChatAlerterHook"]
 
@@ -179,7 +180,7 @@ class ChatAlerterHook(BaseHook):
                     f"a message."
                 )
             if settings.conn_type == "discord_bot":
-                me = self.alerter_for(settings).auth_test()  # type: ignore[attr-defined]
+                me = _discord_bot(settings).auth_test()
                 return True, (f"Connected to Discord as {me.get('user')!r} ({me.get('user_id')}) through "
                               f"connection {self.chat_conn_id!r}.")
             alerter = self.get_alerter()
@@ -230,6 +231,10 @@ def _discord_alerter(settings: ChatConnectionSettings) -> BaseAlerter:
 
         return DiscordWebhookAlerter(conn_id=settings.conn_id, url=settings.secret, timeout=settings.timeout,
                                      proxy=settings.proxy, default_channel=settings.channel, redact=_redact)
+    return _discord_bot(settings)
+
+
+def _discord_bot(settings: ChatConnectionSettings) -> DiscordAlerter:
     from airflow_chat_alerts.services.discord.alerter import DiscordAlerter
     from airflow_chat_alerts.services.discord.connection import DiscordOptions
 
@@ -248,6 +253,6 @@ def _discord_alerter(settings: ChatConnectionSettings) -> BaseAlerter:
 def _redact(text: str) -> str:
     """Airflow's secrets masker on one string: registered secrets (connection passwords, values given to
     ``mask_secret``) become ``***``."""
-    from airflow.sdk.log import redact
+    from airflow.sdk.log import redact  # type: ignore[attr-defined]  # public there, re-exported without __all__
 
     return str(redact(text))

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import Asker
     from airflow_chat_alerts.model import PostedQuestion
     from airflow_chat_alerts.settings import ChatConnectionSettings
 
@@ -323,7 +324,7 @@ class ChatHITLOperator(ChatTemplateFilters, HITLOperator):
             return None
 
     def _find_request(
-        self, alerter: BaseAlerter, channel: str, context: Context, now: datetime
+        self, alerter: Asker, channel: str, context: Context, now: datetime
     ) -> PostedQuestion | None:
         """The unanswered request an earlier try of this task instance posted, if any."""
         dag_run = context.get("dag_run")

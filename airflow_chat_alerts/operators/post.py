@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_chat_alerts.exceptions import ChatAlertError, ChatCapabilityError, ChatConfigError
+from airflow_chat_alerts.exceptions import ChatAlertError, ChatConfigError
 from airflow_chat_alerts.templating import ChatTemplateFilters
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import Poster
+    from airflow_chat_alerts.model import Message, MessageRef
 
 XCOM_MESSAGE_KEY = "message"
 
@@ -96,7 +97,7 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
         self.log.info("Posted to %s at %s: %s", ref.channel, ref.ts, ref.permalink or "(no permalink)")
         return True
 
-    def _message(self, context: Context):
+    def _message(self, context: Context) -> Message:
         from airflow_chat_alerts import formatting
         from airflow_chat_alerts.model import Message, PipelineContext
 
@@ -122,15 +123,12 @@ class ChatPostOperator(ChatTemplateFilters, BaseOperator):
                 raise ChatConfigError(f"{self.task_id}: cannot read file {path!r} to upload: {err}") from err
         return uploads
 
-    def _post(self, alerter: BaseAlerter, message, uploads: list[tuple[str, bytes]]):
+    def _post(self, alerter: Poster, message: Message, uploads: list[tuple[str, bytes]]) -> MessageRef:
         # Checked before posting so that nothing is half-posted.
-        for needed, wanted in (("threads", self.thread_ts), ("files", uploads)):
-            if wanted and not getattr(alerter.capabilities, needed):
-                raise ChatCapabilityError(
-                    f"Connection {self.chat_conn_id!r} ({type(alerter).__name__}) cannot post {needed}; "
-                    f"use a 'slack' API connection with a bot token",
-                    conn_id=self.chat_conn_id,
-                )
+        if self.thread_ts:
+            alerter.require("threads")
+        if uploads:
+            alerter.require("files")
         ref = alerter.post(message, channel=self.channel, thread_ts=self.thread_ts)
         for filename, content in uploads:
             alerter.post_file(content, filename=filename, channel=ref.channel, thread_ts=ref.thread_ts or ref.ts)

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import Asker
     from airflow_chat_alerts.model import PostedQuestion
     from airflow_chat_alerts.settings import ChatConnectionSettings
 
@@ -364,7 +365,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
 
     def _post_question(
         self,
-        alerter: BaseAlerter,
+        alerter: Asker,
         channel: str,
         context: Context,
         payload: dict[str, Any],
@@ -377,7 +378,7 @@ class ChatAskSensor(ChatTemplateFilters, BaseSensorOperator, BranchMixIn):
         return ask_posting.post_question(alerter, channel, message, payload, find=find)
 
     def _find_question(
-        self, alerter: BaseAlerter, channel: str, context: Context, now: datetime
+        self, alerter: Asker, channel: str, context: Context, now: datetime
     ) -> PostedQuestion | None:
         return ask_posting.find_question(
             alerter,

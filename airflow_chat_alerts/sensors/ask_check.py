@@ -20,14 +20,14 @@ from airflow_chat_alerts.exceptions import ChatNotOurQuestionError, ChatPermanen
 from airflow_chat_alerts.judge import groups_to_read, judge
 
 if TYPE_CHECKING:
-    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import Asker
     from airflow_chat_alerts.model import DecidedEvent, QuestionRecord, TimedOutEvent
 
 log = logging.getLogger(__name__)
 
 
 def decided_already(
-    alerter: BaseAlerter, question: QuestionRecord, policy: AskPolicy, *, now: datetime
+    alerter: Asker, question: QuestionRecord, policy: AskPolicy, *, now: datetime
 ) -> DecidedEvent | TimedOutEvent | None:
     """The trigger event the question already calls for, or None: undecided, or unreadable for now.
 

@@ -19,7 +19,7 @@ from airflow_chat_alerts.model import Message, PostedQuestion
 from airflow_chat_alerts.utils import as_slack_ts
 
 if TYPE_CHECKING:
-    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import Asker
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # run may have been posted, and how far a question's deadline may lie beyond its ts + timeout.
 CLOCK_SKEW = timedelta(minutes=5)
 def find_question(
-    alerter: BaseAlerter,
+    alerter: Asker,
     channel: str,
     *,
     match: Mapping[str, Any],
@@ -70,7 +70,7 @@ def find_question(
 
 
 def post_question(
-    alerter: BaseAlerter,
+    alerter: Asker,
     channel: str,
     message: Message,
     payload: Mapping[str, Any],

@@ -99,7 +99,7 @@ class ChatAskTrigger(BaseTrigger):
         reconcile_interval: float = 300.0,
         settled_at: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__(**kwargs) is untyped
         self.conn_id = conn_id
         self.channel = channel
         self.ts = ts

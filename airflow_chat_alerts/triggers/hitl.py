@@ -102,7 +102,7 @@ class ChatHITLTrigger(BaseTrigger):
         approval: bool = False,
         settled_at: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__(**kwargs) is untyped
         self.conn_id = conn_id
         self.channel = channel
         self.ts = ts
@@ -232,13 +232,12 @@ class ChatHITLTrigger(BaseTrigger):
         if not users.needs_email:
             return {}
         connection = Runtime.current().connections.get(self.conn_id)
-        lookup = getattr(connection.alerter if connection else None, "aperson_email", None)
-        if lookup is None:
+        if connection is None:
             return {}
         for answer in read.answers:
             user = answer.user
             if not answer.is_bot and user and user not in users.by_slack_id and user not in self._emails_known:
-                self._emails_known[user] = await lookup(user)
+                self._emails_known[user] = await connection.alerter.aperson_email(user)
         return {user: email for user, email in self._emails_known.items() if email}
 
     async def _answered_in_slack(self, decision: HITLDecision, users: Any, watch: QuestionWatch) -> HITLEvent:

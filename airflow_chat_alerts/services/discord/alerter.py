@@ -138,7 +138,7 @@ class DiscordAlerter(BaseAlerter):
     :param worker: calls are made from sync code (no resend of a post whose answer was lost).
     """
 
-    capabilities = Capabilities(ask=True, threads=True, reactions=True, buttons=True, files=True, post_ephemeral=False)
+    capabilities = Capabilities(ask=True, threads=True, files=True)
 
     def __init__(
         self,

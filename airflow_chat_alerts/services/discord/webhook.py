@@ -80,12 +80,16 @@ class DiscordWebhookAlerter(BaseAlerter):
         return run_blocking(lambda: self._clients.once(send))
 
     def update(self, ref: MessageRef, message: Message) -> None:
-        self.require("update")
+        raise self._post_only("edit a posted message")
 
     def require(self, capability: str) -> None:
-        if capability == "update" or not getattr(self.capabilities, capability, False):
-            raise ChatCapabilityError(
-                f"Connection {self.conn_id!r} is a Discord webhook (discord): it can only post, it cannot "
-                f"{capability.replace('_', ' ')}; use a 'discord_bot' connection (a bot token) for that.",
-                conn_id=self.conn_id,
-            )
+        what = Capabilities.what(capability)
+        if not getattr(self.capabilities, capability):
+            raise self._post_only(what)
+
+    def _post_only(self, what: str) -> ChatCapabilityError:
+        return ChatCapabilityError(
+            f"Connection {self.conn_id!r} is a Discord webhook (discord): it can only post, it cannot {what}; "
+            f"use a 'discord_bot' connection (a bot token) for that.",
+            conn_id=self.conn_id,
+        )

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from airflow_chat_alerts.alerters.base import BaseAlerter
+from airflow_chat_alerts.alerters.ports import AnswerReader
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
     ChatChannelArchivedError,
@@ -283,7 +283,7 @@ class ChannelPoller:
                 except asyncio.TimeoutError:
                     break
 
-    async def _carry_on_after(self, error: ChatAlertError, alerter: BaseAlerter) -> bool:
+    async def _carry_on_after(self, error: ChatAlertError, alerter: AnswerReader) -> bool:
         """A permanent error: True when the connection's credentials changed and reading goes on;
         otherwise the asks concerned fail (all of the connection's for a credentials error)."""
         refused = isinstance(error, ChatCredentialsRefusedError)

@@ -28,7 +28,7 @@ from airflow_chat_alerts.triggers.polling.rate_budget import RateBudget
 if TYPE_CHECKING:
     import aiohttp
 
-    from airflow_chat_alerts.alerters.base import BaseAlerter
+    from airflow_chat_alerts.alerters.ports import AnswerReader
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class SharedConnection:
     def __init__(
         self,
         settings: ChatConnectionSettings,
-        alerter: BaseAlerter,
+        alerter: AnswerReader,
         budget: RateBudget,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -184,7 +184,7 @@ class SharedConnection:
         self._groups[group_id] = (started, members)
         return members
 
-    async def reload_credentials(self, refused: BaseAlerter) -> bool:
+    async def reload_credentials(self, refused: AnswerReader) -> bool:
         """After Slack refused the credentials of ``refused``: look the connection up again, and when
         its secret changed (a rotated token), carry on with a new alerter. False: nothing changed.
         """

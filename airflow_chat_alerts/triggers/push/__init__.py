@@ -6,5 +6,5 @@
 * :mod:`.events`: replies and reactions patch the asks they concern, in order, per channel.
 * :mod:`.clickdesk`: clicks, recorded in Slack before they are acknowledged, within Slack's 3 s.
 * :mod:`.patches`: a pushed event applied to an ask's latest read (pure).
-* :mod:`.port`: what push needs of the chat service's alerter.
+* What push needs of the chat service's alerter is :class:`~airflow_chat_alerts.alerters.ports.PushPort`.
 """

@@ -49,9 +49,9 @@ from airflow_chat_alerts.triggers.push import patches
 from airflow_chat_alerts.utils import within
 
 if TYPE_CHECKING:
+    from airflow_chat_alerts.alerters.ports import PushPort
     from airflow_chat_alerts.triggers.polling.connection import SharedConnection
     from airflow_chat_alerts.triggers.polling.watch import QuestionWatch
-    from airflow_chat_alerts.triggers.push.port import PushPort
     from airflow_chat_alerts.triggers.push.socket import SlackSocket
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_chat_alerts.alerters.ports import PushPort
 from airflow_chat_alerts.model import MessageSnapshot, QuestionRead
 from airflow_chat_alerts.triggers.push import patches
-from airflow_chat_alerts.triggers.push.port import PushPort
 
 if TYPE_CHECKING:
     from airflow_chat_alerts.triggers.polling.watch import QuestionWatch

@@ -248,8 +248,7 @@ class HITLDesk:
         users = self._stream.connection.settings.airflow_users
         email = None
         if users.needs_email and user not in users.by_slack_id:  # airflow_users_by_email
-            lookup = getattr(answers, "aperson_email", None)
-            email = await lookup(user) if lookup is not None else None
+            email = await answers.aperson_email(user)
         return allowed(answer, request, policy, users, group_members=members, app_user_id=app_user, email=email)
 
     async def _record_then_ack(self, socket: SlackSocket, envelope_id: str, record: ChoiceRecord, deadline: float,

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from airflow_chat_alerts.alerters.ports import PushPort
 from airflow_chat_alerts.alerters.redaction import Scrubber, ScrubbingLogger
 from airflow_chat_alerts.exceptions import (
     ChatAlertError,
@@ -49,7 +50,6 @@ from airflow_chat_alerts.triggers.polling.rate_budget import backoff_delay
 from airflow_chat_alerts.triggers.push import events
 from airflow_chat_alerts.triggers.push.clickdesk import ClickDesk
 from airflow_chat_alerts.triggers.push.hitldesk import HITLDesk
-from airflow_chat_alerts.triggers.push.port import PushPort
 from airflow_chat_alerts.triggers.push.socket import Opened, SlackSocket, SocketRefused
 from airflow_chat_alerts.utils import ts_key
 
