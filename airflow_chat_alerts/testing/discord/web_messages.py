@@ -228,6 +228,13 @@ def reactions(keys: Mapping[str, list[str]]) -> list[dict[str, Any]]:
     return out
 
 
+def _snippet(nodes: list[Node]) -> str:
+    """The words of ``nodes`` on one line (quotes and code blocks set apart by a space)."""
+    words = "".join(f" {text_of([n])} " if isinstance(n, dict) and n["t"] in ("quote", "pre") else text_of([n])
+                    for n in nodes)
+    return " ".join(words.split())
+
+
 def _reply_line(message: dict[str, Any], names: Directory) -> dict[str, Any] | None:
     if message.get("type") == REPLY and isinstance(message.get("message_reference"), dict):
         ref = message["message_reference"]
@@ -235,7 +242,7 @@ def _reply_line(message: dict[str, Any], names: Directory) -> dict[str, Any] | N
         if not isinstance(parent, dict):
             return {"id": _str(ref.get("message_id")), "line": "Original message was deleted"}
         who = author(parent, names)["name"]
-        words = text_of(markdown(str(parent.get("content") or ""), names)).replace("\n", " ")
+        words = _snippet(markdown(str(parent.get("content") or ""), names))
         if not words and parent.get("embeds"):
             words = "(an embed)"
         words = words if len(words) <= SNIPPET else words[: SNIPPET - 1] + "…"

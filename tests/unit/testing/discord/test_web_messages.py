@@ -75,6 +75,9 @@ def test_reactions_by_short_name_with_who_reacted():
 
 
 def test_a_reply_an_interaction_response_a_loading_one_and_an_ephemeral_one():
+    quoted = message_view(message(type=19, content="ok", message_reference={"message_id": "9"},
+                                  referenced_message=message(id="9", content="Deploy?\n> note\n```x```end")), NAMES)
+    assert quoted["reply_to"]["line"] == "chat-alerts: Deploy? note x end"
     parent = message(id="999", content="Deploy **model** v42 " + "now " * 40)
     reply = message_view(message(type=19, content="approve", author={"id": BOB, "username": "bob"},
                                  message_reference={"message_id": "999"}, referenced_message=parent), NAMES)
