@@ -10,6 +10,9 @@ changed (``slack_api_default`` is a ``discord_bot`` connection here), and simula
    click is acknowledged with its record in the channel, and decides at once.
 4. Prints the channel, what bob was told, the decision and which branch ran.
 
+While it runs, the emulator's web page (its address is printed) shows the channel live: the question with
+its buttons, bob's note (act as bob in the page), alice's click record and the outcome, and the journal.
+
 Airflow's own log goes to a file (its path is printed) so the output reads as a conversation.
 """
 
@@ -24,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from demo import REPO, THINKING_SECONDS, configure_airflow, output_to, run_dag, say, xcom
+from demo import REPO, THINKING_SECONDS, configure_airflow, open_web_view, output_to, run_dag, say, xcom
 
 CHANNEL = "ml-alerts"
 APPROVER, BYSTANDER, APPROVER_ROLE = "alice", "bob", "ml-leads"
@@ -70,6 +73,9 @@ def main() -> int:
     with DiscordEmulator() as emu:
         connect_to(emu)
         say(f"Discord emulator at {emu.base_url} (channel #{CHANNEL}); the DAG files are the Slack demo's own")
+        view = open_web_view(emu)
+        say(f"Watch it in your browser: {view.url}#service=discord&channel={emu.channel_id(CHANNEL)}"
+            f"&as={emu.user_id(APPROVER)}")
         with output_to(log_path):
             say("Creating the Airflow metadata database …")
             from airflow.utils import db

@@ -8,9 +8,10 @@
   posting into ``ml-alerts``.
 - ``slack_web_view``: the web page showing the session's emulator live (``.url``), started on first use.
 - ``slack_workspace``: override it in your conftest.py to return a `Workspace` or a JSON file path.
-- ``discord_emulator``, ``discord_conn``, ``discord_webhook_conn``, ``discord_guild``: the same for
-  Discord (the session's `DiscordEmulator`, reset before every test; the bot connection
-  ``discord_bot_default`` and the webhook connection ``discord_default`` aimed at it; the seed).
+- ``discord_emulator``, ``discord_conn``, ``discord_webhook_conn``, ``discord_web_view``, ``discord_guild``:
+  the same for Discord (the session's `DiscordEmulator`, reset before every test; the bot connection
+  ``discord_bot_default`` and the webhook connection ``discord_default`` aimed at it; its web page; the
+  seed).
 - ``airflow_db``: the session's Airflow metadata database, created once (SQLite in AIRFLOW_HOME).
 - ``airflow_dags``: the DAGs defined at the top level of the test's module, saved to that database so
   that ``dag.test()`` runs them; returns them by dag id.
@@ -166,6 +167,13 @@ def discord_emulator(_discord_emulator_session: DiscordEmulator) -> DiscordEmula
     """The session's Discord emulator, reset to its seed for this test."""
     _discord_emulator_session.reset()
     return _discord_emulator_session
+
+
+@pytest.fixture
+def discord_web_view(discord_emulator: DiscordEmulator) -> WebView:
+    """The web page showing the session's Discord emulator (its ``url``), started on first use and kept
+    for the session: it follows each test's reset."""
+    return discord_emulator.web_view()
 
 
 @pytest.fixture

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 from airflow_chat_alerts.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
-    from airflow_chat_alerts.testing.discord.emulator import Actor, DiscordApiError, DiscordEmulator
+    from airflow_chat_alerts.testing.discord.emulator import Actor, DiscordEmulator
+    from airflow_chat_alerts.testing.discord.errors import DiscordApiError
     from airflow_chat_alerts.testing.discord.guild import Guild
 
 _EXPORTS = {
     "DiscordEmulator": "airflow_chat_alerts.testing.discord.emulator",
     "Actor": "airflow_chat_alerts.testing.discord.emulator",
-    "DiscordApiError": "airflow_chat_alerts.testing.discord.emulator",
+    "DiscordApiError": "airflow_chat_alerts.testing.discord.errors",
     "Guild": "airflow_chat_alerts.testing.discord.guild",
 }
 

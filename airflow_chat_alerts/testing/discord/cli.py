@@ -2,9 +2,11 @@
 
     python -m airflow_chat_alerts.testing.discord.cli --port 8766 [--guild FILE]
     chat-alerts-discord-emulator --port 8766 --rate-limits realistic
+    chat-alerts-discord-emulator --ui           # and its web page, on http://127.0.0.1:8767/
 
 Prints the REST base URL (hikari's ``rest_url``, a connection's ``base_url`` extra), the Gateway URL,
-the ids, every member's token and a webhook URL per channel.
+the ids, every member's token and a webhook URL per channel, and with ``--ui`` the address of the web
+view (which never shows the tokens itself).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-message-content", action="store_true",
                         help="the application lacks the privileged MESSAGE_CONTENT intent")
     parser.add_argument("--clock-speed", type=float, default=1.0, help="emulated seconds per real second")
+    parser.add_argument("--ui", action="store_true", help="also serve the web view (channels, live, acting as anyone)")
+    parser.add_argument("--ui-port", type=int, default=8767, help="the web view's port (0: a free one; default: 8767)")
     return parser
 
 
@@ -41,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.no_message_content:
         emulator.set_message_content_intent(False)
+    if args.ui:
+        try:  # bound elsewhere than loopback, it logs a warning saying who could then act as anyone
+            emulator.web_view(host=args.host, port=args.ui_port)
+        except RuntimeError as err:
+            emulator.stop()
+            print(f"error: {err} ({err.__cause__})", file=sys.stderr)
+            return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -55,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     print("channels:")
     for ch in guild.channels.values():
         print(f"  #{ch.name:<13} {ch.id:<20} webhook: {emulator.webhook_url(ch.id)}")
+    if args.ui:
+        print(f"web view: {emulator.web_view().url}")
     print("Press Ctrl+C to stop.", flush=True)
     try:
         stop.wait()

@@ -19,12 +19,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from airflow_chat_alerts.testing.clock import Clock
 from airflow_chat_alerts.testing.discord.content import find_button
+from airflow_chat_alerts.testing.discord.errors import DiscordApiError
 from airflow_chat_alerts.testing.discord.gateway import GatewayHub, Session
 from airflow_chat_alerts.testing.discord.guild import Guild
 from airflow_chat_alerts.testing.discord.ratelimit import RateLimiter
@@ -36,21 +37,10 @@ from airflow_chat_alerts.testing.faults import Faults
 from airflow_chat_alerts.testing.journal import Journal
 from airflow_chat_alerts.testing.socket_mode import ClickFailed
 
+if TYPE_CHECKING:
+    from airflow_chat_alerts.testing.web.server import WebView
+
 T = TypeVar("T")
-
-
-class DiscordApiError(Exception):
-    """An error answer to a person's REST call (``emu.act_as(...)``).
-
-    :param status: HTTP status.
-    :param body: the JSON body (``code``, ``message``).
-    """
-
-    def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"HTTP {status}: {body}")
-        self.status = status
-        self.body = body
-        self.code = body.get("code") if isinstance(body, dict) else None
 
 
 class DiscordEmulator:
@@ -89,6 +79,7 @@ class DiscordEmulator:
         state.observer = self.gateway.emit
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._web_view: WebView | None = None
         if start:
             self.start()
 
@@ -134,7 +125,10 @@ class DiscordEmulator:
             loop.close()
 
     def stop(self) -> None:
-        """Stop serving and join the thread (idempotent)."""
+        """Stop serving and join the thread (idempotent); the web view too."""
+        if self._web_view is not None:
+            self._web_view.stop()
+            self._web_view = None
         if self._thread is None:
             return
         if self._loop is not None:
@@ -169,6 +163,20 @@ class DiscordEmulator:
         state.observer = self.gateway.emit
         self._backend.state = state
         self.journal.clear()  # the gateway's closes above
+
+    def web_view(self, *, host: str = "127.0.0.1", port: int = 0) -> WebView:
+        """The web page showing this emulator live, where one can act as its members (started on the
+        first call, on its own port; stopped with the emulator). See docs/discord-emulator.md, "Web view".
+
+        :param host: interface it listens on (not loopback: anyone reaching it can act as anyone).
+        :param port: its TCP port (0: a free one).
+        """
+        if self._web_view is None:
+            from airflow_chat_alerts.testing.discord.web_source import DiscordSource
+            from airflow_chat_alerts.testing.web.server import WebView
+
+            self._web_view = WebView(DiscordSource(self), host=host, port=port).start()
+        return self._web_view
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coro`` on the emulator's loop and wait for its result (from another thread)."""

@@ -74,3 +74,17 @@ def invalid_form(path: str, code: str, message: str) -> DiscordError:
     for part in reversed(path.split(".")):
         node = {part: node}
     return DiscordError(50035, errors=node)
+
+
+class DiscordApiError(Exception):
+    """An error answer to a person's REST call (``emu.act_as(...)``).
+
+    :param status: HTTP status.
+    :param body: the JSON body (``code``, ``message``).
+    """
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+        self.code = body.get("code") if isinstance(body, dict) else None

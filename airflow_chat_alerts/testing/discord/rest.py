@@ -424,7 +424,7 @@ def delete_webhook_message(ctx: Ctx) -> Answer:
     interaction = _follow_up_target(ctx) if ctx.params["webhook_id"] == ctx.state.guild.application_id else None
     ch, msg = _webhook_message(ctx, interaction)
     if msg.flags & EPHEMERAL:
-        ctx.state.ephemeral.pop(msg.id, None)
+        ctx.state.delete_ephemeral(msg)
     else:
         ctx.state.delete_message(ch, msg)
     return 204, None

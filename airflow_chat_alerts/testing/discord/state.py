@@ -3,8 +3,10 @@ interactions, ephemeral messages and webhooks, and how the API shows them.
 
 Every change that Discord would dispatch over the Gateway is handed to ``observer`` as a `Dispatch`;
 the Gateway decides which sessions see it (intents, shards) and strips message content for sessions
-that may not read it. Callers hold ``lock`` around reads and changes (the REST handlers run on the
-emulator's loop, tests call in from their own thread).
+that may not read it. Every change to a message, ephemeral ones included (which Discord dispatches to
+nobody), is also handed to each of ``watchers`` (the web view follows the state so). Callers hold
+``lock`` around reads and changes (the REST handlers run on the emulator's loop, tests call in from
+their own thread).
 """
 
 from __future__ import annotations
@@ -157,6 +159,9 @@ class State:
         self.clock = clock
         self.lock = threading.RLock()
         self.observer: Callable[[Dispatch], None] = lambda dispatch: None
+        # Called under the lock after each change to a message: (change, message), change being
+        # "created", "edited", "deleted", "reacted" or "thread" (a thread was started on it).
+        self.watchers: list[Callable[[str, Message], None]] = []
         self.message_content_intent = guild.message_content_intent
         self.members: dict[str, Member] = {m.id: copy.deepcopy(m) for m in guild.members.values()}
         self.tokens: dict[str, Member] = {m.token: m for m in self.members.values()}
@@ -442,12 +447,14 @@ class State:
         if msg.flags & EPHEMERAL:
             msg.visible_to = visible_to
             self.ephemeral[msg.id] = msg
+            self._changed("created", msg)
             return msg
         ch.messages[msg.id] = msg
         if ch.is_thread and author is not None and author.id not in ch.member_ids:
             ch.member_ids.append(author.id)
         if notify:
             self.emit_message("MESSAGE_CREATE", msg)
+        self._changed("created", msg)
         return msg
 
     def mentions(self, content: str, allowed: Any, replied: Message | None,
@@ -504,12 +511,23 @@ class State:
         msg.flags &= ~LOADING
         msg.edited = self.clock.now()
         self.emit_message("MESSAGE_UPDATE", msg)
+        self._changed("edited", msg)
         return msg
 
     def delete_message(self, ch: Channel, msg: Message) -> None:
         del ch.messages[msg.id]
         self.observer(Dispatch("MESSAGE_DELETE", {"id": msg.id, "channel_id": ch.id, "guild_id": self.guild.id},
                                self.guild.id, GUILD_MESSAGES_INTENT, ch.id))
+        self._changed("deleted", msg)
+
+    def delete_ephemeral(self, msg: Message) -> None:
+        """Forget an ephemeral message (its interaction's token deleted it); Discord dispatches nothing."""
+        if self.ephemeral.pop(msg.id, None) is not None:
+            self._changed("deleted", msg)
+
+    def _changed(self, change: str, msg: Message) -> None:
+        for watcher in self.watchers:
+            watcher(change, msg)
 
     def emit_message(self, name: str, msg: Message) -> None:
         if msg.flags & EPHEMERAL:
@@ -541,6 +559,7 @@ class State:
         data["burst"] = False
         data["type"] = 0
         self.observer(Dispatch("MESSAGE_REACTION_ADD", data, self.guild.id, GUILD_MESSAGE_REACTIONS_INTENT, ch.id))
+        self._changed("reacted", msg)
 
     def remove_reaction(self, ch: Channel, msg: Message, member: Member, raw_emoji: str) -> None:
         emoji_id, name = parse_emoji(raw_emoji)
@@ -556,6 +575,7 @@ class State:
         data["type"] = 0
         self.observer(Dispatch("MESSAGE_REACTION_REMOVE", data, self.guild.id, GUILD_MESSAGE_REACTIONS_INTENT,
                                ch.id))
+        self._changed("reacted", msg)
 
     def _reaction_event(self, ch: Channel, msg: Message, member: Member, emoji_id: str | None,
                         name: str) -> dict[str, Any]:
@@ -590,6 +610,7 @@ class State:
         data["newly_created"] = True
         self.observer(Dispatch("THREAD_CREATE", data, self.guild.id, GUILDS_INTENT, thread.id))
         self.emit_message("MESSAGE_UPDATE", msg)
+        self._changed("thread", msg)
         return thread
 
     # --- webhooks and interactions --------------------------------------------------------------

@@ -5,10 +5,12 @@
     with SlackEmulator() as emu:
         print(emu.web_view().url)      # http://127.0.0.1:PORT/: channels, threads, Block Kit, buttons
 
-Or from the command line: ``chat-alerts-slack-emulator --ui``. The page reads a small read-only JSON
-API and an event stream (server.py), and acts only through the emulator's own ``act_as`` paths
-(slack_source.py), so every rule of the emulator applies to what is done in the page. Another chat
-service plugs in as a `ChatSource` (source.py): ``WebView(SlackSource(slack), OtherSource(other))``.
+Or from the command line: ``chat-alerts-slack-emulator --ui`` (``chat-alerts-discord-emulator --ui`` for
+the Discord emulator, ``discord.web_view()`` from code). The page reads a small read-only JSON API and
+an event stream (server.py), and acts only through the emulator's own ``act_as`` paths
+(slack_source.py; the Discord emulator's is testing/discord/web_source.py), so every rule of the
+emulator applies to what is done in the page. Each chat service plugs in as a `ChatSource` (source.py):
+``WebView(SlackSource(slack), DiscordSource(discord))`` shows both.
 
 Names are imported lazily: importing this package imports neither aiohttp nor slack_sdk.
 """
@@ -25,13 +27,15 @@ if TYPE_CHECKING:
     from airflow_chat_alerts.testing.web.slack_source import SlackSource
     from airflow_chat_alerts.testing.web.source import ChatSource
 
+# DiscordSource is exported by name only: the web package imports no chat service's emulator package.
 _EXPORTS = {
     "WebView": "airflow_chat_alerts.testing.web.server",
     "SlackSource": "airflow_chat_alerts.testing.web.slack_source",
+    "DiscordSource": "airflow_chat_alerts.testing.discord.web_source",
     "ChatSource": "airflow_chat_alerts.testing.web.source",
     "Act": "airflow_chat_alerts.testing.web.acts",
 }
 
-__all__ = ["Act", "ChatSource", "SlackSource", "WebView"]
+__all__ = ["Act", "ChatSource", "DiscordSource", "SlackSource", "WebView"]
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

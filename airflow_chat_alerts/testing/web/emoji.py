@@ -34,6 +34,27 @@ def _chars() -> dict[str, tuple[str, dict[str, str]]]:
     return chars
 
 
+@functools.cache
+def _names() -> dict[str, str]:
+    """Every emoji character (and skin-toned variant), without variation selectors -> its first short name."""
+    names: dict[str, str] = {}
+    for name, (char, toned) in _chars().items():
+        names.setdefault(char.replace("\ufe0f", ""), name)
+        for code, variant in toned.items():
+            tone = next((t for t, c in _TONE_CODES.items() if c == code), None)
+            if tone is not None:
+                names.setdefault(variant.replace("\ufe0f", ""), f"{name}::skin-tone-{tone}")
+    return names
+
+
+def emoji_name(char: str) -> str | None:
+    """The short name of the emoji ``char`` (``✅`` is ``white_check_mark``), or None when it is none.
+
+    :param char: one emoji, as Discord stores a reaction (with or without a variation selector).
+    """
+    return _names().get(char.replace("\ufe0f", ""))
+
+
 def emoji_char(name: str) -> str | None:
     """The character of the emoji ``name`` (with or without colons, with an optional
     ``::skin-tone-N``), or None when it is no standard emoji (a custom one, or a typo).

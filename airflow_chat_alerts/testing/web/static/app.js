@@ -114,6 +114,7 @@
       case "b": return inline(node.c, el("strong"));
       case "i": return inline(node.c, el("em"));
       case "s": return inline(node.c, el("del"));
+      case "u": return inline(node.c, el("u"));
       case "code": return el("code", { class: "inline-code", text: node.v });
       case "pre": return el("pre", { class: "code-block" }, el("code", { text: node.v }));
       case "quote": return inline(node.c, el("blockquote"));
@@ -227,13 +228,19 @@
   function element(node, msg, blockId) {
     if (node.t === "button") {
       const label = node.label || node.action_id;
+      // A link button with no action (Discord's) only opens its link: nothing is sent to the app.
+      if (node.url && !node.action_id) {
+        const href = safeUrl(node.url);
+        return href ? el("a", { class: "bk-button bk-link", href, target: "_blank", rel: "noopener noreferrer", text: `${label} ↗` })
+          : el("span", { class: "bk-button bk-link", "aria-disabled": "true", text: label });
+      }
       const button = el("button", {
         type: "button",
         class: `bk-button${node.style ? ` bk-${node.style}` : ""}`,
         "data-action-id": node.action_id,
         "data-value": node.value,
         "aria-label": node.a11y && node.a11y !== label ? node.a11y : null,
-        disabled: msg.ephemeral ? true : null,
+        disabled: msg.ephemeral || node.disabled ? true : null,
         title: msg.ephemeral ? "Buttons on ephemeral messages are not emulated" : null,
         text: label,
       });
@@ -310,7 +317,8 @@
     head.appendChild(timeNode(msg.time, "message-time"));
     if (msg.edited) head.appendChild(el("span", { class: "edited", text: "(edited)" }));
     if (msg.broadcast) head.appendChild(el("span", { class: "via", text: "also sent to the channel" }));
-    if (msg.ephemeral) head.appendChild(el("span", { class: "only-you", text: "Only visible to you" }));
+    if (msg.ephemeral) head.appendChild(el("span", { class: "only-you", text: (state.workspace && state.workspace.ephemeral_note) || "Only visible to you" }));
+    if (msg.reply_to) main.appendChild(el("div", { class: "reply-to", text: `↪ ${msg.reply_to.line}` }));
     main.appendChild(head);
 
     if (state.editing === msg.ts && !msg.ephemeral) main.appendChild(editForm(msg));
@@ -445,13 +453,15 @@
     entry.appendChild(messageNode(top));
     const all = byParent.get(top.ts) || [];
     const replies = all.filter((m) => !m.ephemeral);
-    if (all.length || state.replying.has(top.ts)) {
+    if (all.length || state.replying.has(top.ts) || top.thread_name) {
       const collapsed = state.collapsed.has(top.ts);
-      const thread = el("section", { class: "thread", "aria-label": `Thread: ${replies.length} ${replies.length === 1 ? "reply" : "replies"}` });
-      if (all.length) {
+      const count = `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`;
+      const named = top.thread_name ? `🧵 ${top.thread_name}: ${count}` : count;
+      const thread = el("section", { class: "thread", "aria-label": top.thread_name ? `Thread ${top.thread_name}: ${count}` : `Thread: ${count}` });
+      if (all.length || top.thread_name) {
         const toggle = el("button", {
           type: "button", class: "thread-toggle", "aria-expanded": collapsed ? "false" : "true",
-          text: collapsed ? `Show ${replies.length} ${replies.length === 1 ? "reply" : "replies"}` : `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`,
+          text: collapsed ? `Show ${named}` : named,
           onclick: () => { if (collapsed) state.collapsed.delete(top.ts); else state.collapsed.add(top.ts); rerender(top.ts); },
         });
         thread.appendChild(toggle);
@@ -649,6 +659,7 @@
     state.people = new Map(ws.people.map((p) => [p.id, p]));
     state.channels = new Map(ws.channels.map((c) => [c.id, c]));
     $("#workspace-name").textContent = ws.name;
+    $("#journal-filter option[value=socket]").textContent = ws.transport || "Socket Mode";
     document.title = `${ws.name} · chat emulator`;
     const params = fromLocation();
     const viewers = ws.people.filter((p) => !p.deleted);
@@ -726,7 +737,7 @@
     const body = await getJson(`/api/${service}/channels/${encodeURIComponent(channel)}?${query}`);
     if (service !== state.service || channel !== state.channel || viewer !== state.viewer) return; // moved on meanwhile
     performance.mark("channel-fetched");
-    const ephemeralKey = JSON.stringify(body.ephemeral.map((m) => m.ts));
+    const ephemeralKey = JSON.stringify(body.ephemeral); // an ephemeral may be edited in place (Discord's)
     if (body.full) {
       state.messages = new Map(body.messages.map((m) => [m.ts, m]));
       state.ephemeral = body.ephemeral;
@@ -830,7 +841,8 @@
     if (!status || status.sockets === undefined) { node.textContent = ""; return; }
     const count = status.sockets;
     node.className = `sockets${count ? " up" : ""}`;
-    node.textContent = count ? `Socket Mode: ${count} connection${count === 1 ? "" : "s"}` : "Socket Mode: no connection";
+    const transport = (state.workspace && state.workspace.transport) || "Socket Mode";
+    node.textContent = count ? `${transport}: ${count} connection${count === 1 ? "" : "s"}` : `${transport}: no connection`;
   }
 
   function showError(text) {
