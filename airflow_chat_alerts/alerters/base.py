@@ -44,6 +44,7 @@ class Capabilities:
     files: bool = _can("upload files")
     post_ephemeral: bool = _can("show a message to one person only")
     hitl: bool = _can("answer Human-in-the-loop requests")  # forms, menus: Slack only
+    direct: bool = _can("ask people in a direct conversation")  # Discord bots cannot open group ones
 
     @classmethod
     def what(cls, capability: str) -> str:
@@ -155,7 +156,7 @@ class BaseAlerter(ABC):
     def open_conversation(self, people: Sequence[str]) -> str:
         """The direct conversation with these people (one: a direct message; several: a group one),
         opened if need be; returns its channel id."""
-        self.require("ask")
+        self.require("direct")
         raise NotImplementedError
 
     def read_question(self, ref: MessageRef, *, check_archived: bool = False) -> QuestionRead:

@@ -163,7 +163,7 @@ class SlackAlerter(BaseAlerter):
     :param redact: applied to every string posted (the hook passes Airflow's secrets masker).
     """
 
-    capabilities = Capabilities(ask=True, threads=True, files=True, post_ephemeral=True, hitl=True)
+    capabilities = Capabilities(ask=True, threads=True, files=True, post_ephemeral=True, hitl=True, direct=True)
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from airflow_chat_alerts.testing import ClickFailed
+from airflow_chat_alerts.testing.faults import Fault
 
 from . import chat as people
 from .deployment import AirflowDeployment, wait_until
@@ -107,6 +108,7 @@ def test_twenty_asks_decided_by_button(airflow_e2e, chat, chat_channel):
 def two_triggerers_holding(airflow: AirflowDeployment, chat, channel: str, count: int):
     """``count`` asks over two triggerers that each hold some and a socket: (runs, questions, holder job
     by run, triggerer name by connection)."""
+    airflow.fail_unfinished_runs(DAG_ID)  # asks an earlier test left waiting would take the capacity
     airflow.use_triggerers({"triggerer": count // 2, "triggerer-2": count // 2})
     run_ids = trigger_runs(airflow, DAG_ID, count)
     wait_deferred(airflow, DAG_ID, run_ids)
@@ -138,10 +140,13 @@ class Clicking(threading.Thread):
             self.outcome = failed
 
 
-def kill_receiver(airflow: AirflowDeployment, chat, owners: dict[str, str], since: int) -> str:
-    """kill -9 the triggerer Slack handed the click to (found from the journal after ``since``)."""
+def kill_receiver(airflow: AirflowDeployment, chat, owners: dict[str, str], since: int, held: Fault) -> str:
+    """kill -9 the triggerer Slack handed the click to (found from the journal after ``since``) once
+    Slack holds back its record's post (``held`` taken): killed earlier, the fault would stay armed
+    and hold back the survivor's record too."""
     connection = wait_until(lambda: people.handed_to(chat, since), timeout=30, interval=0.02,
                             what="the click's envelope")
+    wait_until(lambda: held.remaining == 0, timeout=30, interval=0.02, what="the click record's post")
     victim = owners[connection]
     airflow.kill(victim)
     return victim
@@ -178,11 +183,11 @@ def test_triggerer_killed_while_recording_a_click_clicking_again_decides_once(ai
     run_ids, asked, holders, owners = two_triggerers_holding(airflow_e2e, chat, chat_channel, 4)
     target, others = sorted(run_ids)[0], sorted(run_ids)[1:]
     ts = asked[target].ts
-    chat.faults.add("chat.postMessage", "stall", delay=15)  # the click record's post hangs
+    held = chat.faults.add("chat.postMessage", "stall", delay=15)  # the click record's post hangs
     seen = len(chat.journal)
     clicking = Clicking(chat, chat_channel, ts, "approve-button")
     clicking.start()
-    victim = kill_receiver(airflow_e2e, chat, owners, seen)
+    victim = kill_receiver(airflow_e2e, chat, owners, seen, held)
     clicking.join(timeout=30)
     assert isinstance(clicking.outcome, ClickFailed), f"the click should fail for alice (no ack): {clicking.outcome}"
 

@@ -60,7 +60,8 @@ def post_only_alerters() -> list[BaseAlerter]:
 @pytest.mark.parametrize(
     ("capability", "words"),
     [("ask", "ask questions and read their answers"), ("threads", "post in a thread"), ("files", "upload files"),
-     ("post_ephemeral", "show a message to one person only"), ("hitl", "answer Human-in-the-loop requests")],
+     ("post_ephemeral", "show a message to one person only"), ("hitl", "answer Human-in-the-loop requests"),
+     ("direct", "ask people in a direct conversation")],
 )
 def test_a_missing_capability_fails_naming_the_connection_and_what_it_cannot_do(capability, words):
     for alerter in post_only_alerters():
@@ -85,5 +86,6 @@ def test_a_service_declares_what_it_can_do():
     from airflow_chat_alerts.alerters.slack import SlackAlerter
     from airflow_chat_alerts.services.discord.alerter import DiscordAlerter
 
-    assert SlackAlerter.capabilities == Capabilities(ask=True, threads=True, files=True, post_ephemeral=True, hitl=True)
+    assert SlackAlerter.capabilities == Capabilities(ask=True, threads=True, files=True, post_ephemeral=True, hitl=True,
+                                                 direct=True)
     assert DiscordAlerter.capabilities == Capabilities(ask=True, threads=True, files=True)

@@ -144,6 +144,12 @@ def test_a_channel_name_is_refused_saying_to_give_the_id(alerter):
         alerter.post(Message("hello"), channel="#ml-alerts")
 
 
+def test_asking_people_directly_is_refused_clearly_before_anything_is_posted(discord_emulator, alerter):
+    with pytest.raises(ChatCapabilityError, match="'discord_bot_default' .*cannot ask people in a direct conversation"):
+        alerter.open_conversation(["U0ALICE"])
+    assert discord_emulator.messages(CHANNEL) == []
+
+
 def test_a_revoked_token_is_refused_credentials(discord_emulator, alerter):
     discord_emulator.revoke_token(discord_emulator.bot_token)
 

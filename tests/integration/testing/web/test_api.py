@@ -143,10 +143,14 @@ def status_events(view: WebView, until, then, timeout: float = 30.0) -> list[dic
 
 def test_the_event_stream_tells_of_a_change_without_being_asked(slack_emulator, slack_web_view):
     ops = slack_emulator.channel_id("ops")
-    events = status_events(slack_web_view, until=lambda services: ops in services["slack"]["channels"],
-                           then=lambda: slack_emulator.act_as("bob").post("ops", "hi"))
+    # The post changes the channel, then the journal: an event may come between the two.
+    events = status_events(
+        slack_web_view,
+        until=lambda services: ops in services.get("slack", {}).get("channels", ())
+        and services["slack"]["journal"] >= 1,
+        then=lambda: slack_emulator.act_as("bob").post("ops", "hi"),
+    )
     assert events[-1]["slack"]["sockets"] == 0
-    assert events[-1]["slack"]["journal"] >= 1
 
 
 def test_a_second_service_plugs_in_beside_the_first(slack_emulator):
