@@ -19,7 +19,6 @@ package, so that the web package never imports a chat service's emulator package
 
 from __future__ import annotations
 
-import http.client
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -35,12 +34,12 @@ from airflow_chat_alerts.testing.discord.web_messages import (
     message_view,
     person_kind,
 )
-from airflow_chat_alerts.testing.events import ButtonNotFound
 from airflow_chat_alerts.testing.journal import Call, Journal
-from airflow_chat_alerts.testing.socket_mode import ClickFailed
+from airflow_chat_alerts.testing.web.act_answers import ACT_FAILURES, Unsupported, act_failure
 from airflow_chat_alerts.testing.web.acts import Act
 from airflow_chat_alerts.testing.web.changes import ChangeLog
 from airflow_chat_alerts.testing.web.emoji import emoji_char
+from airflow_chat_alerts.testing.web.journal_lines import summarize as summarize_args
 
 JOURNAL_SHOWN = 500  # the most recent calls sent to a page that has none yet
 _SUMMARY_SKIP = {"embeds", "components", "attachments", "files", "allowed_mentions", "data", "payload_json"}
@@ -308,18 +307,10 @@ class DiscordSource:
         actor: _Person = self._emulator.act_as(member.name)
         try:
             return {"ok": True, **self._carry_out(actor, act)}
-        except Unsupported as unsupported:
-            return {"ok": False, "error": "not_supported", "message": str(unsupported)}
-        except ClickFailed as failed:
-            return {"ok": False, "error": failed.reason, "message": CLICK_FAILED.get(failed.reason, str(failed))}
-        except ButtonNotFound as missing:
-            return {"ok": False, "error": "button_not_found", "message": f"{missing} (the message changed?)"}
-        except (KeyError, PermissionError) as unseen:
-            return {"ok": False, "error": "not_visible", "message": str(unseen).strip("'\"")}
         except DiscordApiError as err:
             return api_error(err.status, err.body)
-        except (OSError, http.client.HTTPException) as broken:
-            return {"ok": False, "error": "connection_error", "message": f"The call failed: {broken}"}
+        except ACT_FAILURES as failure:
+            return act_failure(failure, CLICK_FAILED)
 
     def _holder(self, channel: str, message_id: str) -> str:
         """The channel or thread holding ``message_id`` (shown in ``channel``'s page)."""
@@ -365,10 +356,6 @@ class DiscordSource:
         return {}
 
 
-class Unsupported(Exception):
-    """An act the emulator has no path for (the page offers it only where it has)."""
-
-
 def _home(ch: Channel) -> str:
     """The channel whose page shows ``ch``'s messages (a thread's parent, or ``ch`` itself)."""
     return ch.parent_id or ch.id
@@ -387,21 +374,7 @@ def api_error(status: int, body: Any) -> dict[str, Any]:
     return {"ok": False, "error": error, "message": message + "."}
 
 
-def summarize(args: dict[str, Any], names: Directory, limit: int = 160) -> str:
-    """A call's arguments in one line: channels and people by name, long texts cut, embeds counted."""
-    parts = []
-    for key, value in args.items():
-        if key in _SUMMARY_OMIT:
-            continue
-        if key in _SUMMARY_SKIP:
-            parts.append(f"{key}[{len(value) if isinstance(value, (list, dict)) else '…'}]")
-            continue
-        if key in ("channel_id", "thread_id") and isinstance(value, str):
-            name = names.channel_name(value)
-            value = f"#{name}" if name else value
-        elif key in ("user_id", "author_id") and isinstance(value, str):
-            value = names.user_name(value) or value
-        shown = str(value).replace("\n", " ")
-        parts.append(f"{key}={shown[:60]}{'…' if len(shown) > 60 else ''}")
-    line = " ".join(parts)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def summarize(args: dict[str, Any], names: Directory) -> str:
+    """A Discord call's arguments in one line: channels and people by name, long texts cut, embeds counted."""
+    return summarize_args(args, names, channel_keys=("channel_id", "thread_id"), user_keys=("user_id", "author_id"),
+                          counted=_SUMMARY_SKIP, omitted=_SUMMARY_OMIT)

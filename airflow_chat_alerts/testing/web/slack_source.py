@@ -16,20 +16,19 @@ talks to it through the small protocols below.
 
 from __future__ import annotations
 
-import http.client
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 
-from airflow_chat_alerts.testing.events import ButtonNotFound
 from airflow_chat_alerts.testing.journal import Call, Journal
 from airflow_chat_alerts.testing.selections import MenuNotFound
-from airflow_chat_alerts.testing.socket_mode import ClickFailed
 from airflow_chat_alerts.testing.state import ChannelState, Message, State
+from airflow_chat_alerts.testing.web.act_answers import ACT_FAILURES, act_failure
 from airflow_chat_alerts.testing.web.acts import Act
 from airflow_chat_alerts.testing.web.changes import ChangeLog
+from airflow_chat_alerts.testing.web.journal_lines import summarize as summarize_args
 from airflow_chat_alerts.testing.web.slack_messages import BADGES, Directory, message_view, person_kind
 from airflow_chat_alerts.testing.workspace import Workspace
 
@@ -290,20 +289,10 @@ class SlackSource:
         actor: _Person = self._emulator.act_as(person.name)
         try:
             return {"ok": True, **self._carry_out(actor, act)}
-        except Unsupported as unsupported:
-            return {"ok": False, "error": "not_supported", "message": str(unsupported)}
-        except ClickFailed as failed:
-            return {"ok": False, "error": failed.reason, "message": CLICK_FAILED.get(failed.reason, str(failed))}
-        except ButtonNotFound as missing:
-            return {"ok": False, "error": "button_not_found", "message": f"{missing} (the message changed?)"}
-        except MenuNotFound as missing:
-            return {"ok": False, "error": "menu_not_found", "message": f"{missing} (the message changed?)"}
-        except (KeyError, PermissionError) as unseen:
-            return {"ok": False, "error": "not_visible", "message": str(unseen).strip("'\"")}
         except SlackApiError as err:
             return api_error(err)
-        except (OSError, http.client.HTTPException) as broken:
-            return {"ok": False, "error": "connection_error", "message": f"The call failed: {broken}"}
+        except ACT_FAILURES as failure:
+            return act_failure(failure, CLICK_FAILED)
 
     def _carry_out(self, actor: _Person, act: Act) -> dict[str, Any]:
         """The act through the person's `Actor` (whose calls raise what Slack answers)."""
@@ -334,10 +323,6 @@ class SlackSource:
         return {}
 
 
-class Unsupported(Exception):
-    """An act the emulator has no path for (the page offers it only where it has)."""
-
-
 def api_error(err: SlackApiError) -> dict[str, Any]:
     """A slack_sdk ``SlackApiError`` as the page shows it: Slack's code, and the wait on a 429."""
     response = err.response
@@ -348,21 +333,7 @@ def api_error(err: SlackApiError) -> dict[str, Any]:
     return {"ok": False, "error": code, "message": message}
 
 
-def summarize(args: dict[str, Any], directory: Directory, limit: int = 160) -> str:
-    """A call's arguments in one line: channels by name, long texts cut, blocks counted."""
-    parts = []
-    for key, value in args.items():
-        if key in _SUMMARY_OMIT:
-            continue
-        if key in _SUMMARY_SKIP:
-            parts.append(f"{key}[{len(value) if isinstance(value, (list, dict)) else '…'}]")
-            continue
-        if key in ("channel", "channel_id") and isinstance(value, str):
-            name = directory.channel_name(value)
-            value = f"#{name}" if name else value
-        elif key in ("user", "users") and isinstance(value, str):
-            value = directory.user_name(value) or value
-        shown = str(value).replace("\n", " ")
-        parts.append(f"{key}={shown[:60]}{'…' if len(shown) > 60 else ''}")
-    line = " ".join(parts)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def summarize(args: dict[str, Any], directory: Directory) -> str:
+    """A Slack call's arguments in one line: channels by name, long texts cut, blocks counted."""
+    return summarize_args(args, directory, channel_keys=("channel", "channel_id"), user_keys=("user", "users"),
+                          counted=_SUMMARY_SKIP, omitted=_SUMMARY_OMIT)
